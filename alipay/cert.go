@@ -74,10 +74,10 @@ func ParseCertificate(data []byte) (*x509.Certificate, error) {
 // CertMode holds what certificate mode (公钥证书) needs: the SNs sent with each
 // request and the Alipay certificate that verifies responses.
 type CertMode struct {
-	AppCertSN        string          // app_cert_sn, from appCertPublicKey_<appid>.crt
-	AlipayRootCertSN string          // alipay_root_cert_sn, from alipayRootCert.crt
-	AlipayCertSN     string          // SN of alipayCertPublicKey_RSA2.crt
-	AlipayPublicKey  *rsa.PublicKey  // from alipayCertPublicKey_RSA2.crt
+	AppCertSN        string         // app_cert_sn, from appCertPublicKey_<appid>.crt
+	AlipayRootCertSN string         // alipay_root_cert_sn, from alipayRootCert.crt
+	AlipayCertSN     string         // SN of alipayCertPublicKey_RSA2.crt
+	AlipayPublicKey  *rsa.PublicKey // from alipayCertPublicKey_RSA2.crt
 	AlipayCert       *x509.Certificate
 }
 
