@@ -1,0 +1,22 @@
+package paygate
+
+import "time"
+
+// Event types, one per state change a merchant hears about.
+const (
+	EventOrderPaid       = "order.paid"
+	EventOrderClosed     = "order.closed"
+	EventRefundSucceeded = "refund.succeeded"
+)
+
+// Event records a state change for delivery to the merchant's webhook. It is
+// written in the same transaction as the change, so a change without its
+// event, or an event without its change, cannot exist.
+type Event struct {
+	ID         string // "evt_" + random; stable across delivery attempts
+	MerchantID int64
+	OrderID    int64
+	Type       string
+	Payload    []byte // the webhook body, JSON, fixed at creation
+	CreatedAt  time.Time
+}

@@ -1,0 +1,112 @@
+package paygate
+
+import "time"
+
+// OrderStatus is an order's state in the gateway; see Transition.
+type OrderStatus string
+
+// Order states. A partial refund keeps StatusPaid and raises RefundedAmount;
+// StatusRefunded means fully refunded.
+const (
+	StatusPending  OrderStatus = "pending"
+	StatusPaid     OrderStatus = "paid"
+	StatusClosed   OrderStatus = "closed"
+	StatusRefunded OrderStatus = "refunded"
+)
+
+// Valid reports whether s is one of the four states.
+func (s OrderStatus) Valid() bool {
+	switch s {
+	case StatusPending, StatusPaid, StatusClosed, StatusRefunded:
+		return true
+	}
+	return false
+}
+
+// Final reports whether no further status change can happen.
+func (s OrderStatus) Final() bool { return s == StatusClosed || s == StatusRefunded }
+
+// transitions lists every legal status change; anything else is a bug or a
+// hostile input and is rejected.
+var transitions = map[OrderStatus][]OrderStatus{
+	StatusPending: {StatusPaid, StatusClosed},
+	StatusPaid:    {StatusRefunded},
+}
+
+// CanTransition reports whether an order may move from one status to another.
+func CanTransition(from, to OrderStatus) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Mode is how the buyer pays.
+type Mode string
+
+// Payment modes.
+const (
+	ModeQR      Mode = "qr"      // the shop shows a code the buyer scans (precreate)
+	ModeBarcode Mode = "barcode" // the shop scans the buyer's code (pay)
+)
+
+// Valid reports whether m is a known mode.
+func (m Mode) Valid() bool { return m == ModeQR || m == ModeBarcode }
+
+// Order is one payment a merchant asked for.
+type Order struct {
+	ID             int64
+	MerchantID     int64
+	OutTradeNo     string // the merchant's id, unique per merchant
+	TradeNo        string // Alipay's id, once known
+	Mode           Mode
+	Subject        string
+	TotalAmount    Money
+	RefundedAmount Money
+	Status         OrderStatus
+	QRCode         string
+	BuyerID        string
+	NotifyURL      string // the merchant's webhook URL for this order; empty uses the merchant's
+	ParamsHash     string // hash of the creating parameters, to tell a repeat from a conflict
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	ExpiresAt      time.Time
+	PaidAt         time.Time // zero until paid
+	ClosedAt       time.Time // zero until closed
+	Version        int64     // bumped on every update, for optimistic checks
+}
+
+// Refundable is what can still be refunded.
+func (o *Order) Refundable() Money {
+	if o.Status != StatusPaid {
+		return 0
+	}
+	return o.TotalAmount - o.RefundedAmount
+}
+
+// Transition moves o to status to at time now, the only way a status changes.
+// It rejects illegal moves with an EConflict error and stamps PaidAt/ClosedAt.
+func (o *Order) Transition(to OrderStatus, now time.Time) error {
+	if !CanTransition(o.Status, to) {
+		return Errorf(EConflict, "order %s cannot go from %s to %s", o.OutTradeNo, o.Status, to)
+	}
+	o.Status = to
+	o.UpdatedAt = now
+	switch to {
+	case StatusPaid:
+		o.PaidAt = now
+	case StatusClosed:
+		o.ClosedAt = now
+	}
+	return nil
+}
+
+// OrderFilter selects a merchant's orders, newest first.
+type OrderFilter struct {
+	MerchantID int64
+	Status     OrderStatus // empty: all
+	Limit      int
+	BeforeID   int64 // cursor: only orders with a smaller ID; 0: from the newest
+}
