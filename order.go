@@ -60,6 +60,7 @@ type Order struct {
 	ID             int64
 	MerchantID     int64
 	OutTradeNo     string // the merchant's id, unique per merchant
+	ChannelNo      string // the out_trade_no sent to Alipay, unique across merchants
 	TradeNo        string // Alipay's id, once known
 	Mode           Mode
 	Subject        string
@@ -101,12 +102,4 @@ func (o *Order) Transition(to OrderStatus, now time.Time) error {
 		o.ClosedAt = now
 	}
 	return nil
-}
-
-// OrderFilter selects a merchant's orders, newest first.
-type OrderFilter struct {
-	MerchantID int64
-	Status     OrderStatus // empty: all
-	Limit      int
-	BeforeID   int64 // cursor: only orders with a smaller ID; 0: from the newest
 }
