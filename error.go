@@ -19,7 +19,8 @@ const (
 	ERefundExceeds      = "REFUND_EXCEEDS_BALANCE" // 409: refund beyond what is refundable
 	ETooLarge           = "BODY_TOO_LARGE"         // 413
 	ERateLimited        = "RATE_LIMITED"           // 429
-	EChannel            = "CHANNEL_ERROR"          // 502: the channel failed or refused
+	EChannel            = "CHANNEL_ERROR"          // 502: the channel failed; the outcome is settled later
+	EPaymentFailed      = "PAYMENT_FAILED"         // 502: the channel refused the payment or refund (sub_code in the message)
 	EChannelUnavailable = "CHANNEL_UNAVAILABLE"    // 503: the channel's circuit is open
 	EDraining           = "DRAINING"               // 503: the node is shutting down
 	EInternal           = "INTERNAL"               // 500

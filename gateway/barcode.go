@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"context"
+
+	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/alipay"
+)
+
+// barcodeExpress is the timeout_express of a barcode pay: the official demos
+// use 5m; the order itself is decided (paid or cancelled) far sooner.
+const barcodeExpress = "5m"
+
+// pay charges the buyer's barcode and follows the official demo's logic (§6):
+// 10000 paid; 10003 poll, then cancel; unknown query once, then cancel; a
+// refusal closes the order. It returns once the channel has decided, or with
+// the order still pending and an error when even cancel could not decide.
+// The request's cancellation does not stop it: a half-decided payment is
+// worse than a slow answer.
+func (s *Service) pay(ctx context.Context, o *paygate.Order, authCode string) (*paygate.Order, error) {
+	ctx = context.WithoutCancel(ctx)
+	cctx, cancel := s.callCtx(ctx)
+	resp, err := s.cfg.Channel.Pay(cctx, alipay.PayRequest{
+		OutTradeNo: o.ChannelNo, AuthCode: authCode, Subject: o.Subject, TotalAmount: o.TotalAmount,
+		TimeoutExpress: barcodeExpress, NotifyURL: s.cfg.NotifyURL,
+	})
+	cancel()
+	switch alipay.OutcomeOf(err) {
+	case alipay.OutcomeSuccess:
+		if resp.Outcome() == alipay.OutcomePaying {
+			return s.waitBarcode(ctx, o)
+		}
+		p := paidInfo{TradeNo: resp.TradeNo, BuyerID: resp.BuyerUserID, Amount: resp.TotalAmount}
+		if t, err := alipay.ParseTime(resp.GmtPayment); err == nil {
+			p.PaidAt = t
+		}
+		return s.markPaid(ctx, o.ID, p)
+	case alipay.OutcomeFailed, alipay.OutcomeConfig:
+		// A definite refusal (bad code, no balance, ...): no money moved.
+		s.log.Info("barcode pay refused", "out_trade_no", o.OutTradeNo, "err", err)
+		if _, cerr := s.markClosed(ctx, o.ID, resp.TradeNo); cerr != nil {
+			return nil, cerr
+		}
+		return nil, channelError("pay", err)
+	default:
+		s.log.Warn("barcode pay unknown; querying", "out_trade_no", o.OutTradeNo, "err", err)
+		settled, qerr := s.settleByQuery(ctx, o)
+		if qerr == nil && settled.Status != paygate.StatusPending {
+			return settled, nil
+		}
+		return s.cancelBarcode(ctx, o)
+	}
+}
+
+// waitBarcode polls while the buyer confirms on the phone, then cancels.
+func (s *Service) waitBarcode(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
+	deadline := s.now().Add(s.cfg.PollTimeout)
+	for s.now().Before(deadline) {
+		if err := s.cfg.Sleep(ctx, s.cfg.PollInterval); err != nil {
+			return nil, err
+		}
+		settled, err := s.settleByQuery(ctx, o)
+		if err != nil {
+			s.log.Warn("barcode poll failed", "out_trade_no", o.OutTradeNo, "err", err)
+			continue
+		}
+		if settled.Status != paygate.StatusPending {
+			return settled, nil
+		}
+	}
+	return s.cancelBarcode(ctx, o)
+}
+
+// cancelBarcode cancels a payment that could not be decided in time: an
+// unpaid trade is closed, a paid one refunded in full. Either way the order
+// ends closed, never paid. Cancel is repeated while Alipay asks for it
+// (retry_flag=Y) or does not answer.
+func (s *Service) cancelBarcode(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
+	var lastErr error
+	for attempt := 1; attempt <= s.cfg.CancelAttempts; attempt++ {
+		cctx, cancel := s.callCtx(ctx)
+		resp, err := s.cfg.Channel.Cancel(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
+		cancel()
+		if err == nil {
+			s.log.Info("barcode payment cancelled", "out_trade_no", o.OutTradeNo, "action", resp.Action)
+			return s.cancelled(ctx, o, resp)
+		}
+		lastErr = err
+		if alipay.OutcomeOf(err) == alipay.OutcomeFailed && !resp.Retry() {
+			// A definite refusal (e.g. the cancel window passed): ask what
+			// the trade really is, and leave it to later settlement if open.
+			s.log.Error("barcode cancel refused", "out_trade_no", o.OutTradeNo, "err", err)
+			if settled, qerr := s.settleByQuery(ctx, o); qerr == nil && settled.Status != paygate.StatusPending {
+				return settled, nil
+			}
+			break
+		}
+		s.log.Warn("barcode cancel to be retried", "out_trade_no", o.OutTradeNo, "attempt", attempt, "err", err)
+		if attempt < s.cfg.CancelAttempts {
+			if err := s.cfg.Sleep(ctx, s.cfg.CancelInterval); err != nil {
+				return nil, err
+			}
+		}
+	}
+	s.log.Error("barcode payment undecided: cancel did not succeed", "out_trade_no", o.OutTradeNo, "err", lastErr)
+	return nil, paygate.Errorf(paygate.EChannel,
+		"pay: the payment could not be decided or cancelled in time; the order stays pending and will be settled by query")
+}
+
+// cancelled applies a successful cancel. With action=refund the buyer had
+// paid and got the money back: if a notification already marked the order
+// paid, that payment is recorded as fully refunded.
+func (s *Service) cancelled(ctx context.Context, o *paygate.Order, resp *alipay.CancelResponse) (*paygate.Order, error) {
+	if resp.Action != alipay.ActionRefund {
+		return s.markClosed(ctx, o.ID, resp.TradeNo)
+	}
+	return s.update(ctx, o.ID, func(tx paygate.StoreTx, o *paygate.Order) error {
+		now := s.now()
+		switch o.Status {
+		case paygate.StatusPending:
+			if err := o.Transition(paygate.StatusClosed, now); err != nil {
+				return err
+			}
+			o.TradeNo = firstNonEmpty(resp.TradeNo, o.TradeNo)
+			return s.event(ctx, tx, o, nil, paygate.EventOrderClosed, now)
+		case paygate.StatusPaid:
+			r := &paygate.Refund{
+				OrderID: o.ID, MerchantID: o.MerchantID, OutTradeNo: o.OutTradeNo,
+				OutRequestNo: "cancel_" + o.ChannelNo, Amount: o.Refundable(), Reason: "payment cancelled: undecided in time",
+				Status: paygate.RefundSucceeded, CreatedAt: now, UpdatedAt: now, SucceededAt: now,
+			}
+			if err := tx.CreateRefund(ctx, r); err != nil {
+				return err
+			}
+			o.RefundedAmount = o.TotalAmount
+			if err := o.Transition(paygate.StatusRefunded, now); err != nil {
+				return err
+			}
+			return s.event(ctx, tx, o, r, paygate.EventRefundSucceeded, now)
+		}
+		return errNoChange
+	})
+}

@@ -1,0 +1,186 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/alipay"
+)
+
+// CreateOrder records the order pending (durably, before the channel hears
+// of it), then precreates a QR code or charges the barcode.
+func (s *Service) CreateOrder(ctx context.Context, m *paygate.Merchant, req paygate.CreateOrder) (*paygate.Order, bool, error) {
+	now := s.now()
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = s.cfg.DefaultTimeout
+	}
+	o := &paygate.Order{
+		MerchantID: m.ID, OutTradeNo: req.OutTradeNo, Mode: req.Mode, Subject: req.Subject,
+		TotalAmount: req.TotalAmount, Status: paygate.StatusPending, NotifyURL: req.NotifyURL,
+		ParamsHash: paramsHash(req, timeout), CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(timeout),
+	}
+	if err := s.insert(ctx, o); err != nil {
+		if paygate.ErrorCode(err) != paygate.EConflict {
+			return nil, false, fmt.Errorf("record order: %w", err)
+		}
+		return s.existing(ctx, m, req, o.ParamsHash)
+	}
+	s.log.Info("order recorded", "out_trade_no", o.OutTradeNo, "channel_no", o.ChannelNo,
+		"merchant_id", m.ID, "mode", o.Mode, "amount", o.TotalAmount.Yuan())
+	switch o.Mode {
+	case paygate.ModeQR:
+		o, err := s.precreate(ctx, o)
+		return o, true, err
+	case paygate.ModeBarcode:
+		o, err := s.pay(ctx, o, req.AuthCode)
+		return o, true, err
+	}
+	return nil, false, paygate.Errorf(paygate.EInvalid, "mode %q is not qr or barcode", o.Mode)
+}
+
+// insert stores o with a fresh channel number; a (vanishingly rare) clash of
+// channel numbers is retried, a clash of out_trade_no is returned.
+func (s *Service) insert(ctx context.Context, o *paygate.Order) error {
+	for attempt := 0; ; attempt++ {
+		no, err := newChannelNo(o.CreatedAt)
+		if err != nil {
+			return err
+		}
+		o.ChannelNo = no
+		err = s.cfg.Store.CreateOrder(ctx, o)
+		if err == nil || paygate.ErrorCode(err) != paygate.EConflict || attempt == 2 {
+			return err
+		}
+		if _, lookup := s.cfg.Store.OrderByOutTradeNo(ctx, o.MerchantID, o.OutTradeNo); lookup == nil {
+			return err // the out_trade_no exists: a real conflict
+		}
+	}
+}
+
+// existing answers a repeated create: the same parameters get the existing
+// order (a QR order whose first precreate had no clear answer is precreated
+// again, which Alipay allows for the same out_trade_no and parameters);
+// other parameters are a conflict.
+func (s *Service) existing(ctx context.Context, m *paygate.Merchant, req paygate.CreateOrder, hash string) (*paygate.Order, bool, error) {
+	o, err := s.cfg.Store.OrderByOutTradeNo(ctx, m.ID, req.OutTradeNo)
+	if err != nil {
+		return nil, false, err
+	}
+	if o.ParamsHash != hash {
+		return nil, false, paygate.Errorf(paygate.EOutTradeNoReused,
+			"out_trade_no %s already names an order with other parameters", req.OutTradeNo)
+	}
+	if o.Mode == paygate.ModeQR && o.Status == paygate.StatusPending && o.QRCode == "" && s.now().Before(o.ExpiresAt) {
+		o, err = s.precreate(ctx, o)
+		return o, false, err
+	}
+	return o, false, nil
+}
+
+// paramsHash identifies the parameters of a create so a repeat can be told
+// from a conflict. The auth code is left out: a repeat with a fresh barcode
+// of the same payment must not charge twice.
+func paramsHash(req paygate.CreateOrder, timeout time.Duration) string {
+	h := sha256.New()
+	for _, f := range []string{req.OutTradeNo, req.Subject, strconv.FormatInt(int64(req.TotalAmount), 10),
+		string(req.Mode), req.NotifyURL, timeout.String()} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// expressMinutes writes a timeout as Alipay's timeout_express, in whole
+// minutes (at least 1).
+func expressMinutes(d time.Duration) string {
+	m := int64(d / time.Minute)
+	if m < 1 {
+		m = 1
+	}
+	return strconv.FormatInt(m, 10) + "m"
+}
+
+// precreate asks for the QR code. A refusal closes the order (no trade can
+// exist); an unclear answer leaves it pending for a later repeat or query.
+func (s *Service) precreate(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
+	cctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	express := expressMinutes(o.ExpiresAt.Sub(s.now()))
+	resp, err := s.cfg.Channel.Precreate(cctx, alipay.PrecreateRequest{
+		OutTradeNo: o.ChannelNo, TotalAmount: o.TotalAmount, Subject: o.Subject,
+		TimeoutExpress: express, QRCodeTimeoutExpress: express, NotifyURL: s.cfg.NotifyURL,
+	})
+	switch alipay.OutcomeOf(err) {
+	case alipay.OutcomeSuccess:
+		return s.update(ctx, o.ID, func(_ paygate.StoreTx, o *paygate.Order) error {
+			if o.QRCode == resp.QRCode {
+				return errNoChange
+			}
+			o.QRCode, o.UpdatedAt = resp.QRCode, s.now()
+			return nil
+		})
+	case alipay.OutcomeFailed, alipay.OutcomeConfig:
+		s.log.Warn("precreate refused", "out_trade_no", o.OutTradeNo, "err", err)
+		if _, cerr := s.markClosed(ctx, o.ID, ""); cerr != nil {
+			return nil, cerr
+		}
+		return nil, channelError("precreate", err)
+	default:
+		s.log.Warn("precreate unknown", "out_trade_no", o.OutTradeNo, "err", err)
+		return nil, channelError("precreate", err)
+	}
+}
+
+// GetOrder returns the merchant's order; refresh queries the channel first
+// and applies what it says.
+func (s *Service) GetOrder(ctx context.Context, m *paygate.Merchant, outTradeNo string, refresh bool) (*paygate.Order, error) {
+	o, err := s.cfg.Store.OrderByOutTradeNo(ctx, m.ID, outTradeNo)
+	if err != nil || !refresh || o.Status != paygate.StatusPending {
+		return o, err
+	}
+	settled, err := s.settleByQuery(ctx, o)
+	if err != nil {
+		s.log.Warn("refresh: query failed; returning the stored order", "out_trade_no", outTradeNo, "err", err)
+		return o, nil
+	}
+	return settled, nil
+}
+
+// settleByQuery asks the channel about a pending order and applies a final
+// answer: paid, or closed (TRADE_CLOSED is final for an unpaid trade). It
+// returns the order as stored after, and an error only when the channel did
+// not answer clearly.
+func (s *Service) settleByQuery(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
+	cctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	resp, err := s.cfg.Channel.Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
+	switch {
+	case err == nil && resp.Paid():
+		return s.markPaid(ctx, o.ID, paidFromQuery(resp))
+	case err == nil && resp.TradeStatus == alipay.TradeClosed:
+		return s.markClosed(ctx, o.ID, resp.TradeNo)
+	case err == nil, alipay.IsSubCode(err, alipay.SubTradeNotExist):
+		return o, nil // waiting for the buyer, or not scanned yet
+	default:
+		return o, err
+	}
+}
+
+func paidFromQuery(r *alipay.QueryResponse) paidInfo {
+	p := paidInfo{TradeNo: r.TradeNo, BuyerID: r.BuyerUserID, Amount: r.TotalAmount}
+	if t, err := alipay.ParseTime(r.SendPayDate); err == nil {
+		p.PaidAt = t
+	}
+	return p
+}
+
+// ListOrders pages the merchant's orders.
+func (s *Service) ListOrders(ctx context.Context, f paygate.OrderFilter) ([]*paygate.Order, error) {
+	return s.cfg.Store.ListOrders(ctx, f)
+}
