@@ -4,6 +4,8 @@ import (
 	"crypto/md5"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -14,8 +16,18 @@ import (
 
 // CertSN is Alipay's certificate serial: lower-case hex MD5 of the issuer DN
 // in RFC 2253 form followed by the serial number in decimal (§1.7).
+//
+// The issuer DN is rendered from the certificate's raw issuer in its own
+// attribute order, reversed (RFC 2253, as Java's getName() and openssl's
+// -nameopt RFC2253 write it). pkix.Name.String() would not do: it rebuilds the
+// name in Go's fixed attribute order and drops what it does not model.
 func CertSN(c *x509.Certificate) string {
-	sum := md5.Sum([]byte(c.Issuer.String() + c.SerialNumber.String()))
+	issuer := c.Issuer.String()
+	var rdn pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(c.RawIssuer, &rdn); err == nil && len(rest) == 0 {
+		issuer = rdn.String()
+	}
+	sum := md5.Sum([]byte(issuer + c.SerialNumber.String()))
 	return hex.EncodeToString(sum[:])
 }
 

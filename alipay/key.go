@@ -149,7 +149,11 @@ func checkBits(n int) error {
 func withBits[K any](k K, bits int) (K, error) {
 	if err := checkBits(bits); err != nil {
 		var zero K
-		return zero, err
+		forms := publicKeyForms
+		if _, private := any(k).(*rsa.PrivateKey); private {
+			forms = privateKeyForms
+		}
+		return zero, fmt.Errorf("%w; want a 2048-bit (or larger) %s", err, forms)
 	}
 	return k, nil
 }
