@@ -223,32 +223,40 @@ func (c *Client) DecodeResponse(method string, body []byte, traceID string, out 
 	if err != nil {
 		return fail(OutcomeUnknown, nil, err)
 	}
-	var head Result
-	if err := json.Unmarshal(raw.Node, &head); err != nil || head.Code == "" {
-		return fail(OutcomeUnknown, nil, errors.New("response node has no code"))
+	// The node is decoded once, into out, and only after its signature
+	// verified; on the failure paths a bare head is decoded for the error.
+	head := func() *Result {
+		var h Result
+		json.Unmarshal(raw.Node, &h)
+		return &h
 	}
 	if raw.Sign == "" {
 		// §2.3: never a success. Alipay leaves errors unsigned only when it
 		// cannot tell which app is calling; report what it said, as unknown.
-		return fail(OutcomeUnknown, &head, errors.New("unsigned response"))
+		return fail(OutcomeUnknown, head(), errors.New("unsigned response"))
 	}
 	if c.cfg.Cert != nil && raw.AlipayCertSN != "" && raw.AlipayCertSN != c.cfg.Cert.AlipayCertSN {
-		return fail(OutcomeUnknown, &head, fmt.Errorf("response signed by Alipay certificate %s, configured %s; download Alipay's new certificate", raw.AlipayCertSN, c.cfg.Cert.AlipayCertSN))
+		return fail(OutcomeUnknown, head(), fmt.Errorf("response signed by Alipay certificate %s, configured %s; download Alipay's new certificate", raw.AlipayCertSN, c.cfg.Cert.AlipayCertSN))
 	}
 	if err := c.verifyNode(raw.Node, raw.Sign); err != nil {
-		return fail(OutcomeUnknown, &head, errors.New("response signature does not verify with the Alipay public key"))
+		return fail(OutcomeUnknown, head(), errors.New("response signature does not verify with the Alipay public key"))
 	}
 	if raw.Key == ErrorResponseKey {
-		return fail(OutcomeConfig, &head, nil)
+		return fail(OutcomeConfig, head(), nil)
 	}
 	if err := json.Unmarshal(raw.Node, out); err != nil {
-		return fail(OutcomeUnknown, &head, fmt.Errorf("decode response node: %w", err))
+		out.result().Code = "" // nothing half-decoded is to be trusted
+		return fail(OutcomeUnknown, head(), fmt.Errorf("decode response node: %w", err))
 	}
-	switch o := head.Outcome(); o {
+	r := out.result()
+	if r.Code == "" {
+		return fail(OutcomeUnknown, r, errors.New("response node has no code"))
+	}
+	switch o := r.Outcome(); o {
 	case OutcomeSuccess, OutcomePaying:
 		return nil
 	default:
-		return fail(o, &head, nil)
+		return fail(o, r, nil)
 	}
 }
 

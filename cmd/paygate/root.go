@@ -34,7 +34,7 @@ func subcommands() []subcommandFunc {
 	return []subcommandFunc{
 		// newDemoCmd,      // demo.go: gateway + simulator + SQLite in one process
 		// newServeCmd,     // serve.go: the production gateway
-		// newSimCmd,       // sim.go: the Alipay simulator alone
+		newSimCmd,  // sim.go: the Alipay simulator alone
 		newKeysCmd, // keys.go: app key pairs
 		// newMerchantCmd,  // merchant.go: merchant credentials
 		// newReconcileCmd, // reconcile.go: daily bill diff, exit 3 on differences
