@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/alipaysim"
+)
+
+// simKeyFile is where `sim --data DIR` keeps its Alipay private key.
+const simKeyFile = "alipay_private_key.pem"
+
+// simShutdownGrace bounds the graceful shutdown; held answers (the timeout
+// fault) are cut after it.
+const simShutdownGrace = 5 * time.Second
+
+// simOptions are the flags of `paygate sim`.
+type simOptions struct {
+	addr         string
+	dataDir      string
+	alipayKey    string
+	appID        string
+	appPublicKey string
+	faults       string
+	payDelay     time.Duration
+}
+
+func newSimCmd(stdout, stderr io.Writer) *cobra.Command {
+	var o simOptions
+	cmd := &cobra.Command{
+		Use:   "sim [--addr :9090] [--data DIR]",
+		Short: "Run the Alipay gateway simulator alone",
+		Long: "Run the Alipay gateway simulator: Alipay's OpenAPI (gateway.do, RSA2) for face-to-face\n" +
+			"payment, with buyer actions and fault injection under /sim. It prints its gateway URL and\n" +
+			"its Alipay public key (the bare base64 line to configure as 支付宝公钥), then serves until\n" +
+			"interrupted. Without --data everything lives in memory and the key is new each run.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSim(cmd.Context(), o, stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", ":9090", "address to listen on")
+	f.StringVar(&o.dataDir, "data", "", "directory that keeps trades and the Alipay key across restarts (default: memory only)")
+	f.StringVar(&o.alipayKey, "alipay-private-key", "", "the simulator's Alipay private key file (default: "+simKeyFile+" under --data, made when absent)")
+	f.StringVar(&o.appID, "app-id", "", "register this app id (with --app-public-key)")
+	f.StringVar(&o.appPublicKey, "app-public-key", "", "the app's public key file, PEM or Alipay's bare base64 (with --app-id)")
+	f.StringVar(&o.faults, "faults", "", `fault injection as JSON, e.g. {"unknown_rate":0.1,"notify_schedule":"1s,2s,4s"}`)
+	f.DurationVar(&o.payDelay, "pay-delay", 3*time.Second, "how long a 29… barcode buyer takes to confirm")
+	return cmd
+}
+
+// runSim serves the simulator until ctx ends, then shuts down gracefully.
+func runSim(ctx context.Context, o simOptions, stdout, stderr io.Writer) error {
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	cfg, err := simConfig(o, logger)
+	if err != nil {
+		return err
+	}
+	sim, err := alipaysim.New(cfg)
+	if err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	defer sim.Close()
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("sim: listen: %w", err)
+	}
+	base := "http://" + printableAddr(ln.Addr())
+	fmt.Fprintf(stdout, "listening on %s\n", base)
+	fmt.Fprintf(stdout, "gateway: %s/gateway.do\n", base)
+	fmt.Fprintln(stdout, "alipay public key (支付宝公钥):")
+	fmt.Fprintln(stdout, sim.AlipayPublicKeyBase64())
+	logger.Info("alipay simulator listening", "addr", ln.Addr().String(), "data", o.dataDir)
+
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("sim: serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("alipay simulator shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), simShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		_ = srv.Close()
+	}
+	if err := sim.Close(); err != nil {
+		return fmt.Errorf("sim: close: %w", err)
+	}
+	return nil
+}
+
+// simConfig turns the flags into the simulator's configuration.
+func simConfig(o simOptions, logger *slog.Logger) (alipaysim.Config, error) {
+	cfg := alipaysim.Config{DataDir: o.dataDir, Logger: logger, PayDelay: o.payDelay}
+	if o.payDelay <= 0 {
+		return cfg, errors.New("sim: --pay-delay must be positive")
+	}
+	if (o.appID == "") != (o.appPublicKey == "") {
+		return cfg, errors.New("sim: --app-id and --app-public-key go together")
+	}
+	if o.appID != "" {
+		pub, err := alipay.LoadPublicKey(o.appPublicKey)
+		if err != nil {
+			return cfg, fmt.Errorf("sim: %w", err)
+		}
+		cfg.Apps = []alipaysim.App{{AppID: o.appID, PublicKey: pub}}
+	}
+	if o.faults != "" {
+		f, err := alipaysim.ParseFaults([]byte(o.faults))
+		if err != nil {
+			return cfg, fmt.Errorf("sim: --faults: %w", err)
+		}
+		cfg.Faults = f
+	}
+	key, err := simAlipayKey(o)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.AlipayKey = key
+	return cfg, nil
+}
+
+// simAlipayKey loads --alipay-private-key, or the key under --data (made
+// when absent), or makes a key for this run only.
+func simAlipayKey(o simOptions) (*rsa.PrivateKey, error) {
+	if o.alipayKey != "" {
+		k, err := alipay.LoadPrivateKey(o.alipayKey)
+		if err != nil {
+			return nil, fmt.Errorf("sim: %w", err)
+		}
+		return k, nil
+	}
+	if o.dataDir == "" {
+		return newSimKey()
+	}
+	path := filepath.Join(o.dataDir, simKeyFile)
+	k, err := alipay.LoadPrivateKey(path)
+	if err == nil {
+		return k, nil
+	}
+	if _, statErr := os.Stat(path); !errors.Is(statErr, fs.ErrNotExist) {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	k, err = newSimKey()
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("sim: encode key: %w", err)
+	}
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("sim: data dir: %w", err)
+	}
+	if err := writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	return k, nil
+}
+
+func newSimKey() (*rsa.PrivateKey, error) {
+	k, err := rsa.GenerateKey(rand.Reader, appKeyBits)
+	if err != nil {
+		return nil, fmt.Errorf("sim: generate Alipay key: %w", err)
+	}
+	return k, nil
+}
+
+// printableAddr is host:port with an unspecified host shown as 127.0.0.1,
+// so the printed URL can be pasted.
+func printableAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	host := tcp.IP.String()
+	if tcp.IP == nil || tcp.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, fmt.Sprint(tcp.Port))
+}

@@ -1,0 +1,187 @@
+// Package httpapi is paygate's HTTP edge: the signed merchant API under
+// /api/v1, Alipay's notification endpoint, health and readiness. It turns
+// requests into calls on paygate.OrderService and domain errors into HTTP
+// answers; *gin.Context never leaves this package.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/paygate/paygate"
+)
+
+// MerchantLookup finds the merchant that signs a request; paygate.Store
+// satisfies it. A missing merchant is an ENotFound error.
+type MerchantLookup interface {
+	MerchantByAccessKey(ctx context.Context, accessKey string) (*paygate.Merchant, error)
+}
+
+// IdempotencyStore keeps Idempotency-Key records with the lease semantics
+// documented on paygate.IdempotencyRecord; paygate.Store satisfies it.
+type IdempotencyStore interface {
+	BeginIdempotent(ctx context.Context, rec *paygate.IdempotencyRecord) (*paygate.IdempotencyRecord, error)
+	FinishIdempotent(ctx context.Context, rec *paygate.IdempotencyRecord) error
+}
+
+// RateLimit bounds each merchant's authenticated requests, in this process's
+// memory (a token bucket per merchant). PerSecond 0 turns it off.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int // 0: PerSecond rounded up, at least 1
+}
+
+// Mount serves another handler on the same address, outside the merchant
+// API (for example the simulator's /gateway.do and /sim/ in paygate demo).
+// A Path ending in "/" serves everything under it.
+type Mount struct {
+	Path    string
+	Handler http.Handler
+}
+
+// Config is what New needs. Orders, Merchants, Idempotency and Nonces are
+// required; everything else has a default.
+type Config struct {
+	Orders      paygate.OrderService
+	Merchants   MerchantLookup
+	Idempotency IdempotencyStore
+	Nonces      paygate.NonceCache
+	Logger      *slog.Logger     // default: discard
+	Now         func() time.Time // default: time.Now
+	// Tolerance is how far X-Timestamp may be from Now, either way
+	// (default 300 s). Nonces are remembered for twice as long.
+	Tolerance time.Duration
+	RateLimit RateLimit
+	// IdempotencyLease is how long a request owns its Idempotency-Key before
+	// another may take it over (default 2 min, longer than a barcode
+	// payment's wait).
+	IdempotencyLease time.Duration
+	// Ready reports whether the node can serve (database reachable...);
+	// nil counts as ready. /readyz also fails once Drain was called.
+	Ready  func(ctx context.Context) error
+	Mounts []Mount
+}
+
+// Defaults.
+const (
+	DefaultTolerance        = 300 * time.Second
+	DefaultIdempotencyLease = 2 * time.Minute
+	// IdempotencyTTL is how long a finished response is replayed.
+	IdempotencyTTL = 24 * time.Hour
+	// MaxBody is the largest request body the API reads.
+	MaxBody = 1 << 20
+)
+
+// Server is the HTTP edge. Build it with New; serve Handler.
+type Server struct {
+	orders    paygate.OrderService
+	merchants MerchantLookup
+	idem      IdempotencyStore
+	nonces    paygate.NonceCache
+	log       *slog.Logger
+	now       func() time.Time
+	tolerance time.Duration
+	lease     time.Duration
+	ready     func(ctx context.Context) error
+	limiter   *limiter // nil: no rate limit
+	draining  atomic.Bool
+	engine    *gin.Engine
+}
+
+// New builds the server and its routes. It panics if a required dependency
+// is missing, a wiring mistake that must not reach production.
+func New(cfg Config) *Server {
+	if cfg.Orders == nil || cfg.Merchants == nil || cfg.Idempotency == nil || cfg.Nonces == nil {
+		panic("httpapi.New: Orders, Merchants, Idempotency and Nonces are required")
+	}
+	s := &Server{
+		orders:    cfg.Orders,
+		merchants: cfg.Merchants,
+		idem:      cfg.Idempotency,
+		nonces:    cfg.Nonces,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		tolerance: cfg.Tolerance,
+		lease:     cfg.IdempotencyLease,
+		ready:     cfg.Ready,
+		limiter:   newLimiter(cfg.RateLimit),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.tolerance <= 0 {
+		s.tolerance = DefaultTolerance
+	}
+	if s.lease <= 0 {
+		s.lease = DefaultIdempotencyLease
+	}
+	s.engine = s.routes(cfg.Mounts)
+	return s
+}
+
+// Handler serves every route.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Drain turns readiness false and answers new API requests 503 DRAINING so
+// a load balancer moves traffic away; requests already running finish (the
+// caller then shuts the http.Server down). Notifications and health checks
+// keep being served. Drain cannot be undone.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+func (s *Server) routes(mounts []Mount) *gin.Engine {
+	// gin's mode is process-wide; release mode only silences its debug
+	// printing, and setting it is atomic.
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	e.Use(s.edge)
+	e.NoRoute(func(c *gin.Context) {
+		s.writeError(c, paygate.Errorf(paygate.ENotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		s.writeError(c, paygate.Errorf(codeMethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+	})
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.POST("/notify/alipay", s.notifyAlipay)
+
+	v1 := e.Group("/api/v1", s.refuseWhenDraining, s.authenticate, s.rateLimit)
+	v1.POST("/orders", s.api(s.createOrder))
+	v1.GET("/orders", s.api(s.listOrders))
+	v1.GET("/orders/:out_trade_no", s.api(s.getOrder))
+	v1.POST("/orders/:out_trade_no/close", s.api(s.closeOrder))
+	v1.POST("/orders/:out_trade_no/refunds", s.api(s.createRefund))
+	v1.GET("/orders/:out_trade_no/refunds", s.api(s.listRefunds))
+
+	for _, m := range mounts {
+		path := m.Path
+		if strings.HasSuffix(path, "/") {
+			path += "*rest"
+		}
+		e.Any(path, gin.WrapH(m.Handler))
+	}
+	return e
+}
+
+// refuseWhenDraining answers 503 DRAINING once Drain was called, and asks
+// the client to open its next connection elsewhere.
+func (s *Server) refuseWhenDraining(c *gin.Context) {
+	if s.draining.Load() {
+		c.Header("Connection", "close")
+		s.abort(c, paygate.Errorf(paygate.EDraining, "this node is shutting down; retry the request"))
+		return
+	}
+	c.Next()
+}
