@@ -38,7 +38,7 @@ func statusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case paygate.ERateLimited:
 		return http.StatusTooManyRequests
-	case paygate.EChannel:
+	case paygate.EChannel, paygate.EPaymentFailed:
 		return http.StatusBadGateway
 	case paygate.EChannelUnavailable, paygate.EDraining:
 		return http.StatusServiceUnavailable

@@ -31,6 +31,7 @@ func TestErrorMapping(t *testing.T) {
 		{paygate.Errorf(paygate.ETooLarge, "big"), 413, "BODY_TOO_LARGE", "big"},
 		{paygate.Errorf(paygate.ERateLimited, "slow down"), 429, "RATE_LIMITED", "slow down"},
 		{paygate.Errorf(paygate.EChannel, "alipay said no"), 502, "CHANNEL_ERROR", "alipay said no"},
+		{paygate.Errorf(paygate.EPaymentFailed, "no balance"), 502, "PAYMENT_FAILED", "no balance"},
 		{paygate.Errorf(paygate.EChannelUnavailable, "circuit open"), 503, "CHANNEL_UNAVAILABLE", "circuit open"},
 		{paygate.Errorf(paygate.EDraining, "draining"), 503, "DRAINING", "draining"},
 		{fmt.Errorf("gateway: create: %w", paygate.Errorf(paygate.EConflict, "wrapped")), 409, "CONFLICT", "wrapped"},

@@ -153,13 +153,22 @@ func simAlipayKey(o simOptions) (*rsa.PrivateKey, error) {
 	if o.dataDir == "" {
 		return newSimKey()
 	}
-	path := filepath.Join(o.dataDir, simKeyFile)
+	k, err := loadOrCreateKey(filepath.Join(o.dataDir, simKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	return k, nil
+}
+
+// loadOrCreateKey loads an RSA private key, or makes one (PKCS#8 PEM, mode
+// 0600) when the file does not exist yet.
+func loadOrCreateKey(path string) (*rsa.PrivateKey, error) {
 	k, err := alipay.LoadPrivateKey(path)
 	if err == nil {
 		return k, nil
 	}
 	if _, statErr := os.Stat(path); !errors.Is(statErr, fs.ErrNotExist) {
-		return nil, fmt.Errorf("sim: %w", err)
+		return nil, err
 	}
 	k, err = newSimKey()
 	if err != nil {
@@ -167,13 +176,13 @@ func simAlipayKey(o simOptions) (*rsa.PrivateKey, error) {
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {
-		return nil, fmt.Errorf("sim: encode key: %w", err)
+		return nil, fmt.Errorf("encode key: %w", err)
 	}
-	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("sim: data dir: %w", err)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
 	}
 	if err := writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		return nil, fmt.Errorf("sim: %w", err)
+		return nil, err
 	}
 	return k, nil
 }

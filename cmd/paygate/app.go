@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/gateway"
+	"github.com/paygate/paygate/httpapi"
+	"github.com/paygate/paygate/postgres"
+	"github.com/paygate/paygate/redis"
+	"github.com/paygate/paygate/sqlite"
+)
+
+// app is one gateway node wired from a config: store, channel, use cases and
+// the HTTP server. cmd is the only place adapters meet.
+type app struct {
+	cfg     config
+	log     *slog.Logger
+	store   paygate.Store
+	service *gateway.Service
+	api     *httpapi.Server
+	closers []func() error
+}
+
+// newLogger writes JSON lines to w at the configured level.
+func newLogger(w interface{ Write([]byte) (int, error) }, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("config: log.level %q is not debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// loadSealer reads the master key from the config or its file.
+func loadSealer(cfg config) (*paygate.Sealer, error) {
+	raw := cfg.Secrets.MasterKey
+	if raw == "" && cfg.Secrets.MasterKeyFile != "" {
+		b, err := os.ReadFile(cfg.Secrets.MasterKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+		raw = string(b)
+	}
+	if raw == "" {
+		return nil, errors.New("config: secrets.master_key (or secrets.master_key_file, or PAYGATE_SECRETS_MASTER_KEY) is required to encrypt merchant secrets")
+	}
+	key, err := paygate.ParseMasterKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("config: secrets: %w", err)
+	}
+	return paygate.NewSealer(key)
+}
+
+// storeCloser is what both stores are.
+type storeCloser interface {
+	paygate.Store
+	Migrate(ctx context.Context) error
+}
+
+// openStore opens database.url: sqlite:PATH or postgres://.
+func openStore(ctx context.Context, url string, sealer *paygate.Sealer) (storeCloser, error) {
+	switch {
+	case strings.HasPrefix(url, "sqlite:"):
+		return sqlite.Open(ctx, strings.TrimPrefix(url, "sqlite:"), sealer)
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return postgres.Open(ctx, url, sealer)
+	}
+	return nil, fmt.Errorf("config: database.url must be sqlite:PATH or postgres://…, not %q", redactURL(url))
+}
+
+// redactURL hides a password in a database URL before it reaches an error.
+func redactURL(u string) string {
+	if at := strings.Index(u, "@"); at > 0 {
+		if scheme := strings.Index(u, "://"); scheme > 0 && scheme < at {
+			return u[:scheme+3] + "…" + u[at:]
+		}
+	}
+	return u
+}
+
+// newApp wires a node. mounts add routes beside the API (the demo's
+// simulator). The store is migrated: serve and demo apply migrations too.
+func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpapi.Mount) (*app, error) {
+	a := &app{cfg: cfg, log: logger}
+	ok := false
+	defer func() {
+		if !ok {
+			a.close()
+		}
+	}()
+	sealer, err := loadSealer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg.Database.URL, sealer)
+	if err != nil {
+		return nil, err
+	}
+	a.store = st
+	a.closers = append(a.closers, st.Close)
+	if err := st.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	channel, err := newChannel(cfg)
+	if err != nil {
+		return nil, err
+	}
+	notifyURL := cfg.Alipay.NotifyURL
+	if notifyURL == "" {
+		if cfg.Server.PublicURL == "" {
+			return nil, errors.New("config: server.public_url (or alipay.notify_url) is required: it is where Alipay sends notifications")
+		}
+		notifyURL = strings.TrimRight(cfg.Server.PublicURL, "/") + "/notify/alipay"
+	}
+	a.service, err = gateway.New(gateway.Config{
+		Store: st, Channel: channel, Logger: logger, NotifyURL: notifyURL, SellerID: cfg.Alipay.SellerID,
+		DefaultTimeout: cfg.Orders.DefaultTimeout, CallTimeout: cfg.Alipay.CallTimeout,
+		PollInterval: cfg.Barcode.PollInterval, PollTimeout: cfg.Barcode.PollTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	nonces, err := newNonces(cfg, logger, a)
+	if err != nil {
+		return nil, err
+	}
+	a.api = httpapi.New(httpapi.Config{
+		Orders: a.service, Merchants: st, Idempotency: st, Nonces: nonces, Logger: logger,
+		Tolerance: cfg.Auth.Tolerance,
+		RateLimit: httpapi.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
+		Ready:     readiness(st),
+		Mounts:    mounts,
+	})
+	ok = true
+	return a, nil
+}
+
+// newChannel builds the Alipay client from the config's key files.
+func newChannel(cfg config) (*alipay.Client, error) {
+	ac := alipay.Config{AppID: cfg.Alipay.AppID, GatewayURL: cfg.Alipay.GatewayURL, Timeout: cfg.Alipay.CallTimeout}
+	files := alipay.Files{
+		PrivateKeyFile: cfg.Alipay.PrivateKeyFile, AlipayPublicKeyFile: cfg.Alipay.AlipayPublicKeyFile,
+		AppCertFile: cfg.Alipay.AppCertFile, AlipayCertFile: cfg.Alipay.AlipayCertFile,
+		AlipayRootCertFile: cfg.Alipay.AlipayRootCertFile,
+	}
+	if err := files.Load(&ac); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return alipay.New(ac)
+}
+
+// newNonces is Redis when configured (replicas share it), else memory.
+func newNonces(cfg config, logger *slog.Logger, a *app) (paygate.NonceCache, error) {
+	if cfg.Redis.URL == "" {
+		return httpapi.NewMemoryNonces(time.Now), nil
+	}
+	rc, err := redis.Open(cfg.Redis.URL)
+	if err != nil {
+		return nil, fmt.Errorf("config: redis.url: %w", err)
+	}
+	a.closers = append(a.closers, rc.Close)
+	logger.Info("nonce cache in redis")
+	return redis.NewNonceCache(rc, "paygate:nonce:"), nil
+}
+
+// readiness fails when the database does not answer within a second.
+func readiness(st paygate.Store) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if err := st.Ping(ctx); err != nil {
+			return errors.New("database unreachable")
+		}
+		return nil
+	}
+}
+
+// serve runs the HTTP server on ln until ctx ends, then drains: readiness
+// turns false and new API calls get 503 for DrainDelay, so a load balancer
+// stops sending; then in-flight requests get ShutdownTimeout to finish.
+func (a *app) serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: a.api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.log.Info("draining", "drain_delay", a.cfg.Server.DrainDelay.String())
+	a.api.Drain()
+	time.Sleep(a.cfg.Server.DrainDelay)
+	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		a.log.Warn("shutdown cut in-flight requests", "err", err)
+		srv.Close()
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+// close releases everything newApp opened, last first.
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			a.log.Warn("close", "err", err)
+		}
+	}
+	a.closers = nil
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// config is the whole configuration: a YAML file, every key overridable by
+// PAYGATE_<SECTION>_<KEY> (see applyEnv). Secrets are never in the struct's
+// printed form: keys are file paths, and the master key is read at wiring.
+type config struct {
+	Server struct {
+		Addr            string        `yaml:"addr"`             // listen address
+		PublicURL       string        `yaml:"public_url"`       // how Alipay and buyers reach this node
+		ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // in-flight requests get this long to finish
+		DrainDelay      time.Duration `yaml:"drain_delay"`      // readiness is false this long before shutdown
+	} `yaml:"server"`
+	Database struct {
+		URL string `yaml:"url"` // sqlite:PATH or postgres://...
+	} `yaml:"database"`
+	Secrets struct {
+		MasterKey     string `yaml:"master_key"`      // 64 hex digits or base64 of 32 bytes
+		MasterKeyFile string `yaml:"master_key_file"` // or a file holding it
+	} `yaml:"secrets"`
+	Redis struct {
+		URL string `yaml:"url"` // optional: shared nonce cache for replicas
+	} `yaml:"redis"`
+	Alipay struct {
+		AppID               string        `yaml:"app_id"`
+		GatewayURL          string        `yaml:"gateway_url"`
+		PrivateKeyFile      string        `yaml:"private_key_file"`
+		AlipayPublicKeyFile string        `yaml:"alipay_public_key_file"`
+		AppCertFile         string        `yaml:"app_cert_file"`
+		AlipayCertFile      string        `yaml:"alipay_cert_file"`
+		AlipayRootCertFile  string        `yaml:"alipay_root_cert_file"`
+		SellerID            string        `yaml:"seller_id"`
+		NotifyURL           string        `yaml:"notify_url"` // default public_url + /notify/alipay
+		CallTimeout         time.Duration `yaml:"call_timeout"`
+	} `yaml:"alipay"`
+	Auth struct {
+		Tolerance time.Duration `yaml:"tolerance"`
+	} `yaml:"auth"`
+	RateLimit struct {
+		PerSecond float64 `yaml:"per_second"`
+		Burst     int     `yaml:"burst"`
+	} `yaml:"rate_limit"`
+	Orders struct {
+		DefaultTimeout time.Duration `yaml:"default_timeout"`
+	} `yaml:"orders"`
+	Barcode struct {
+		PollInterval time.Duration `yaml:"poll_interval"`
+		PollTimeout  time.Duration `yaml:"poll_timeout"`
+	} `yaml:"barcode"`
+	Log struct {
+		Level string `yaml:"level"` // debug, info, warn, error
+	} `yaml:"log"`
+}
+
+// defaultConfig is what an empty file means.
+func defaultConfig() config {
+	var c config
+	c.Server.Addr = ":8080"
+	c.Server.ShutdownTimeout = 30 * time.Second
+	c.Server.DrainDelay = 5 * time.Second
+	c.Database.URL = "sqlite:paygate-data/paygate.db"
+	c.Alipay.GatewayURL = "https://openapi.alipay.com/gateway.do"
+	c.Alipay.CallTimeout = 15 * time.Second
+	c.Auth.Tolerance = 300 * time.Second
+	c.RateLimit.PerSecond = 100
+	c.RateLimit.Burst = 200
+	c.Orders.DefaultTimeout = 2 * time.Hour
+	c.Barcode.PollInterval = 3 * time.Second
+	c.Barcode.PollTimeout = 30 * time.Second
+	c.Log.Level = "info"
+	return c
+}
+
+// loadConfig reads path (if not empty) over the defaults, strictly: an
+// unknown key is an error, so a typo never silently keeps a default. Then
+// the environment overrides.
+func loadConfig(path string, environ []string) (config, error) {
+	c := defaultConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // empty file: defaults
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&c, environ); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// applyEnv sets every PAYGATE_<SECTION>_<KEY> found in environ onto c, the
+// section and key being the YAML names upper-cased. An unknown PAYGATE_
+// variable is ignored (test variables share the prefix); a malformed value
+// is an error naming the variable.
+func applyEnv(c *config, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "PAYGATE_") {
+			env[k] = v
+		}
+	}
+	root := reflect.ValueOf(c).Elem()
+	for i := 0; i < root.NumField(); i++ {
+		section := root.Type().Field(i).Tag.Get("yaml")
+		sv := root.Field(i)
+		for j := 0; j < sv.NumField(); j++ {
+			key := sv.Type().Field(j).Tag.Get("yaml")
+			name := "PAYGATE_" + strings.ToUpper(section) + "_" + strings.ToUpper(key)
+			v, ok := env[name]
+			if !ok {
+				continue
+			}
+			if err := setField(sv.Field(j), v); err != nil {
+				return fmt.Errorf("config: %s=%q: %w", name, v, err)
+			}
+		}
+	}
+	return nil
+}
+
+func setField(f reflect.Value, v string) error {
+	switch {
+	case f.Type() == reflect.TypeOf(time.Duration(0)):
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("not a duration like 30s or 5m")
+		}
+		f.SetInt(int64(d))
+	case f.Kind() == reflect.String:
+		f.SetString(v)
+	case f.Kind() == reflect.Int:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("not an integer")
+		}
+		f.SetInt(int64(n))
+	case f.Kind() == reflect.Float64:
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return errors.New("not a number")
+		}
+		f.SetFloat(x)
+	case f.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("not true or false")
+		}
+		f.SetBool(b)
+	default:
+		return fmt.Errorf("unsupported kind %s", f.Kind())
+	}
+	return nil
+}

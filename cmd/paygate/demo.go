@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/alipaysim"
+	"github.com/paygate/paygate/httpapi"
+)
+
+// The demo's Alipay app, registered with its built-in simulator.
+const (
+	demoAppID           = "2021000000000001"
+	demoAppKeyFile      = "app_private_key.pem"
+	demoAlipayPubFile   = "alipay_public_key.pem"
+	demoSimDir          = "sim"
+	demoMerchantDefault = "demo shop"
+)
+
+func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
+	var addr, dataDir string
+	cmd := &cobra.Command{
+		Use:   "demo [--addr :8080] [--data DIR]",
+		Short: "Run the whole system in one process, with a built-in Alipay simulator",
+		Long: "Run the gateway, the Alipay simulator (on the same address), SQLite under DIR and a demo\n" +
+			"merchant whose credentials are printed and written to DIR/" + demoMerchantFile + ".\n" +
+			"Restarting keeps every order. PAYGATE_<SECTION>_<KEY> variables override the defaults.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDemo(cmd.Context(), addr, dataDir, stdout, stderr)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", ":8080", "address to listen on")
+	cmd.Flags().StringVar(&dataDir, "data", defaultDataDir, "data directory (SQLite, keys, simulator trades)")
+	return cmd
+}
+
+func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer) error {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("demo: listen: %w", err)
+	}
+	defer ln.Close()
+	base := "http://" + printableAddr(ln.Addr())
+	cfg, err := demoConfig(dataDir, base)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, cfg.Log.Level)
+	if err != nil {
+		return err
+	}
+	if cfg.Secrets.MasterKey == "" {
+		if err := ensureMasterKey(cfg.Secrets.MasterKeyFile); err != nil {
+			return fmt.Errorf("demo: master key: %w", err)
+		}
+	}
+	appKey, err := loadOrCreateKey(filepath.Join(dataDir, demoAppKeyFile))
+	if err != nil {
+		return fmt.Errorf("demo: app key: %w", err)
+	}
+	simDir := filepath.Join(dataDir, demoSimDir)
+	simKey, err := loadOrCreateKey(filepath.Join(simDir, simKeyFile))
+	if err != nil {
+		return fmt.Errorf("demo: simulator key: %w", err)
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(&simKey.PublicKey)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(cfg.Alipay.AlipayPublicKeyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	sim, err := alipaysim.New(alipaysim.Config{
+		AlipayKey: simKey, DataDir: simDir, Logger: logger.With("component", "alipaysim"), PublicURL: base,
+		Apps: []alipaysim.App{{AppID: cfg.Alipay.AppID, PublicKey: &appKey.PublicKey}},
+	})
+	if err != nil {
+		return fmt.Errorf("demo: simulator: %w", err)
+	}
+	defer sim.Close()
+	a, err := newApp(ctx, cfg, logger, []httpapi.Mount{{Path: "/gateway.do", Handler: sim}, {Path: "/sim/", Handler: sim}})
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	creds, err := demoMerchant(ctx, a.store, filepath.Join(dataDir, demoMerchantFile), base)
+	if err != nil {
+		return err
+	}
+	printDemo(stdout, base, dataDir, creds)
+	return a.serve(ctx, ln)
+}
+
+// demoConfig is the embedded default under dataDir with the built-in
+// simulator as the channel; the environment overrides it like any config.
+func demoConfig(dataDir, base string) (config, error) {
+	c := defaultConfig()
+	c.Server.PublicURL = base
+	c.Server.DrainDelay = 0
+	c.Database.URL = "sqlite:" + filepath.Join(dataDir, dbFile)
+	c.Secrets.MasterKeyFile = filepath.Join(dataDir, masterKeyFile)
+	c.Alipay.AppID = demoAppID
+	c.Alipay.GatewayURL = base + "/gateway.do"
+	c.Alipay.PrivateKeyFile = filepath.Join(dataDir, demoAppKeyFile)
+	c.Alipay.AlipayPublicKeyFile = filepath.Join(dataDir, demoAlipayPubFile)
+	if err := applyEnv(&c, os.Environ()); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// demoMerchant reuses the merchant of an earlier run, or creates one and
+// writes its credentials (mode 0600).
+func demoMerchant(ctx context.Context, st paygate.Store, path, base string) (merchantCredentials, error) {
+	var creds merchantCredentials
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &creds); err != nil {
+			return creds, fmt.Errorf("demo: %s: %w", path, err)
+		}
+		if _, err := st.MerchantByAccessKey(ctx, creds.AccessKey); err == nil {
+			if creds.BaseURL != base {
+				creds.BaseURL = base
+				return creds, writeCreds(path, creds)
+			}
+			return creds, nil
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return creds, fmt.Errorf("demo: %w", err)
+	}
+	creds, err = createMerchant(ctx, st, demoMerchantDefault, "")
+	if err != nil {
+		return creds, err
+	}
+	creds.BaseURL = base
+	return creds, writeCreds(path, creds)
+}
+
+func writeCreds(path string, creds merchantCredentials) error {
+	data, err := json.MarshalIndent(creds, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(data, '\n'), 0o600)
+}
+
+func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials) {
+	fmt.Fprintf(w, `paygate demo listening on %s
+
+  merchant API     %s/api/v1   (credentials in %s)
+  access_key       %s
+  Alipay simulator %s/gateway.do   (buyer actions: %s/sim/pay, trades: %s/sim/trades)
+  health           %s/healthz, %s/readyz
+
+Try it (another terminal):
+  go run ./cmd/paygate api POST /api/v1/orders '{"out_trade_no":"T1","subject":"coffee","total_amount":"9.90","mode":"qr"}'
+
+Ctrl-C stops it; restarting keeps every order.
+`, base, base, filepath.Join(dataDir, demoMerchantFile), creds.AccessKey, base, base, base, base, base)
+}
