@@ -22,6 +22,9 @@ type Store interface {
 	OrderByChannelNo(ctx context.Context, channelNo string) (*Order, error)
 	ListOrders(ctx context.Context, f OrderFilter) ([]*Order, error)
 	RefundsByOrder(ctx context.Context, orderID int64) ([]*Refund, error)
+	// EventsByOrder lists an order's events, oldest first.
+	EventsByOrder(ctx context.Context, orderID int64) ([]*Event, error)
+	EventByID(ctx context.Context, id string) (*Event, error)
 
 	// Tx runs fn in one transaction: everything fn writes commits together or
 	// not at all. Rows read through tx's ...ForUpdate methods stay locked
@@ -31,6 +34,10 @@ type Store interface {
 	// Idempotency records (see IdempotencyRecord).
 	BeginIdempotent(ctx context.Context, rec *IdempotencyRecord) (*IdempotencyRecord, error)
 	FinishIdempotent(ctx context.Context, rec *IdempotencyRecord) error
+	// ReleaseIdempotent deletes rec's record if it is still in flight under
+	// rec's own lease (same hash and LeaseUntil), so that a retry runs at
+	// once; a record taken over or finished meanwhile is left alone.
+	ReleaseIdempotent(ctx context.Context, rec *IdempotencyRecord) error
 	DeleteExpiredIdempotency(ctx context.Context, before time.Time) (int64, error)
 
 	Ping(ctx context.Context) error
@@ -40,8 +47,11 @@ type Store interface {
 // StoreTx is a transaction's view of the store.
 type StoreTx interface {
 	OrderForUpdate(ctx context.Context, orderID int64) (*Order, error)
-	// UpdateOrder writes o's mutable fields and bumps its Version; it fails
-	// with EConflict if the row's version is not o.Version.
+	// UpdateOrder writes o's mutable fields (ChannelNo, TradeNo, Status,
+	// RefundedAmount, QRCode, BuyerID, UpdatedAt, ExpiresAt, PaidAt,
+	// ClosedAt) and bumps its Version; it fails with EConflict if the row's
+	// version is not o.Version, and EInvalid if a constraint (such as
+	// refunded ≤ total) would break.
 	UpdateOrder(ctx context.Context, o *Order) error
 	// CreateRefund inserts r and sets its ID; EConflict on a repeated
 	// (order, out_request_no).

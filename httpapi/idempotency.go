@@ -85,27 +85,10 @@ func (s *Server) idempotent(c *gin.Context, h handler) {
 
 // release gives the key back without an answer, so that the client's retry
 // runs again instead of waiting out the lease with 409 in flight.
-//
-// paygate.Store has no release method (FinishIdempotent always marks the
-// record done), so release uses BeginIdempotent's take-over rule: a begin
-// stamped just after our lease ends takes our record over and writes a lease
-// that ended when we began, so the next request takes it over at once. It
-// cannot clobber a newer owner: anyone who took the key after our lease
-// lapsed holds a lease ending after the stamp, so the begin changes nothing.
-// A store method that deletes or lapses the in-flight record would say this
-// directly (proposed as ReleaseIdempotent).
 func (s *Server) release(c *gin.Context, rec *paygate.IdempotencyRecord) {
-	lapsed := &paygate.IdempotencyRecord{
-		MerchantID:  rec.MerchantID,
-		Key:         rec.Key,
-		RequestHash: rec.RequestHash,
-		CreatedAt:   rec.LeaseUntil.Add(time.Millisecond),
-		LeaseUntil:  rec.CreatedAt,
-		ExpiresAt:   rec.ExpiresAt,
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 5*time.Second)
 	defer cancel()
-	if _, err := s.idem.BeginIdempotent(ctx, lapsed); err != nil {
+	if err := s.idem.ReleaseIdempotent(ctx, rec); err != nil {
 		addLogAttrs(c, slog.String("idempotency_error", err.Error()))
 	}
 }

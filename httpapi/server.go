@@ -28,6 +28,7 @@ type MerchantLookup interface {
 type IdempotencyStore interface {
 	BeginIdempotent(ctx context.Context, rec *paygate.IdempotencyRecord) (*paygate.IdempotencyRecord, error)
 	FinishIdempotent(ctx context.Context, rec *paygate.IdempotencyRecord) error
+	ReleaseIdempotent(ctx context.Context, rec *paygate.IdempotencyRecord) error
 }
 
 // RateLimit bounds each merchant's authenticated requests, in this process's

@@ -114,3 +114,16 @@ func (s *Store) DeleteExpiredIdempotency(ctx context.Context, before time.Time) 
 	}
 	return tag.RowsAffected(), nil
 }
+
+// ReleaseIdempotent deletes rec's record while it is still in flight under
+// rec's own lease.
+func (s *Store) ReleaseIdempotent(ctx context.Context, rec *paygate.IdempotencyRecord) error {
+	_, err := s.pool.Exec(ctx, `
+		DELETE FROM idempotency_keys
+		WHERE merchant_id = $1 AND key = $2 AND NOT done AND request_hash = $3 AND lease_until = $4`,
+		rec.MerchantID, rec.Key, rec.RequestHash, norm(rec.LeaseUntil))
+	if err != nil {
+		return dbError(err, fmt.Sprintf("idempotency key %q of merchant %d", rec.Key, rec.MerchantID))
+	}
+	return nil
+}

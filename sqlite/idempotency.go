@@ -124,3 +124,16 @@ func (s *Store) DeleteExpiredIdempotency(ctx context.Context, before time.Time) 
 	}
 	return n, nil
 }
+
+// ReleaseIdempotent deletes rec's record while it is still in flight under
+// rec's own lease.
+func (s *Store) ReleaseIdempotent(ctx context.Context, rec *paygate.IdempotencyRecord) error {
+	_, err := s.db.ExecContext(ctx, `
+		DELETE FROM idempotency_keys
+		WHERE merchant_id = ? AND key = ? AND done = 0 AND request_hash = ? AND lease_until = ?`,
+		rec.MerchantID, rec.Key, rec.RequestHash, micros(rec.LeaseUntil))
+	if err != nil {
+		return dbError(err, fmt.Sprintf("idempotency key %q of merchant %d", rec.Key, rec.MerchantID))
+	}
+	return nil
+}

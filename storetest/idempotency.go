@@ -174,3 +174,37 @@ func testIdempotencyDeleteExpired(t *testing.T, s paygate.Store) {
 		t.Fatalf("begin on the kept key returned %+v, want its record", got)
 	}
 }
+
+// testIdempotencyRelease frees an in-flight key for an immediate retry, but
+// never a record that was taken over or finished meanwhile.
+func testIdempotencyRelease(t *testing.T, s paygate.Store) {
+	ctx := context.Background()
+	m := newMerchant(t, s)
+	first := idem(m, "k1", "hash-a", t0)
+	begin(t, s, first)
+	if err := s.ReleaseIdempotent(ctx, first); err != nil {
+		t.Fatalf("ReleaseIdempotent: %v", err)
+	}
+	retry := idem(m, "k1", "hash-a", t0.Add(time.Second))
+	if got := begin(t, s, retry); got != nil {
+		t.Fatalf("after release BeginIdempotent returned %+v, want nil (owner)", got)
+	}
+	// A stale owner's release does not free the new owner's record.
+	if err := s.ReleaseIdempotent(ctx, first); err != nil {
+		t.Fatalf("stale ReleaseIdempotent: %v", err)
+	}
+	if got := begin(t, s, idem(m, "k1", "hash-a", t0.Add(2*time.Second))); got == nil || got.Done {
+		t.Fatalf("a stale release freed another owner's key: %+v", got)
+	}
+	// A finished record stays.
+	retry.Status, retry.Body = 200, []byte(`{}`)
+	if err := s.FinishIdempotent(ctx, retry); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseIdempotent(ctx, retry); err != nil {
+		t.Fatal(err)
+	}
+	if got := begin(t, s, idem(m, "k1", "hash-a", t0.Add(3*time.Second))); got == nil || !got.Done {
+		t.Fatalf("release removed a finished record: %+v", got)
+	}
+}

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) paygate.Store) {
 		{"IdempotencyExpiredReplaced", testIdempotencyExpiredReplaced},
 		{"IdempotencyFinishMismatch", testIdempotencyFinishMismatch},
 		{"IdempotencyDeleteExpired", testIdempotencyDeleteExpired},
+		{"IdempotencyRelease", testIdempotencyRelease},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
