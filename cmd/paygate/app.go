@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -45,6 +47,10 @@ func loadSealer(cfg config) (*paygate.Sealer, error) {
 	raw := cfg.Secrets.MasterKey
 	if raw == "" && cfg.Secrets.MasterKeyFile != "" {
 		b, err := os.ReadFile(cfg.Secrets.MasterKeyFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("master key file %s does not exist: run paygate demo on this data directory once, "+
+				"or set secrets.master_key (PAYGATE_SECRETS_MASTER_KEY)", cfg.Secrets.MasterKeyFile)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("master key: %w", err)
 		}
@@ -77,14 +83,20 @@ func openStore(ctx context.Context, url string, sealer *paygate.Sealer) (storeCl
 	return nil, fmt.Errorf("config: database.url must be sqlite:PATH or postgres://…, not %q", redactURL(url))
 }
 
-// redactURL hides a password in a database URL before it reaches an error.
+// passwordParam is a password=VALUE setting in a key=value connection
+// string or a URL's query, VALUE quoted or not.
+var passwordParam = regexp.MustCompile(`(?i)(password=)('[^']*'|[^\s&]*)`)
+
+// redactURL hides a password in a database URL before it reaches an error:
+// the user information (up to the last "@", since a password may hold one;
+// hiding too much is safe, too little is not) and any password= setting.
 func redactURL(u string) string {
-	if at := strings.Index(u, "@"); at > 0 {
-		if scheme := strings.Index(u, "://"); scheme > 0 && scheme < at {
-			return u[:scheme+3] + "…" + u[at:]
+	if scheme := strings.Index(u, "://"); scheme > 0 {
+		if at := strings.LastIndex(u, "@"); at > scheme {
+			u = u[:scheme+3] + "…" + u[at:]
 		}
 	}
-	return u
+	return passwordParam.ReplaceAllString(u, "${1}…")
 }
 
 // newApp wires a node. mounts add routes beside the API (the demo's
@@ -144,9 +156,20 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 	return a, nil
 }
 
+// channelIdleConns is how many idle connections to Alipay a node keeps.
+const channelIdleConns = 64
+
 // newChannel builds the Alipay client from the config's key files.
 func newChannel(cfg config) (*alipay.Client, error) {
-	ac := alipay.Config{AppID: cfg.Alipay.AppID, GatewayURL: cfg.Alipay.GatewayURL, Timeout: cfg.Alipay.CallTimeout}
+	// Every order is a call to Alipay, many at once: keep that many
+	// connections alive. http.DefaultTransport keeps 2 idle per host, so a
+	// busy node would open (and TLS-handshake) a new connection for most calls.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = channelIdleConns
+	ac := alipay.Config{
+		AppID: cfg.Alipay.AppID, GatewayURL: cfg.Alipay.GatewayURL, Timeout: cfg.Alipay.CallTimeout,
+		HTTPClient: &http.Client{Transport: transport},
+	}
 	files := alipay.Files{
 		PrivateKeyFile: cfg.Alipay.PrivateKeyFile, AlipayPublicKeyFile: cfg.Alipay.AlipayPublicKeyFile,
 		AppCertFile: cfg.Alipay.AppCertFile, AlipayCertFile: cfg.Alipay.AlipayCertFile,
