@@ -77,3 +77,43 @@ func TestBarcode(t *testing.T) {
 		})
 	}
 }
+
+// TestBarcodeCancelRefundIsNeverReportedPaid: the buyer confirms, but the
+// loop cannot see it (queries fail) and cancels at its deadline, which
+// refunds the payment. The payment's notification arrives during the loop
+// and must not make the order paid, before or after.
+func TestBarcodeCancelRefundIsNeverReportedPaid(t *testing.T) {
+	t.Parallel()
+	storeKinds(t, func(t *testing.T, open func(*testing.T) paygate.Store) {
+		e := setup(t, open, withFaults(alipaysim.Faults{GatewayErrorRate: 1, Methods: []string{alipay.MethodQuery}, NotifySchedule: "100ms,200ms,400ms,800ms,1600ms"}),
+			func(g *gateway.Config, s *alipaysim.Config) {
+				s.PayDelay = 200 * time.Millisecond
+				g.PollTimeout = 800 * time.Millisecond
+			})
+		o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "BR", TotalAmount: 100, Mode: paygate.ModeBarcode, AuthCode: "291234567890123456"})
+		if err != nil || o.Status != paygate.StatusClosed {
+			t.Fatalf("order = %+v, %v; want closed", o, err)
+		}
+		tr := e.trade(t, o)
+		if tr.TradeStatus != alipay.TradeClosed || tr.CancelAction != alipay.ActionRefund {
+			t.Fatalf("channel: %s, cancel action %q; want closed by a refunding cancel", tr.TradeStatus, tr.CancelAction)
+		}
+		// Let the deferred notifications come back and be answered.
+		e.sim.SetFaults(alipaysim.Faults{NotifySchedule: "100ms,200ms,400ms,800ms,1600ms"})
+		eventually(t, "every notification acknowledged", func() bool {
+			acked := 0
+			for _, n := range e.sim.Notifications() {
+				if n.OutTradeNo == o.ChannelNo && n.Acked {
+					acked++
+				}
+			}
+			return acked >= 2 // TRADE_SUCCESS (stale) and TRADE_CLOSED
+		})
+		if got := e.order(t, "BR"); got.Status != paygate.StatusClosed {
+			t.Fatalf("status after notifications = %s", got.Status)
+		}
+		if got := e.events(t, o.ID); !slices.Equal(got, []string{paygate.EventOrderClosed}) {
+			t.Errorf("events = %v; want only order.closed", got)
+		}
+	})
+}

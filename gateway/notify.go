@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
@@ -26,6 +28,17 @@ func (s *Service) HandleNotification(ctx context.Context, form url.Values) error
 		return err
 	}
 	log := s.log.With("out_trade_no", o.OutTradeNo, "notify_id", n.NotifyID, "trade_status", n.TradeStatus)
+	if o.Mode == paygate.ModeBarcode && o.Status == paygate.StatusPending && s.now().Before(o.CreatedAt.Add(s.barcodeWindow())) {
+		// The barcode loop is deciding this payment and may still cancel
+		// (and so refund) it: a payment seen now must not be reported, or the
+		// merchant could hand over goods for money that goes back. Alipay
+		// sends the notification again later; by then the loop has decided.
+		log.Info("notification deferred: barcode payment being decided")
+		return errDeciding
+	}
+	if n.Paid() && o.Status == paygate.StatusClosed {
+		return s.paidAfterClose(ctx, o, n)
+	}
 	if n.OutBizNo != "" {
 		return s.applyRefundNotification(ctx, o, n)
 	}
@@ -56,4 +69,35 @@ func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order,
 		return nil
 	}
 	return err
+}
+
+// errDeciding answers a notification that arrives while the barcode loop is
+// still deciding its payment; Alipay retries it.
+var errDeciding = errors.New("barcode payment is being decided; notify again later")
+
+// barcodeWindow bounds how long the barcode loop can take: the polling, then
+// every cancel attempt, each a call and a pause.
+func (s *Service) barcodeWindow() time.Duration {
+	return 2*s.cfg.CallTimeout + s.cfg.PollTimeout +
+		time.Duration(s.cfg.CancelAttempts)*(s.cfg.CallTimeout+s.cfg.CancelInterval)
+}
+
+// paidAfterClose handles a paid notification for a closed order. Most often
+// it is stale: the trade was paid, then cancelled and refunded in full, and
+// the channel shows it closed. Otherwise money arrived for an order already
+// closed: that is reported, never dropped (Alipay keeps notifying it).
+func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, n *alipay.Notification) error {
+	cctx, cancel := s.callCtx(ctx)
+	resp, err := s.cfg.Channel.Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("paid notification for closed order %s: query: %w", o.OutTradeNo, err)
+	}
+	if resp.TradeStatus == alipay.TradeClosed {
+		s.log.Info("stale paid notification: the trade is closed at the channel", "out_trade_no", o.OutTradeNo, "notify_id", n.NotifyID)
+		return nil
+	}
+	s.log.Error("payment arrived for a closed order", "out_trade_no", o.OutTradeNo, "merchant_id", o.MerchantID,
+		"trade_no", n.TradeNo, "amount", n.TotalAmount.Yuan(), "trade_status", resp.TradeStatus)
+	return paygate.Errorf(paygate.EConflict, "order %s is closed but the channel reports it paid", o.OutTradeNo)
 }
