@@ -46,6 +46,8 @@ type Store interface {
 
 // StoreTx is a transaction's view of the store.
 type StoreTx interface {
+	// CreateOrder inserts o as Store.CreateOrder does, within the transaction.
+	CreateOrder(ctx context.Context, o *Order) error
 	OrderForUpdate(ctx context.Context, orderID int64) (*Order, error)
 	// UpdateOrder writes o's mutable fields (ChannelNo, TradeNo, Status,
 	// RefundedAmount, QRCode, BuyerID, UpdatedAt, ExpiresAt, PaidAt,

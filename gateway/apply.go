@@ -106,9 +106,12 @@ func (s *Service) event(ctx context.Context, tx paygate.StoreTx, o *paygate.Orde
 	if err != nil {
 		return err
 	}
-	return tx.CreateEvent(ctx, &paygate.Event{
+	if err := tx.CreateEvent(ctx, &paygate.Event{
 		ID: id, MerchantID: o.MerchantID, OrderID: o.ID, Type: typ, Payload: payload, CreatedAt: now,
-	})
+	}); err != nil {
+		return err
+	}
+	return s.enqueue(ctx, tx, paygate.Job{Kind: paygate.JobDeliverEvent, EventID: id})
 }
 
 func newEventID() (string, error) {

@@ -21,8 +21,13 @@ func (s *Service) CloseOrder(ctx context.Context, m *paygate.Merchant, outTradeN
 	case paygate.StatusPaid, paygate.StatusRefunded:
 		return nil, paygate.Errorf(paygate.EConflict, "order %s is %s; refund it instead of closing", outTradeNo, o.Status)
 	}
+	return s.closeAtChannel(ctx, o)
+}
+
+// closeAtChannel closes a pending order at the channel, then here.
+func (s *Service) closeAtChannel(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
 	cctx, cancel := s.callCtx(ctx)
-	_, err = s.cfg.Channel.Close(cctx, alipay.CloseRequest{OutTradeNo: o.ChannelNo})
+	_, err := s.cfg.Channel.Close(cctx, alipay.CloseRequest{OutTradeNo: o.ChannelNo})
 	cancel()
 	switch {
 	case err == nil:
@@ -39,7 +44,7 @@ func (s *Service) CloseOrder(ctx context.Context, m *paygate.Merchant, outTradeN
 			return nil, channelError("close", qerr)
 		}
 		if settled.Status == paygate.StatusPaid {
-			return nil, paygate.Errorf(paygate.EConflict, "order %s was paid before it could be closed; refund it instead", outTradeNo)
+			return nil, paygate.Errorf(paygate.EConflict, "order %s was paid before it could be closed; refund it instead", o.OutTradeNo)
 		}
 		return settled, nil
 	default:

@@ -53,7 +53,14 @@ func (s *Service) insert(ctx context.Context, o *paygate.Order) error {
 			return err
 		}
 		o.ChannelNo = no
-		err = s.cfg.Store.CreateOrder(ctx, o)
+		err = s.cfg.Store.Tx(ctx, func(tx paygate.StoreTx) error {
+			if err := tx.CreateOrder(ctx, o); err != nil {
+				return err
+			}
+			// Nothing relies on one message: the order is looked after in
+			// the background from the start, even if this node dies now.
+			return s.enqueue(ctx, tx, paygate.Job{Kind: paygate.JobCompensateOrder, OrderID: o.ID, RunAt: s.firstCompensation(o)})
+		})
 		if err == nil || paygate.ErrorCode(err) != paygate.EConflict || attempt == 2 {
 			return err
 		}

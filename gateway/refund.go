@@ -44,6 +44,11 @@ func (s *Service) Refund(ctx context.Context, m *paygate.Merchant, outTradeNo st
 		if err := tx.CreateRefund(ctx, r); err != nil {
 			return err
 		}
+		// Settled in the background if this call cannot settle it.
+		if err := s.enqueue(ctx, tx, paygate.Job{Kind: paygate.JobResolveRefund, OrderID: o.ID,
+			OutRequestNo: r.OutRequestNo, RunAt: now.Add(s.cfg.CompensateAfter)}); err != nil {
+			return err
+		}
 		return errNoChange
 	})
 	if err != nil {

@@ -58,6 +58,16 @@ type Config struct {
 	// Sleep waits between polls; tests may shorten time. Default: a timer
 	// that stops on ctx.Done().
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Jobs, when set, receives the follow-up work of every change in the
+	// same transaction: webhook deliveries, compensation of pending orders,
+	// resolution of unknown refunds. Without it nothing runs in the
+	// background (a single process that only serves requests).
+	Jobs paygate.JobQueue
+	// CompensateAfter is how long a pending order may go without news before
+	// the channel is asked; CompensateInterval the first pause between later
+	// questions, growing up to 10 times. Defaults 1 min and 30 s.
+	CompensateAfter    time.Duration
+	CompensateInterval time.Duration
 }
 
 // Service implements paygate.OrderService.
@@ -90,6 +100,8 @@ func New(cfg Config) (*Service, error) {
 	setDefault(&cfg.PollInterval, 3*time.Second)
 	setDefault(&cfg.PollTimeout, 30*time.Second)
 	setDefault(&cfg.CancelInterval, 2*time.Second)
+	setDefault(&cfg.CompensateAfter, time.Minute)
+	setDefault(&cfg.CompensateInterval, 30*time.Second)
 	if cfg.CancelAttempts <= 0 {
 		cfg.CancelAttempts = 5
 	}
@@ -131,4 +143,12 @@ func channelError(what string, err error) error {
 		return paygate.Errorf(paygate.EPaymentFailed, "%s: the channel refused: %s (%s)", what, e.SubMsg, e.SubCode)
 	}
 	return paygate.Errorf(paygate.EChannel, "%s: the channel did not answer clearly; the outcome will be settled by query", what)
+}
+
+// enqueue hands job to the queue inside tx, when there is one.
+func (s *Service) enqueue(ctx context.Context, tx paygate.StoreTx, job paygate.Job) error {
+	if s.cfg.Jobs == nil {
+		return nil
+	}
+	return s.cfg.Jobs.Enqueue(ctx, tx, job)
 }

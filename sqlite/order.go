@@ -49,16 +49,21 @@ func nullString(s string) any {
 // (merchant, out_trade_no) or channel number is EConflict; an order the
 // schema's checks reject (amounts, status, mode) is EInvalid.
 func (s *Store) CreateOrder(ctx context.Context, o *paygate.Order) error {
+	return createOrder(ctx, s.db, s.now, o)
+}
+
+// createOrder inserts o through q (the pool or a transaction).
+func createOrder(ctx context.Context, q querier, now func() time.Time, o *paygate.Order) error {
 	if o.Status == "" {
 		o.Status = paygate.StatusPending
 	}
-	o.CreatedAt = orNow(o.CreatedAt, s.now)
+	o.CreatedAt = orNow(o.CreatedAt, now)
 	if o.UpdatedAt.IsZero() {
 		o.UpdatedAt = o.CreatedAt
 	}
 	o.UpdatedAt, o.ExpiresAt, o.PaidAt, o.ClosedAt = norm(o.UpdatedAt), norm(o.ExpiresAt), norm(o.PaidAt), norm(o.ClosedAt)
 	var id int64
-	err := s.db.QueryRowContext(ctx, `
+	err := q.QueryRowContext(ctx, `
 		INSERT INTO orders (merchant_id, out_trade_no, channel_no, trade_no, mode, subject,
 			total_amount, refunded_amount, status, qr_code, buyer_id, notify_url, params_hash,
 			created_at, updated_at, expires_at, paid_at, closed_at, version)

@@ -57,6 +57,11 @@ func (s *Store) Tx(ctx context.Context, fn func(tx paygate.StoreTx) error) error
 	return nil
 }
 
+// CreateOrder inserts o within the transaction, as Store.CreateOrder does.
+func (t *Tx) CreateOrder(ctx context.Context, o *paygate.Order) error {
+	return createOrder(ctx, t.tx, t.store.now, o)
+}
+
 // OrderForUpdate reads an order; ENotFound if none.
 func (t *Tx) OrderForUpdate(ctx context.Context, orderID int64) (*paygate.Order, error) {
 	return orderForUpdate(ctx, t.tx, orderID)

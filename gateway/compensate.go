@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/paygate/paygate"
+)
+
+// firstCompensation is when the background first looks at a new order: for
+// a barcode order once its loop must have decided, for a QR order after
+// CompensateAfter.
+func (s *Service) firstCompensation(o *paygate.Order) time.Time {
+	if o.Mode == paygate.ModeBarcode {
+		return o.CreatedAt.Add(s.barcodeWindow())
+	}
+	return o.CreatedAt.Add(s.cfg.CompensateAfter)
+}
+
+// CompensateOrder looks after a pending order whose news may have been lost:
+// it asks the channel and applies a final answer exactly as a notification
+// would; a barcode order past its decision window is cancelled (its loop
+// died with its node); an expired QR order is closed at the channel, then
+// here. It returns how long to wait before looking again, 0 when nothing is
+// left to do. An unclear channel answer is never taken as an answer: it
+// only means looking again later.
+func (s *Service) CompensateOrder(ctx context.Context, orderID int64) (time.Duration, error) {
+	o, err := s.load(ctx, orderID)
+	if err != nil || o.Status != paygate.StatusPending {
+		return 0, err
+	}
+	now := s.now()
+	if o.Mode == paygate.ModeBarcode {
+		if wait := o.CreatedAt.Add(s.barcodeWindow()).Sub(now); wait > 0 {
+			return wait, nil
+		}
+	}
+	settled, err := s.settleByQuery(ctx, o)
+	if err != nil {
+		s.log.Warn("compensation: query failed; will look again", "out_trade_no", o.OutTradeNo, "err", err)
+		return s.nextLook(o, now), nil
+	}
+	if settled.Status != paygate.StatusPending {
+		s.log.Info("compensation settled an order", "out_trade_no", o.OutTradeNo, "status", settled.Status)
+		return 0, nil
+	}
+	switch {
+	case o.Mode == paygate.ModeBarcode:
+		if _, err := s.cancelBarcode(ctx, o); err != nil {
+			return s.nextLook(o, now), nil
+		}
+		return 0, nil
+	case !now.Before(o.ExpiresAt):
+		if _, err := s.closeAtChannel(ctx, o); err != nil {
+			s.log.Warn("compensation: expired order not closed yet; will try again", "out_trade_no", o.OutTradeNo, "err", err)
+			return s.nextLook(o, now), nil
+		}
+		s.log.Info("expired order closed", "out_trade_no", o.OutTradeNo)
+		return 0, nil
+	}
+	return s.nextLook(o, now), nil
+}
+
+// nextLook backs off: half the order's age, between CompensateInterval and
+// ten times that, but never past the expiry, which must be acted on.
+func (s *Service) nextLook(o *paygate.Order, now time.Time) time.Duration {
+	d := min(max(now.Sub(o.CreatedAt)/2, s.cfg.CompensateInterval), 10*s.cfg.CompensateInterval)
+	if untilExpiry := o.ExpiresAt.Sub(now); untilExpiry > 0 && untilExpiry < d {
+		d = untilExpiry + time.Second
+	}
+	return d
+}
+
+// ResolveRefund settles a pending refund in the background: the refund is
+// sent again with the same out_request_no (Alipay refunds it at most once),
+// which answers with its state. It returns how long to wait before trying
+// again, 0 when the refund is settled.
+func (s *Service) ResolveRefund(ctx context.Context, orderID int64, outRequestNo string) (time.Duration, error) {
+	var o *paygate.Order
+	var r *paygate.Refund
+	err := s.cfg.Store.Tx(ctx, func(tx paygate.StoreTx) error {
+		var err error
+		if o, err = tx.OrderForUpdate(ctx, orderID); err != nil {
+			return err
+		}
+		r, err = tx.RefundByRequestNo(ctx, orderID, outRequestNo)
+		return err
+	})
+	if err != nil || r.Status != paygate.RefundPending {
+		return 0, err
+	}
+	r, err = s.sendRefund(ctx, o, r)
+	switch {
+	case paygate.ErrorCode(err) == paygate.EPaymentFailed:
+		return 0, nil // refused, and recorded failed
+	case err != nil:
+		return 0, err // not recorded: the job is retried
+	case r.Status != paygate.RefundPending:
+		return 0, nil
+	}
+	return s.cfg.CompensateInterval, nil
+}
+
+// load reads an order by id.
+func (s *Service) load(ctx context.Context, orderID int64) (*paygate.Order, error) {
+	var o *paygate.Order
+	err := s.cfg.Store.Tx(ctx, func(tx paygate.StoreTx) error {
+		var err error
+		o, err = tx.OrderForUpdate(ctx, orderID)
+		return err
+	})
+	return o, err
+}
