@@ -7,6 +7,9 @@ const (
 	EventOrderPaid       = "order.paid"
 	EventOrderClosed     = "order.closed"
 	EventRefundSucceeded = "refund.succeeded"
+	// EventOrderLatePayment: money arrived for a closed order; its data says
+	// what was done with it (refunded, or kept for an operator to decide).
+	EventOrderLatePayment = "order.late_payment"
 )
 
 // Event records a state change for delivery to the merchant's webhook. It is

@@ -85,7 +85,7 @@ func (s *Service) barcodeWindow() time.Duration {
 // paidAfterClose handles a paid notification for a closed order. Most often
 // it is stale: the trade was paid, then cancelled and refunded in full, and
 // the channel shows it closed. Otherwise money arrived for an order already
-// closed: that is reported, never dropped (Alipay keeps notifying it).
+// closed: the late-payment policy applies.
 func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, n *alipay.Notification) error {
 	cctx, cancel := s.callCtx(ctx)
 	resp, err := s.cfg.Channel.Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
@@ -97,7 +97,5 @@ func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, n *alipa
 		s.log.Info("stale paid notification: the trade is closed at the channel", "out_trade_no", o.OutTradeNo, "notify_id", n.NotifyID)
 		return nil
 	}
-	s.log.Error("payment arrived for a closed order", "out_trade_no", o.OutTradeNo, "merchant_id", o.MerchantID,
-		"trade_no", n.TradeNo, "amount", n.TotalAmount.Yuan(), "trade_status", resp.TradeStatus)
-	return paygate.Errorf(paygate.EConflict, "order %s is closed but the channel reports it paid", o.OutTradeNo)
+	return s.latePayment(ctx, o, n.TradeNo, n.TotalAmount)
 }

@@ -68,6 +68,11 @@ type Config struct {
 	// questions, growing up to 10 times. Defaults 1 min and 30 s.
 	CompensateAfter    time.Duration
 	CompensateInterval time.Duration
+	// LatePayment is the policy for money that arrives for a closed order;
+	// default LateRefund.
+	LatePayment LatePaymentPolicy
+	// Observer receives counts for alerting; may be nil.
+	Observer Observer
 }
 
 // Service implements paygate.OrderService.
@@ -102,6 +107,13 @@ func New(cfg Config) (*Service, error) {
 	setDefault(&cfg.CancelInterval, 2*time.Second)
 	setDefault(&cfg.CompensateAfter, time.Minute)
 	setDefault(&cfg.CompensateInterval, 30*time.Second)
+	switch cfg.LatePayment {
+	case "":
+		cfg.LatePayment = LateRefund
+	case LateRefund, LateReport:
+	default:
+		return nil, fmt.Errorf("gateway: late payment policy %q is not refund or report", cfg.LatePayment)
+	}
 	if cfg.CancelAttempts <= 0 {
 		cfg.CancelAttempts = 5
 	}

@@ -1,0 +1,82 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/alipay"
+)
+
+// LatePaymentPolicy says what to do with money that reaches the channel for
+// an order already closed here. It should not happen (an order is closed
+// only after the channel confirms it can no longer be paid), so when it does
+// it is never silent: a log line at ERROR, a metric, and a webhook.
+type LatePaymentPolicy string
+
+// The policies.
+const (
+	// LateRefund refunds the payment in full at once (the default): the
+	// merchant sold nothing, so the buyer gets the money back.
+	LateRefund LatePaymentPolicy = "refund"
+	// LateReport keeps the money and only reports it, for an operator to
+	// decide.
+	LateReport LatePaymentPolicy = "report"
+)
+
+// Observer receives the counts an operator alerts on; cmd backs it with
+// Prometheus. A nil Observer counts nothing.
+type Observer interface {
+	LatePayment(action string)
+}
+
+// latePayment applies the policy to a payment the channel confirmed for a
+// closed order. It returns nil once the policy is carried out and the event
+// recorded; an error leaves the notification unacknowledged, so Alipay
+// sends it again and the policy is tried again (the refund is idempotent by
+// its out_request_no).
+func (s *Service) latePayment(ctx context.Context, o *paygate.Order, tradeNo string, amount paygate.Money) error {
+	action := "kept"
+	s.log.Error("payment arrived for a closed order", "out_trade_no", o.OutTradeNo, "merchant_id", o.MerchantID,
+		"trade_no", tradeNo, "amount", amount.Yuan(), "policy", string(s.cfg.LatePayment))
+	if s.cfg.LatePayment != LateReport {
+		cctx, cancel := s.callCtx(ctx)
+		_, err := s.cfg.Channel.Refund(cctx, alipay.RefundRequest{
+			OutTradeNo: o.ChannelNo, RefundAmount: amount, OutRequestNo: "late_" + o.ChannelNo,
+			RefundReason: "paid after the order was closed",
+		})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("refund the late payment of order %s: %w", o.OutTradeNo, err)
+		}
+		action = "refunded"
+	}
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.LatePayment(action)
+	}
+	now := s.now()
+	id := "evt_late_" + o.ChannelNo // one such event per order, however often Alipay notifies
+	payload, err := json.Marshal(map[string]any{
+		"id": id, "type": paygate.EventOrderLatePayment, "created_at": now.UTC().Format(time.RFC3339),
+		"data": map[string]any{
+			"order":        o.View(),
+			"late_payment": map[string]any{"trade_no": tradeNo, "amount": amount, "action": action},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	err = s.cfg.Store.Tx(ctx, func(tx paygate.StoreTx) error {
+		if err := tx.CreateEvent(ctx, &paygate.Event{ID: id, MerchantID: o.MerchantID, OrderID: o.ID,
+			Type: paygate.EventOrderLatePayment, Payload: payload, CreatedAt: now}); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, paygate.Job{Kind: paygate.JobDeliverEvent, EventID: id})
+	})
+	if paygate.ErrorCode(err) == paygate.EConflict {
+		return nil // recorded by an earlier notification
+	}
+	return err
+}
