@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
@@ -25,6 +26,9 @@ func (s *Service) pay(ctx context.Context, o *paygate.Order, authCode string) (*
 		TimeoutExpress: barcodeExpress, NotifyURL: s.cfg.NotifyURL,
 	})
 	cancel()
+	if errors.Is(err, ErrNotSent) {
+		return nil, s.closeNotSent(ctx, o, err) // nobody was charged
+	}
 	switch alipay.OutcomeOf(err) {
 	case alipay.OutcomeSuccess:
 		if resp.Outcome() == alipay.OutcomePaying {

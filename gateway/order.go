@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -123,6 +124,12 @@ func (s *Service) precreate(ctx context.Context, o *paygate.Order) (*paygate.Ord
 		OutTradeNo: o.ChannelNo, TotalAmount: o.TotalAmount, Subject: o.Subject,
 		TimeoutExpress: express, QRCodeTimeoutExpress: express, NotifyURL: s.cfg.NotifyURL,
 	})
+	if errors.Is(err, ErrNotSent) {
+		// The circuit is open and nothing reached Alipay: the order stays
+		// pending without a code, so the merchant's repeat of the same
+		// request precreates it once the channel is back (see existing).
+		return nil, err
+	}
 	switch alipay.OutcomeOf(err) {
 	case alipay.OutcomeSuccess:
 		return s.update(ctx, o.ID, func(_ paygate.StoreTx, o *paygate.Order) error {

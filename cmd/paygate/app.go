@@ -122,10 +122,16 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 	if err := st.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	channel, err := newChannel(cfg)
+	client, err := newChannel(cfg)
 	if err != nil {
 		return nil, err
 	}
+	// One breaker per channel account: this node's app id.
+	channel := gateway.NewResilientChannel(client, gateway.ResilientConfig{
+		Name: cfg.Alipay.AppID, Logger: logger,
+		BreakerFailures: cfg.Channel.BreakerFailures, BreakerOpen: cfg.Channel.BreakerOpen,
+		RetryAttempts: cfg.Channel.RetryAttempts, RetryBase: cfg.Channel.RetryBase, RetryMax: cfg.Channel.RetryMax,
+	})
 	notifyURL := cfg.Alipay.NotifyURL
 	if notifyURL == "" {
 		if cfg.Server.PublicURL == "" {

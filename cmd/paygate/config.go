@@ -46,6 +46,13 @@ type config struct {
 		NotifyURL           string        `yaml:"notify_url"` // default public_url + /notify/alipay
 		CallTimeout         time.Duration `yaml:"call_timeout"`
 	} `yaml:"alipay"`
+	Channel struct {
+		BreakerFailures int           `yaml:"breaker_failures"` // consecutive channel failures that open the circuit
+		BreakerOpen     time.Duration `yaml:"breaker_open"`     // how long new orders get 503 before a probe
+		RetryAttempts   int           `yaml:"retry_attempts"`   // attempts of a call safe to repeat, the first included
+		RetryBase       time.Duration `yaml:"retry_base"`       // first backoff bound, doubling per retry, jittered
+		RetryMax        time.Duration `yaml:"retry_max"`        // backoff cap
+	} `yaml:"channel"`
 	Auth struct {
 		Tolerance time.Duration `yaml:"tolerance"`
 	} `yaml:"auth"`
@@ -60,6 +67,15 @@ type config struct {
 		PollInterval time.Duration `yaml:"poll_interval"`
 		PollTimeout  time.Duration `yaml:"poll_timeout"`
 	} `yaml:"barcode"`
+	Jobs struct {
+		CompensateAfter    time.Duration `yaml:"compensate_after"`    // a pending order without news is queried after this
+		CompensateInterval time.Duration `yaml:"compensate_interval"` // then again, backing off up to 10x
+		Workers            int           `yaml:"workers"`             // per queue and node
+		PollInterval       time.Duration `yaml:"poll_interval"`       // how often idle workers look for due jobs
+	} `yaml:"jobs"`
+	Webhooks struct {
+		RetrySchedule string `yaml:"retry_schedule"` // delays before each retry, e.g. "10s,30s,1m,..."
+	} `yaml:"webhooks"`
 	Log struct {
 		Level string `yaml:"level"` // debug, info, warn, error
 	} `yaml:"log"`
@@ -74,12 +90,22 @@ func defaultConfig() config {
 	c.Database.URL = "sqlite:paygate-data/paygate.db"
 	c.Alipay.GatewayURL = "https://openapi.alipay.com/gateway.do"
 	c.Alipay.CallTimeout = 15 * time.Second
+	c.Channel.BreakerFailures = 5
+	c.Channel.BreakerOpen = 30 * time.Second
+	c.Channel.RetryAttempts = 3
+	c.Channel.RetryBase = 200 * time.Millisecond
+	c.Channel.RetryMax = 2 * time.Second
 	c.Auth.Tolerance = 300 * time.Second
 	c.RateLimit.PerSecond = 100
 	c.RateLimit.Burst = 200
 	c.Orders.DefaultTimeout = 2 * time.Hour
 	c.Barcode.PollInterval = 3 * time.Second
 	c.Barcode.PollTimeout = 30 * time.Second
+	c.Jobs.CompensateAfter = time.Minute
+	c.Jobs.CompensateInterval = 30 * time.Second
+	c.Jobs.Workers = 10
+	c.Jobs.PollInterval = time.Second
+	c.Webhooks.RetrySchedule = "10s,30s,1m,5m,15m,30m,1h,2h,4h,8h,12h"
 	c.Log.Level = "info"
 	return c
 }
