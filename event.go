@@ -22,4 +22,10 @@ type Event struct {
 	Type       string
 	Payload    []byte // the webhook body, JSON, fixed at creation
 	CreatedAt  time.Time
+
+	// Delivery state, kept by the store (see WebhookStore); CreateEvent
+	// ignores these fields.
+	DeliveredAt time.Time // zero until a webhook attempt was acknowledged
+	DeadAt      time.Time // zero unless delivery gave up (dead-lettered)
+	Attempts    int       // webhook attempts so far, re-sends included
 }

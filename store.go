@@ -42,6 +42,9 @@ type Store interface {
 
 	Ping(ctx context.Context) error
 	Close() error
+
+	// Webhook delivery: events' delivery state and attempts (webhook.go).
+	WebhookStore
 }
 
 // StoreTx is a transaction's view of the store.

@@ -67,6 +67,9 @@ type Config struct {
 	// nil counts as ready. /readyz also fails once Drain was called.
 	Ready  func(ctx context.Context) error
 	Mounts []Mount
+	// Events serves /api/v1/events (list, get, resend); nil leaves those
+	// routes out.
+	Events Events
 }
 
 // Defaults.
@@ -91,6 +94,7 @@ type Server struct {
 	lease     time.Duration
 	ready     func(ctx context.Context) error
 	limiter   *limiter // nil: no rate limit
+	events    Events   // nil: no events routes
 	draining  atomic.Bool
 	engine    *gin.Engine
 }
@@ -111,6 +115,7 @@ func New(cfg Config) *Server {
 		tolerance: cfg.Tolerance,
 		lease:     cfg.IdempotencyLease,
 		ready:     cfg.Ready,
+		events:    cfg.Events,
 		limiter:   newLimiter(cfg.RateLimit),
 	}
 	if s.log == nil {
@@ -165,6 +170,11 @@ func (s *Server) routes(mounts []Mount) *gin.Engine {
 	v1.POST("/orders/:out_trade_no/close", s.api(s.closeOrder))
 	v1.POST("/orders/:out_trade_no/refunds", s.api(s.createRefund))
 	v1.GET("/orders/:out_trade_no/refunds", s.api(s.listRefunds))
+	if s.events != nil {
+		v1.GET("/events", s.api(s.listEvents))
+		v1.GET("/events/:id", s.api(s.getEvent))
+		v1.POST("/events/:id/resend", s.api(s.resendEvent))
+	}
 
 	for _, m := range mounts {
 		path := m.Path

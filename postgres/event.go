@@ -10,11 +10,12 @@ import (
 	"github.com/paygate/paygate"
 )
 
-const eventColumns = `id, merchant_id, order_id, type, payload, created_at`
+const eventColumns = `id, merchant_id, order_id, type, payload, created_at, delivered_at, dead_at, attempts`
 
 func scanEvent(sc scanner) (*paygate.Event, error) {
 	var e paygate.Event
-	if err := sc.Scan(&e.ID, &e.MerchantID, &e.OrderID, &e.Type, &e.Payload, timeCol{&e.CreatedAt}); err != nil {
+	if err := sc.Scan(&e.ID, &e.MerchantID, &e.OrderID, &e.Type, &e.Payload, timeCol{&e.CreatedAt},
+		timeCol{&e.DeliveredAt}, timeCol{&e.DeadAt}, &e.Attempts); err != nil {
 		return nil, err
 	}
 	return &e, nil
@@ -45,8 +46,7 @@ func createEvent(ctx context.Context, q querier, now func() time.Time, e *paygat
 	return dbError(err, "event "+e.ID)
 }
 
-// EventByID returns one event; ENotFound if none. Not yet part of
-// paygate.Store: webhook delivery and re-sending will need it.
+// EventByID returns one event with its delivery state; ENotFound if none.
 func (s *Store) EventByID(ctx context.Context, id string) (*paygate.Event, error) {
 	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, id))
 	if err != nil {
@@ -55,8 +55,8 @@ func (s *Store) EventByID(ctx context.Context, id string) (*paygate.Event, error
 	return e, nil
 }
 
-// EventsByOrder returns the order's events, oldest first. Not yet part of
-// paygate.Store: the dashboard will need it.
+// EventsByOrder returns the order's events with their delivery state,
+// oldest first.
 func (s *Store) EventsByOrder(ctx context.Context, orderID int64) ([]*paygate.Event, error) {
 	what := fmt.Sprintf("events of order %d", orderID)
 	rows, err := s.pool.Query(ctx,

@@ -13,7 +13,7 @@ import (
 // Page sizes for ListOrders.
 const (
 	defaultListLimit = 20
-	maxListLimit     = 100
+	maxListLimit     = 101 // the API pages by 100 and asks one more to know if there is a next page
 )
 
 const orderColumns = `id, merchant_id, out_trade_no, channel_no, trade_no, mode, subject,

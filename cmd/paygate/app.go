@@ -17,6 +17,7 @@ import (
 	"github.com/paygate/paygate/alipay"
 	"github.com/paygate/paygate/gateway"
 	"github.com/paygate/paygate/httpapi"
+	"github.com/paygate/paygate/jobs"
 	"github.com/paygate/paygate/postgres"
 	"github.com/paygate/paygate/redis"
 	"github.com/paygate/paygate/sqlite"
@@ -29,6 +30,8 @@ type app struct {
 	log     *slog.Logger
 	store   paygate.Store
 	service *gateway.Service
+	queue   *jobs.Queue
+	metrics *metrics
 	api     *httpapi.Server
 	closers []func() error
 }
@@ -139,14 +142,23 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		}
 		notifyURL = strings.TrimRight(cfg.Server.PublicURL, "/") + "/notify/alipay"
 	}
+	a.queue, err = newQueue(ctx, st, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	a.metrics = newMetrics()
 	a.service, err = gateway.New(gateway.Config{
 		Store: st, Channel: channel, Logger: logger, NotifyURL: notifyURL, SellerID: cfg.Alipay.SellerID,
 		DefaultTimeout: cfg.Orders.DefaultTimeout, CallTimeout: cfg.Alipay.CallTimeout,
 		PollInterval: cfg.Barcode.PollInterval, PollTimeout: cfg.Barcode.PollTimeout,
+		Jobs: a.queue, CompensateAfter: cfg.Jobs.CompensateAfter, CompensateInterval: cfg.Jobs.CompensateInterval,
+		LatePayment: gateway.LatePaymentPolicy(cfg.Orders.LatePayment), Observer: a.metrics,
 	})
 	if err != nil {
 		return nil, err
 	}
+	jobs.RegisterCompensation(a.queue, a.service)
+	jobs.RegisterWebhooks(a.queue, jobs.WebhookConfig{Store: st, Logger: logger})
 	nonces, err := newNonces(cfg, logger, a)
 	if err != nil {
 		return nil, err
@@ -156,7 +168,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		Tolerance: cfg.Auth.Tolerance,
 		RateLimit: httpapi.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
 		Ready:     readiness(st),
-		Mounts:    mounts,
+		Events:    &jobs.EventService{Store: st, Queue: a.queue},
+		Mounts:    append(mounts, httpapi.Mount{Path: "/metrics", Handler: a.metrics.handler()}),
 	})
 	ok = true
 	return a, nil
@@ -218,6 +231,11 @@ func readiness(st paygate.Store) func(ctx context.Context) error {
 // stops sending; then in-flight requests get ShutdownTimeout to finish.
 func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Background work runs on every node; River makes sure each job runs
+	// once across replicas.
+	if err := a.queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -233,6 +251,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	if err := srv.Shutdown(shutCtx); err != nil {
 		a.log.Warn("shutdown cut in-flight requests", "err", err)
 		srv.Close()
+	}
+	// Running jobs get what is left of the shutdown time; the rest are
+	// handed back to River and run again here or on another replica.
+	if err := a.queue.Stop(shutCtx); err != nil {
+		a.log.Warn("stopping jobs", "err", err)
 	}
 	a.log.Info("stopped")
 	return nil

@@ -62,6 +62,7 @@ type config struct {
 	} `yaml:"rate_limit"`
 	Orders struct {
 		DefaultTimeout time.Duration `yaml:"default_timeout"`
+		LatePayment    string        `yaml:"late_payment"` // refund (default) or report: money for a closed order
 	} `yaml:"orders"`
 	Barcode struct {
 		PollInterval time.Duration `yaml:"poll_interval"`
@@ -99,6 +100,7 @@ func defaultConfig() config {
 	c.RateLimit.PerSecond = 100
 	c.RateLimit.Burst = 200
 	c.Orders.DefaultTimeout = 2 * time.Hour
+	c.Orders.LatePayment = "refund"
 	c.Barcode.PollInterval = 3 * time.Second
 	c.Barcode.PollTimeout = 30 * time.Second
 	c.Jobs.CompensateAfter = time.Minute

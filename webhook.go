@@ -1,0 +1,86 @@
+package paygate
+
+import (
+	"context"
+	"time"
+)
+
+// WebhookAttempt records one try at delivering an event to a merchant's
+// webhook: when, where, what came back and how long it took. Every try is
+// kept, including those that sent nothing (no URL configured, the
+// endpoint's circuit open), so that a merchant can see why an event is late.
+type WebhookAttempt struct {
+	ID         int64
+	EventID    string
+	At         time.Time
+	URL        string        // empty when none was configured
+	StatusCode int           // the HTTP status; 0 when there was no response
+	Latency    time.Duration // from sending to the response's headers (or the failure)
+	Excerpt    string        // the response body's first bytes, or why nothing was sent or received
+	Success    bool          // a 2xx: the event is delivered
+}
+
+// EventTypes lists every event type, for filters and their messages.
+func EventTypes() []string {
+	return []string{EventOrderPaid, EventOrderClosed, EventRefundSucceeded, EventOrderLatePayment}
+}
+
+// ValidEventType reports whether t is one of EventTypes.
+func ValidEventType(t string) bool {
+	for _, v := range EventTypes() {
+		if t == v {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxExcerpt is how many bytes of a response body an attempt keeps.
+const MaxExcerpt = 200
+
+// EventFilter selects events, newest first (by creation time, then ID).
+type EventFilter struct {
+	// MerchantID scopes the list to one merchant. 0 lists every merchant's
+	// events: the operator's view, never the merchant API's.
+	MerchantID int64
+	Type       string // empty: every type
+	// Undelivered keeps only events not acknowledged yet: still being
+	// retried, or dead-lettered.
+	Undelivered bool
+	Limit       int // 0: 20; at most 500
+	// The cursor: only events created before BeforeCreatedAt, or at that
+	// time with a smaller ID. Zero: from the newest.
+	BeforeCreatedAt time.Time
+	BeforeID        string
+}
+
+// WebhookStore keeps events' delivery state (Event.DeliveredAt, DeadAt,
+// Attempts) and their delivery attempts. It is part of Store.
+type WebhookStore interface {
+	// ListEvents pages events as f selects them, newest first.
+	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
+	// RecordWebhookAttempt inserts a (setting its ID and, when zero, its
+	// time) and bumps its event's Attempts; a successful attempt also sets
+	// the event's DeliveredAt (if not yet set) and clears its DeadAt.
+	// ENotFound if the event does not exist.
+	RecordWebhookAttempt(ctx context.Context, a *WebhookAttempt) error
+	// MarkEventDead dead-letters an undelivered event at time at: delivery
+	// has given up until someone re-sends it. A delivered event is left as
+	// it is. ENotFound if the event does not exist.
+	MarkEventDead(ctx context.Context, eventID string, at time.Time) error
+	// ReviveEvent makes an event due for delivery again, for a re-send: it
+	// clears DeadAt and DeliveredAt (the attempts keep the history).
+	// ENotFound if the event does not exist.
+	ReviveEvent(ctx context.Context, eventID string) error
+	// WebhookAttempts lists an event's attempts, oldest first; an unknown
+	// event has none.
+	WebhookAttempts(ctx context.Context, eventID string) ([]*WebhookAttempt, error)
+}
+
+// WebhookTx is what both stores' transactions (StoreTx) also offer for
+// webhooks, so that a re-send revives the event and enqueues its delivery
+// in one transaction: either both happen or neither.
+type WebhookTx interface {
+	// ReviveEvent is WebhookStore.ReviveEvent within the transaction.
+	ReviveEvent(ctx context.Context, eventID string) error
+}
