@@ -45,6 +45,12 @@ type Config struct {
 	WebhookSchedule []time.Duration
 	// ID names this node in River (defaults to River's own).
 	ID string
+	// JobTimeout bounds one run of a job; default 2 min.
+	JobTimeout time.Duration
+	// RescueAfter is how long a job may stay running before River takes it
+	// for lost (its node died) and runs it again; at least JobTimeout,
+	// default 5 min. Shorter means faster recovery after a crash.
+	RescueAfter time.Duration
 }
 
 // Queue enqueues and runs jobs. It implements paygate.JobQueue.
@@ -73,6 +79,12 @@ func (c *Config) defaults() {
 	if len(c.WebhookSchedule) == 0 {
 		c.WebhookSchedule = DefaultWebhookSchedule
 	}
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = 2 * time.Minute
+	}
+	if c.RescueAfter < c.JobTimeout {
+		c.RescueAfter = max(c.JobTimeout, 5*time.Minute)
+	}
 }
 
 func (c *Config) river(workers *river.Workers) *river.Config {
@@ -86,8 +98,8 @@ func (c *Config) river(workers *river.Workers) *river.Config {
 			QueueWebhooks: {MaxWorkers: c.Workers},
 			QueueChannel:  {MaxWorkers: c.Workers},
 		},
-		JobTimeout:           2 * time.Minute,
-		RescueStuckJobsAfter: 5 * time.Minute,
+		JobTimeout:           c.JobTimeout,
+		RescueStuckJobsAfter: c.RescueAfter,
 	}
 }
 

@@ -73,6 +73,8 @@ type config struct {
 		CompensateInterval time.Duration `yaml:"compensate_interval"` // then again, backing off up to 10x
 		Workers            int           `yaml:"workers"`             // per queue and node
 		PollInterval       time.Duration `yaml:"poll_interval"`       // how often idle workers look for due jobs
+		JobTimeout         time.Duration `yaml:"job_timeout"`         // one run of a job at most
+		RescueAfter        time.Duration `yaml:"rescue_after"`        // a job running this long is taken for lost (its node died) and run again
 	} `yaml:"jobs"`
 	Webhooks struct {
 		RetrySchedule string `yaml:"retry_schedule"` // delays before each retry, e.g. "10s,30s,1m,..."
@@ -107,6 +109,8 @@ func defaultConfig() config {
 	c.Jobs.CompensateInterval = 30 * time.Second
 	c.Jobs.Workers = 10
 	c.Jobs.PollInterval = time.Second
+	c.Jobs.JobTimeout = 2 * time.Minute
+	c.Jobs.RescueAfter = 5 * time.Minute
 	c.Webhooks.RetrySchedule = "10s,30s,1m,5m,15m,30m,1h,2h,4h,8h,12h"
 	c.Log.Level = "info"
 	return c

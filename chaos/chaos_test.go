@@ -1,0 +1,298 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	flagOrders      = flag.Int("chaos.orders", 200, "orders per store (the big run: 10000)")
+	flagStore       = flag.String("chaos.store", "both", "store(s) to run on: sqlite, postgres or both")
+	flagSeed        = flag.Uint64("chaos.seed", 0, "seed of the workload's choices (0: from the clock; the summary prints it)")
+	flagWorkers     = flag.Int("chaos.workers", 12, "API requests in flight at most")
+	flagWebhookFail = flag.Float64("chaos.webhook-fail", 0.1, "share of valid webhook deliveries the receiver fails on purpose (HTTP 500)")
+	flagQuiet       = flag.Duration("chaos.quiet", 3*time.Minute, "how long to wait for quiet after the workload")
+	flagLogs        = flag.String("chaos.logs", "", "keep the processes' logs under this directory (default: the test's temporary directory, removed)")
+)
+
+// launchSpan is how long the orders' starts are spread over at least.
+const launchSpan = 30 * time.Second
+
+// TestChaos is the chaos suite: see doc.go and README.md.
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chaos: skipping the chaos suite in -short mode")
+	}
+	var stores []string
+	switch *flagStore {
+	case "both":
+		stores = []string{"sqlite", "postgres"}
+	case "sqlite", "postgres":
+		stores = []string{*flagStore}
+	default:
+		t.Fatalf("chaos: -chaos.store %q: want sqlite, postgres or both", *flagStore)
+	}
+	seed := *flagSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano()) % 1_000_000_000
+	}
+	bin := buildPaygate(t, t.TempDir())
+	// The stores run side by side: each has its own processes, ports,
+	// directories and database; together they take half the time.
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			runChaos(t, store, bin, seed)
+		})
+	}
+}
+
+// step is one disturbance, done once the given share of orders has started.
+type step struct {
+	at   float64
+	name string
+	do   func() error
+}
+
+func runChaos(t *testing.T, store, bin string, seed uint64) {
+	ctx := context.Background()
+	began := time.Now()
+	e := newEnv(t, store, bin, seed, *flagWebhookFail)
+	t.Logf("chaos: %s: system up in %s (logs in %s)", store, time.Since(began).Round(time.Millisecond), e.logDir)
+	n := *flagOrders
+	d := newDriver(e, n, seed, *flagWorkers)
+
+	// The timeline of disturbances, recorded for the report.
+	var tlMu sync.Mutex
+	var timeline []string
+	mark := func(format string, args ...any) {
+		tlMu.Lock()
+		defer tlMu.Unlock()
+		line := fmt.Sprintf("%6.1fs ", time.Since(began).Seconds()) + fmt.Sprintf(format, args...)
+		timeline = append(timeline, line)
+		t.Log("chaos: " + line)
+	}
+
+	// A node that dies without being killed is a finding: it is reported
+	// and restarted so that the run goes on.
+	var (
+		downMu     sync.Mutex
+		expectDown = map[int]bool{}
+		unexpected []string
+	)
+	restartPause := func() time.Duration { return 500*time.Millisecond + rand.N(1500*time.Millisecond) }
+	killNode := func(i int) func() error {
+		return func() error {
+			downMu.Lock()
+			expectDown[i] = true
+			downMu.Unlock()
+			defer func() {
+				downMu.Lock()
+				expectDown[i] = false
+				downMu.Unlock()
+			}()
+			mark("SIGKILL node%d (%d orders started, %d done)", i, d.started.Load(), d.done.Load())
+			e.nodes[i].kill()
+			time.Sleep(restartPause())
+			if err := e.nodes[i].start(ctx, 60*time.Second); err != nil {
+				return err
+			}
+			mark("node%d back", i)
+			return nil
+		}
+	}
+	var steps []step
+	pgRestarts := 0
+	switch store {
+	case "sqlite":
+		steps = []step{{0.3, "kill node0", killNode(0)}, {0.65, "kill node0", killNode(0)}}
+	case "postgres":
+		steps = []step{
+			{0.2, "kill node1", killNode(1)},
+			{0.45, "restart postgres", func() error {
+				mark("PostgreSQL stop -m fast (%d orders started, %d done)", d.started.Load(), d.done.Load())
+				if err := e.pg.restart(time.Second); err != nil {
+					return err
+				}
+				pgRestarts++
+				mark("PostgreSQL back")
+				return nil
+			}},
+			{0.7, "kill node0", killNode(0)},
+		}
+	}
+	progress := make(chan struct{}, 1)
+	monkeyDone := make(chan struct{})
+	var monkeyErrs []string
+	stopSupervisor := make(chan struct{})
+	go func() { // the monkey
+		defer close(monkeyDone)
+		for _, s := range steps {
+			for float64(d.started.Load()) < s.at*float64(n) {
+				<-progress
+			}
+			if err := s.do(); err != nil {
+				monkeyErrs = append(monkeyErrs, s.name+": "+err.Error())
+				mark("%s failed: %v", s.name, err)
+			}
+		}
+	}()
+	supervisorDone := make(chan struct{})
+	go func() { // the supervisor
+		defer close(supervisorDone)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopSupervisor:
+				return
+			case <-tick.C:
+			}
+			for i, node := range e.nodes {
+				downMu.Lock()
+				expected := expectDown[i]
+				downMu.Unlock()
+				if expected || node.running() {
+					continue
+				}
+				msg := fmt.Sprintf("node%d exited on its own (%v); log tail:\n%s", i, node.lastErr(), tail(node.logPath, 15))
+				mark("node%d exited on its own; restarting it", i)
+				downMu.Lock()
+				unexpected = append(unexpected, msg)
+				downMu.Unlock()
+				if err := node.start(ctx, 60*time.Second); err != nil {
+					mark("node%d did not come back: %v", i, err)
+				}
+			}
+		}
+	}()
+
+	mark("workload: %d orders, seed %d, %d requests in flight at most", n, seed, *flagWorkers)
+	// Orders start spread over about launchSpan (longer when the system is
+	// slower than that), so that the disturbances fall among orders in
+	// every phase: being created, waiting for the buyer, being refunded,
+	// expiring.
+	spacing := min(max(launchSpan/time.Duration(n), 2*time.Millisecond), 300*time.Millisecond)
+	tenth := max(n/10, 1)
+	d.run(ctx, 6**flagWorkers, spacing, func() {
+		if s := int(d.started.Load()); n >= 1000 && s%tenth == 0 {
+			retries, _ := d.retryTotals()
+			mark("%d orders started, %d done, %d retries so far", s, d.done.Load(), retries)
+		}
+		select {
+		case progress <- struct{}{}:
+		default:
+		}
+	})
+	for {
+		select {
+		case progress <- struct{}{}: // let the monkey see the end
+			continue
+		case <-monkeyDone:
+		}
+		break
+	}
+	workload := time.Since(began)
+	mark("workload done; faults off; waiting for quiet")
+	injected := map[string]int64{
+		"gateway_errors": e.proxy.gatewayErrors.Load(), "unknown": e.proxy.unknown.Load(), "timeouts": e.proxy.timeouts.Load(),
+	}
+	calls := e.proxy.calls.Load()
+	quietIn, notQuiet := e.quiesce(ctx, d, *flagQuiet, mark)
+	if notQuiet != "" {
+		mark("not quiet after %s: %s", quietIn.Round(time.Millisecond), notQuiet)
+	} else {
+		mark("quiet after %s", quietIn.Round(time.Millisecond))
+	}
+	close(stopSupervisor)
+	<-supervisorDone
+
+	tr, err := e.gather(ctx, d)
+	if err != nil {
+		e.dumpLogs(t)
+		t.Fatalf("chaos: gathering the truth: %v", err)
+	}
+	ms, oc := check(d, tr, time.Now())
+	if notQuiet != "" {
+		ms = append([]mismatch{{Msg: fmt.Sprintf("no quiet within %s: %s", *flagQuiet, notQuiet)}}, ms...)
+	}
+	downMu.Lock()
+	for _, u := range unexpected {
+		ms = append(ms, mismatch{Msg: u})
+	}
+	downMu.Unlock()
+	for _, m := range monkeyErrs {
+		ms = append(ms, mismatch{Msg: "disturbance failed: " + m})
+	}
+	_, rxDeliveries, rxFailed, rxInvalid, rxInvalidEx, _ := e.rx.snapshot()
+	if rxInvalid > 0 {
+		ms = append(ms, mismatch{Msg: fmt.Sprintf("the receiver rejected %d deliveries (bad signature or body): %v", rxInvalid, rxInvalidEx)})
+	}
+	byKind := sortMismatches(ms)
+	retries, retryDetail := d.retryTotals()
+	kills := 0
+	for _, node := range e.nodes {
+		kills += node.killCount()
+	}
+	faults, _ := json.Marshal(chaosFaults())
+	eventSrc := "api"
+	if !oc.eventsAPI {
+		eventSrc = "receiver-only"
+	}
+	summary := fmt.Sprintf("chaos: store=%s orders=%d qr=%d barcode=%d paid=%d (partially_refunded=%d) refunded=%d closed=%d pending=%d "+
+		"buyer_paid=%d cancel_refunds=%d late_payments=%d refunds_succeeded=%d events=%d (%s) deliveries=%d (failed_on_purpose=%d) "+
+		"faults=%s injected≈{channel_calls:%d gateway_errors:%d unknown:%d timeouts:%d notify_dropped:%d notify_duplicated:%d notify_gave_up:%d} "+
+		"kills=%d pg_restarts=%d retries=%d {%s} seed=%d workload=%s quiet=%s total=%s mismatches=%d %s",
+		store, n, oc.qr, oc.barcode, oc.paid, oc.partial, oc.refunded, oc.closed, oc.pending,
+		oc.simPaid, oc.cancelRefunds, oc.latePayments, oc.refundsOK, oc.eventCount, eventSrc, rxDeliveries, rxFailed,
+		faults, calls, injected["gateway_errors"], injected["unknown"], injected["timeouts"], oc.notifyDropped, oc.notifyDuplicated, oc.notifyGaveUp,
+		kills, pgRestarts, retries, retryDetail, seed, workload.Round(time.Second), quietIn.Round(time.Second),
+		time.Since(began).Round(time.Second), len(ms), byKind)
+	fmt.Println(summary)
+	t.Log(summary)
+	if len(ms) == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "chaos: %d mismatches on %s; the first %d:\n", len(ms), store, min(20, len(ms)))
+	for i, m := range ms[:min(20, len(ms))] {
+		fmt.Fprintf(&b, "%2d. [%s] %s: %s\n", i+1, m.Kind, firstNonEmpty(m.Order, "-"), m.Msg)
+		if m.Detail != "" {
+			fmt.Fprintf(&b, "%s\n", m.Detail)
+		}
+	}
+	fmt.Fprintf(&b, "timeline:\n  %s\n", strings.Join(timeline, "\n  "))
+	shown := 0
+	seen := map[string]bool{}
+	for _, m := range ms {
+		if m.Order == "" || seen[m.Order] || len(m.Needles) == 0 || shown >= 5 {
+			continue
+		}
+		seen[m.Order] = true
+		shown++
+		lines := grepFiles(e.logFiles(), m.Needles, 40)
+		fmt.Fprintf(&b, "log lines of %s (%v):\n  %s\n", m.Order, m.Needles, strings.Join(lines, "\n  "))
+	}
+	t.Error(b.String())
+	e.dumpLogs(t)
+}
+
+// dumpLogs prints the tail of every process's log.
+func (e *env) dumpLogs(t *testing.T) {
+	for _, f := range e.logFiles() {
+		t.Logf("chaos: tail of %s:\n%s", f, tail(f, 40))
+	}
+	if *flagLogs == "" {
+		t.Logf("chaos: rerun with -chaos.logs DIR to keep the full logs")
+	} else if _, err := os.Stat(e.logDir); err == nil {
+		t.Logf("chaos: full logs kept in %s", e.logDir)
+	}
+}

@@ -1,0 +1,13 @@
+// Package chaos holds the chaos suite, the proof that paygate never loses or
+// double-counts a payment. It is a test (TestChaos in chaos_test.go) that
+// builds the real paygate binary and drives it as separate processes, from
+// the outside only: the merchant API, the Alipay simulator's /sim routes and
+// a webhook receiver of its own. The simulator's faults are on; gateway nodes
+// are killed with SIGKILL and restarted, and on PostgreSQL two replicas share
+// a database instance of the suite's own, which is itself restarted. After
+// the run the suite waits for quiet and checks every order against the
+// simulator's truth (GET /sim/trades) and every event against what the
+// receiver got. See README.md, "The chaos suite", for how to run it.
+//
+// The package has no code besides its tests.
+package chaos

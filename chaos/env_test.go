@@ -1,0 +1,289 @@
+package chaos
+
+// The system under test, assembled from separate processes: the simulator
+// (`paygate sim`), one or two gateway nodes (`paygate serve --config FILE`),
+// on SQLite or on a PostgreSQL instance of the suite's own, a merchant made
+// with `paygate merchant create`, and the suite's proxy, notification load
+// balancer and webhook receiver.
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paygate/paygate/client"
+)
+
+// The app id the simulator registers and the gateway signs as.
+const appID = "2021000000000777"
+
+// chaosFaults are the issue's rates, with small delays and Alipay's retry
+// schedule compressed so that a lost delivery is retried within seconds.
+// Quiescence is reached with faults off (see quiesce).
+func chaosFaults() map[string]any {
+	return map[string]any{
+		"gateway_error_rate":    0.1,
+		"unknown_rate":          0.05,
+		"timeout_rate":          0.05,
+		"notify_drop_rate":      0.3,
+		"notify_duplicate_rate": 0.2,
+		"latency_ms":            20,
+		"notify_delay_ms":       200,
+		"notify_schedule":       notifySchedule,
+	}
+}
+
+const notifySchedule = "300ms,600ms,1s,2s,4s,8s"
+
+// Time knobs of the gateway, compressed (see nodeConfig).
+const (
+	orderTimeout    = 25 * time.Second // orders.default_timeout: expiries happen during the run
+	compensateAfter = 2 * time.Second
+	callTimeout     = time.Second
+)
+
+// env is one store's system under test.
+type env struct {
+	t       *testing.T
+	store   string // sqlite or postgres
+	bin     string
+	dir     string // configs, keys, data
+	logDir  string // process logs
+	sim     *proc
+	simURL  string
+	proxy   *faultProxy
+	lb      *notifyLB
+	rx      *receiver
+	nodes   []*proc
+	nodeURL []string
+	pg      *pgInstance
+	redis   string // redis.url, or "" when none is reachable
+	creds   merchantCreds
+	clients []*client.Client // one per node
+	hc      *http.Client     // for /sim
+}
+
+type merchantCreds struct {
+	AccessKey     string `json:"access_key"`
+	SecretKey     string `json:"secret_key"`
+	WebhookSecret string `json:"webhook_secret"`
+}
+
+// newEnv builds and starts everything for store; t's cleanups stop it all.
+func newEnv(t *testing.T, store, bin string, seed uint64, webhookFail float64) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := &env{t: t, store: store, bin: bin, dir: t.TempDir()}
+	e.hc = &http.Client{Timeout: 30 * time.Second}
+	e.logDir = filepath.Join(e.dir, "logs")
+	if *flagLogs != "" {
+		e.logDir = filepath.Join(*flagLogs, fmt.Sprintf("%s-%s", store, time.Now().Format("20060102-150405")))
+	}
+	if err := os.MkdirAll(e.logDir, 0o755); err != nil {
+		t.Fatalf("chaos: %v", err)
+	}
+
+	replicas := 1
+	if store == "postgres" {
+		replicas = 2
+		e.pg = startPG(t) // cleanup registered first, so it runs after the nodes are stopped
+		e.redis = redisURL(t)
+	}
+
+	// The app's key pair (the gateway signs with it) and the simulator's
+	// Alipay key pair (it signs with it; the gateway verifies with its
+	// public half), both made by `paygate keys gen`.
+	appKeys, aliKeys := filepath.Join(e.dir, "appkeys"), filepath.Join(e.dir, "alipaykeys")
+	for _, d := range []string{appKeys, aliKeys} {
+		if _, err := runTool(ctx, bin, "keys", "gen", "--out", d); err != nil {
+			t.Fatalf("chaos: %v", err)
+		}
+	}
+
+	// The simulator, with the faults on from the start.
+	simPort := freePort(t)
+	e.simURL = fmt.Sprintf("http://127.0.0.1:%d", simPort)
+	faults, _ := json.Marshal(chaosFaults())
+	e.sim = newProc("sim", bin, e.logDir, e.simURL+"/sim/faults", []string{
+		"sim", "--addr", fmt.Sprintf("127.0.0.1:%d", simPort), "--data", filepath.Join(e.dir, "simdata"),
+		"--alipay-private-key", filepath.Join(aliKeys, "app_private_key.pem"),
+		"--app-id", appID, "--app-public-key", filepath.Join(appKeys, "app_public_key.pem"),
+		"--faults", string(faults), "--pay-delay", "1s",
+	}, childEnv())
+	if err := e.sim.start(ctx, 30*time.Second); err != nil {
+		t.Fatalf("chaos: %v", err)
+	}
+	t.Cleanup(e.sim.stop)
+	e.proxy = newFaultProxy(e.simURL)
+	t.Cleanup(e.proxy.srv.Close)
+
+	// The nodes' addresses are fixed before they start: the notification
+	// load balancer and the restarts need them.
+	ports := make([]int, replicas)
+	for i := range ports {
+		ports[i] = freePort(t)
+		e.nodeURL = append(e.nodeURL, fmt.Sprintf("http://127.0.0.1:%d", ports[i]))
+	}
+	e.lb = newNotifyLB(e.nodeURL)
+	t.Cleanup(e.lb.srv.Close)
+
+	master := make([]byte, 32)
+	_, _ = rand.Read(master)
+	var dbURL string
+	switch store {
+	case "sqlite":
+		dbURL = "sqlite:" + filepath.Join(e.dir, "paygate.db")
+	case "postgres":
+		dbURL = e.pg.url()
+	}
+	configs := make([]string, replicas)
+	for i := range configs {
+		configs[i] = filepath.Join(e.dir, fmt.Sprintf("node%d.yaml", i))
+		cfg := nodeConfig(ports[i], dbURL, hex.EncodeToString(master), e.redis,
+			e.proxy.srv.URL+"/gateway.do", e.lb.srv.URL+"/notify/alipay",
+			filepath.Join(appKeys, "app_private_key.pem"), filepath.Join(aliKeys, "app_public_key.pem"))
+		if err := os.WriteFile(configs[i], []byte(cfg), 0o600); err != nil {
+			t.Fatalf("chaos: %v", err)
+		}
+	}
+
+	// The merchant and its receiver. The receiver's URL must exist before
+	// the merchant is made; its secret is known only after.
+	e.rx = newReceiver("", webhookFail, seed)
+	t.Cleanup(e.rx.srv.Close)
+	out, err := runTool(ctx, bin, "merchant", "create", "--config", configs[0], "--name", "chaos",
+		"--notify-url", e.rx.srv.URL+"/hook", "--json")
+	if err != nil {
+		t.Fatalf("chaos: %v", err)
+	}
+	if err := json.Unmarshal([]byte(lastLine(out)), &e.creds); err != nil || e.creds.AccessKey == "" || e.creds.WebhookSecret == "" {
+		t.Fatalf("chaos: merchant create --json printed %q: %v", out, err)
+	}
+	e.rx.mu.Lock()
+	e.rx.secret = e.creds.WebhookSecret
+	e.rx.mu.Unlock()
+
+	// The nodes, one after the other: the first applies the migrations
+	// alone.
+	for i := range configs {
+		n := newProc(fmt.Sprintf("node%d", i), bin, e.logDir, e.nodeURL[i]+"/readyz",
+			[]string{"serve", "--config", configs[i]}, childEnv())
+		e.nodes = append(e.nodes, n)
+		t.Cleanup(n.stop)
+		if err := n.start(ctx, 60*time.Second); err != nil {
+			t.Fatalf("chaos: %v", err)
+		}
+		hc := &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{
+			MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second,
+			DialContext: (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
+		}}
+		e.clients = append(e.clients, client.New(e.nodeURL[i], e.creds.AccessKey, e.creds.SecretKey, client.WithHTTPClient(hc)))
+	}
+	return e
+}
+
+// nodeConfig is a node's configuration file. Every time knob is compressed
+// so that a run of minutes sees compensation, expiries, webhook retries and
+// a circuit opening and closing again.
+func nodeConfig(port int, dbURL, masterKey, redisURL, gatewayURL, notifyURL, appKey, alipayPub string) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# written by the chaos suite")
+	w("server:")
+	w("  addr: 127.0.0.1:%d", port)
+	w("  public_url: http://127.0.0.1:%d", port)
+	w("  shutdown_timeout: 5s")
+	w("  drain_delay: 0s")
+	w("database:")
+	w("  url: %q", dbURL)
+	w("secrets:")
+	w("  master_key: %q", masterKey)
+	w("redis:")
+	w("  url: %q", redisURL)
+	w("alipay:")
+	w("  app_id: %q", appID)
+	w("  gateway_url: %q", gatewayURL)
+	w("  private_key_file: %q", appKey)
+	w("  alipay_public_key_file: %q", alipayPub)
+	w("  notify_url: %q", notifyURL)
+	w("  call_timeout: %s", callTimeout)
+	w("channel:")
+	w("  breaker_open: 2s") // the circuit opens under these rates; new orders then get 503 for 2 s, not 30
+	w("rate_limit:")
+	w("  per_second: 0")
+	w("orders:")
+	w("  default_timeout: %s", orderTimeout)
+	w("barcode:")
+	w("  poll_interval: 200ms")
+	w("  poll_timeout: 2s")
+	w("jobs:")
+	w("  compensate_after: %s", compensateAfter)
+	w("  compensate_interval: 1s")
+	w("  poll_interval: 200ms")
+	w("  job_timeout: 30s")  // long enough for a compensation's retries and cancels
+	w("  rescue_after: 30s") // a killed node's running jobs are taken over after this, not 5 min
+	w("webhooks:")
+	w("  retry_schedule: 200ms,500ms,1s,2s,4s,8s,15s")
+	w("log:")
+	w("  level: info")
+	return b.String()
+}
+
+// redisURL is $PAYGATE_TEST_REDIS_URL or redis://127.0.0.1:6379/0 when it
+// answers PING; else "" (replicas then keep nonces in memory each), which
+// fails in CI.
+func redisURL(t *testing.T) string {
+	u := os.Getenv("PAYGATE_TEST_REDIS_URL")
+	if u == "" {
+		u = "redis://127.0.0.1:6379/0"
+	}
+	host := strings.TrimPrefix(u, "redis://")
+	if i := strings.IndexAny(host, "/?"); i >= 0 {
+		host = host[:i]
+	}
+	if at := strings.LastIndex(host, "@"); at >= 0 {
+		host = host[at+1:]
+	}
+	conn, err := net.DialTimeout("tcp", host, 2*time.Second)
+	if err == nil {
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+		_, _ = conn.Write([]byte("PING\r\n"))
+		line, rerr := bufio.NewReader(conn).ReadString('\n')
+		if rerr == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH")) {
+			return u
+		}
+	}
+	if inCI() {
+		t.Fatalf("chaos: Redis at %s does not answer (CI=true): %v", u, err)
+	}
+	t.Logf("chaos: Redis at %s does not answer; the replicas keep nonces in memory each", u)
+	return ""
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// logFiles are every process's log, for grepping and tails.
+func (e *env) logFiles() []string {
+	files := []string{e.sim.logPath}
+	for _, n := range e.nodes {
+		files = append(files, n.logPath)
+	}
+	if e.pg != nil {
+		files = append(files, e.pg.logPath)
+	}
+	return files
+}
