@@ -192,13 +192,7 @@ func (e *env) create(t *testing.T, req paygate.CreateOrder) (*paygate.Order, boo
 // events lists the events recorded for an order.
 func (e *env) events(t *testing.T, orderID int64) []string {
 	t.Helper()
-	lister, ok := e.store.(interface {
-		EventsByOrder(context.Context, int64) ([]*paygate.Event, error)
-	})
-	if !ok {
-		t.Fatalf("%T cannot list events", e.store)
-	}
-	evs, err := lister.EventsByOrder(context.Background(), orderID)
+	evs, err := e.store.EventsByOrder(context.Background(), orderID)
 	if err != nil {
 		t.Fatal(err)
 	}
