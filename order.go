@@ -76,7 +76,11 @@ type Order struct {
 	ExpiresAt      time.Time
 	PaidAt         time.Time // zero until paid
 	ClosedAt       time.Time // zero until closed
-	Version        int64     // bumped on every update, for optimistic checks
+	// CancelRequestedAt is set, and committed, before the gateway asks the
+	// channel to cancel the trade. From then on a pending order can only end
+	// closed: the cancel decides it, even if it refunds a buyer who paid.
+	CancelRequestedAt time.Time
+	Version           int64 // bumped on every update, for optimistic checks
 }
 
 // Refundable is what can still be refunded.

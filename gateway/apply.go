@@ -43,15 +43,27 @@ type paidInfo struct {
 	BuyerID string
 	Amount  paygate.Money // 0 when the answer did not carry it
 	PaidAt  time.Time     // zero: now
+	// CancelRefused says the channel definitively refused to cancel the
+	// trade (its cancel window passed, say): the payment stands even though
+	// a cancel was requested.
+	CancelRefused bool
 }
 
 // markPaid applies a confirmed payment: a pending order becomes paid with its
 // order.paid event. A paid order is left as it is (a repeat). A payment for
-// a closed order is reported, never applied silently.
+// a closed order is reported, never applied silently. A pending order whose
+// cancel was requested is left pending: the cancel (repeated by compensation
+// until the channel confirms it) refunds that payment, so reporting it paid
+// would tell the merchant of money that goes back; only a cancel the channel
+// refused for good lets the payment stand.
 func (s *Service) markPaid(ctx context.Context, orderID int64, p paidInfo) (*paygate.Order, error) {
 	return s.update(ctx, orderID, func(tx paygate.StoreTx, o *paygate.Order) error {
 		if p.Amount != 0 && p.Amount != o.TotalAmount {
 			return fmt.Errorf("channel reports %s paid for order %s of %s: not applied", p.Amount, o.OutTradeNo, o.TotalAmount)
+		}
+		if o.Status == paygate.StatusPending && !o.CancelRequestedAt.IsZero() && !p.CancelRefused {
+			s.log.Info("payment seen for an order being cancelled: the cancel decides it", "out_trade_no", o.OutTradeNo, "trade_no", p.TradeNo)
+			return errNoChange
 		}
 		switch o.Status {
 		case paygate.StatusPaid, paygate.StatusRefunded:
@@ -70,6 +82,23 @@ func (s *Service) markPaid(ctx context.Context, orderID int64, p paidInfo) (*pay
 		}
 		o.TradeNo, o.BuyerID = firstNonEmpty(p.TradeNo, o.TradeNo), firstNonEmpty(p.BuyerID, o.BuyerID)
 		return s.event(ctx, tx, o, nil, paygate.EventOrderPaid, now)
+	})
+}
+
+// requestCancel records, durably, that the gateway is about to cancel the
+// order's trade at the channel, before the cancel is sent: a cancel refunds
+// a buyer who paid meanwhile, and if its answer cannot be recorded, this
+// mark is what keeps every later notification, query and compensation from
+// reporting that payment as paid (see markPaid). It returns the order as
+// stored; an order no longer pending must not be cancelled.
+func (s *Service) requestCancel(ctx context.Context, orderID int64) (*paygate.Order, error) {
+	return s.update(ctx, orderID, func(_ paygate.StoreTx, o *paygate.Order) error {
+		if o.Status != paygate.StatusPending || !o.CancelRequestedAt.IsZero() {
+			return errNoChange
+		}
+		now := s.now()
+		o.CancelRequestedAt, o.UpdatedAt = now, now
+		return nil
 	})
 }
 

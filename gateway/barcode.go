@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
@@ -52,7 +53,7 @@ func (s *Service) pay(ctx context.Context, o *paygate.Order, authCode string) (*
 		if qerr == nil && settled.Status != paygate.StatusPending {
 			return settled, nil
 		}
-		return s.cancelBarcode(ctx, o)
+		return s.cancelTrade(ctx, o)
 	}
 }
 
@@ -72,14 +73,26 @@ func (s *Service) waitBarcode(ctx context.Context, o *paygate.Order) (*paygate.O
 			return settled, nil
 		}
 	}
-	return s.cancelBarcode(ctx, o)
+	return s.cancelTrade(ctx, o)
 }
 
-// cancelBarcode cancels a payment that could not be decided in time: an
+// cancelTrade cancels a payment that could not be decided in time: an
 // unpaid trade is closed, a paid one refunded in full. Either way the order
-// ends closed, never paid. Cancel is repeated while Alipay asks for it
-// (retry_flag=Y) or does not answer.
-func (s *Service) cancelBarcode(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
+// ends closed, never paid. The intent is recorded first (requestCancel):
+// when it cannot be, nothing is sent, and the order is left to
+// compensation, which finds it paid or cancels it then. Cancel is repeated
+// while Alipay asks for it (retry_flag=Y) or does not answer.
+func (s *Service) cancelTrade(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
+	marked, err := s.requestCancel(ctx, o.ID)
+	if err != nil {
+		s.log.Error("barcode cancel not sent: its intent could not be recorded; compensation settles the order",
+			"out_trade_no", o.OutTradeNo, "err", err)
+		return nil, fmt.Errorf("record the cancel intent: %w", err)
+	}
+	if marked.Status != paygate.StatusPending {
+		return marked, nil // decided meanwhile: nothing to cancel
+	}
+	o = marked
 	var lastErr error
 	for attempt := 1; attempt <= s.cfg.CancelAttempts; attempt++ {
 		cctx, cancel := s.callCtx(ctx)
@@ -94,7 +107,7 @@ func (s *Service) cancelBarcode(ctx context.Context, o *paygate.Order) (*paygate
 			// A definite refusal (e.g. the cancel window passed): ask what
 			// the trade really is, and leave it to later settlement if open.
 			s.log.Error("barcode cancel refused", "out_trade_no", o.OutTradeNo, "err", err)
-			if settled, qerr := s.settleByQuery(ctx, o); qerr == nil && settled.Status != paygate.StatusPending {
+			if settled, qerr := s.settleRefusedCancel(ctx, o); qerr == nil && settled.Status != paygate.StatusPending {
 				return settled, nil
 			}
 			break
@@ -144,4 +157,25 @@ func (s *Service) cancelled(ctx context.Context, o *paygate.Order, resp *alipay.
 		}
 		return errNoChange
 	})
+}
+
+// settleRefusedCancel asks the channel about a trade whose cancel it refused
+// for good and applies the answer: a payment then stands (the cancel that
+// was requested will never refund it), a closed trade closes the order.
+func (s *Service) settleRefusedCancel(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
+	cctx, cancel := s.callCtx(ctx)
+	resp, err := s.cfg.Channel.Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
+	cancel()
+	switch {
+	case err == nil && resp.Paid():
+		p := paidFromQuery(resp)
+		p.CancelRefused = true
+		return s.markPaid(ctx, o.ID, p)
+	case err == nil && resp.TradeStatus == alipay.TradeClosed:
+		return s.markClosed(ctx, o.ID, resp.TradeNo)
+	case err == nil, alipay.IsSubCode(err, alipay.SubTradeNotExist):
+		return o, nil
+	default:
+		return o, err
+	}
 }

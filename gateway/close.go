@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
@@ -55,6 +56,20 @@ func (s *Service) closeAtChannel(ctx context.Context, o *paygate.Order) (*paygat
 // cancelUnscanned cancels an order whose code nobody scanned yet. If a buyer
 // paid in the meantime, the cancel refunds it and the order still ends closed.
 func (s *Service) cancelUnscanned(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
+	// The intent first, as for a barcode (see requestCancel): a buyer who
+	// pays now is refunded by this cancel, so nothing may report that
+	// payment once the cancel is on its way.
+	marked, err := s.requestCancel(ctx, o.ID)
+	if err != nil {
+		return nil, fmt.Errorf("record the cancel intent: %w", err)
+	}
+	switch marked.Status {
+	case paygate.StatusPaid, paygate.StatusRefunded:
+		return nil, paygate.Errorf(paygate.EConflict, "order %s was paid before it could be closed; refund it instead", o.OutTradeNo)
+	case paygate.StatusClosed:
+		return marked, nil
+	}
+	o = marked
 	cctx, cancel := s.callCtx(ctx)
 	resp, err := s.cfg.Channel.Cancel(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
 	cancel()

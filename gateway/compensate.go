@@ -35,6 +35,16 @@ func (s *Service) CompensateOrder(ctx context.Context, orderID int64) (time.Dura
 			return wait, nil
 		}
 	}
+	if !o.CancelRequestedAt.IsZero() {
+		// A cancel was requested but not seen through (its answer lost, or
+		// not recorded): repeating it is safe, and its answer, not a query,
+		// decides the order. Nothing else may: the cancel refunds a payment.
+		if _, err := s.cancelTrade(ctx, o); err != nil {
+			s.log.Warn("compensation: cancel not confirmed yet; will try again", "out_trade_no", o.OutTradeNo, "err", err)
+			return s.nextLook(o, now), nil
+		}
+		return 0, nil
+	}
 	settled, err := s.settleByQuery(ctx, o)
 	if err != nil {
 		s.log.Warn("compensation: query failed; will look again", "out_trade_no", o.OutTradeNo, "err", err)
@@ -46,7 +56,8 @@ func (s *Service) CompensateOrder(ctx context.Context, orderID int64) (time.Dura
 	}
 	switch {
 	case o.Mode == paygate.ModeBarcode:
-		if _, err := s.cancelBarcode(ctx, o); err != nil {
+		// A barcode payment whose loop died is cancelled.
+		if _, err := s.cancelTrade(ctx, settled); err != nil {
 			return s.nextLook(o, now), nil
 		}
 		return 0, nil

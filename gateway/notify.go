@@ -28,6 +28,14 @@ func (s *Service) HandleNotification(ctx context.Context, form url.Values) error
 		return err
 	}
 	log := s.log.With("out_trade_no", o.OutTradeNo, "notify_id", n.NotifyID, "trade_status", n.TradeStatus)
+	if o.Status == paygate.StatusPending && n.TradeStatus == alipay.TradeClosed {
+		// TRADE_CLOSED is final at the channel and never stale: the trade was
+		// never paid, or its payment went back in full (a cancel with
+		// action=refund, or refunds). Either way no money stays, and the
+		// order ends closed, whatever this notification's other fields say.
+		_, err = s.markClosed(ctx, o.ID, n.TradeNo)
+		return err
+	}
 	if o.Mode == paygate.ModeBarcode && o.Status == paygate.StatusPending && s.now().Before(o.CreatedAt.Add(s.barcodeWindow())) {
 		// The barcode loop is deciding this payment and may still cancel
 		// (and so refund) it: a payment seen now must not be reported, or the
@@ -35,6 +43,14 @@ func (s *Service) HandleNotification(ctx context.Context, form url.Values) error
 		// sends the notification again later; by then the loop has decided.
 		log.Info("notification deferred: barcode payment being decided")
 		return errDeciding
+	}
+	if o.Status == paygate.StatusPending && !o.CancelRequestedAt.IsZero() {
+		// A cancel is on its way (or its answer was lost): it refunds this
+		// payment. Compensation repeats the cancel until the channel
+		// confirms it; Alipay repeats this notification, which then finds
+		// the order closed.
+		log.Info("notification deferred: the order is being cancelled")
+		return errCancelling
 	}
 	if n.Paid() && o.Status == paygate.StatusClosed {
 		return s.paidAfterClose(ctx, o, n)
@@ -45,18 +61,21 @@ func (s *Service) HandleNotification(ctx context.Context, form url.Values) error
 	switch {
 	case n.Paid():
 		_, err = s.markPaid(ctx, o.ID, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.TotalAmount, PaidAt: n.GmtPayment})
-	case n.TradeStatus == alipay.TradeClosed:
-		// For an unpaid trade, closed is final. For a paid one it means a
-		// full refund, which this gateway applies from its own refunds.
-		_, err = s.markClosed(ctx, o.ID, n.TradeNo)
 	default:
+		// TRADE_CLOSED for an order already decided (for a paid one it means
+		// a full refund, applied from refunds and their notifications), or a
+		// status that changes nothing.
 		log.Info("notification needs no change")
 	}
 	return err
 }
 
-// applyRefundNotification settles a refund the gateway made. A payment it
-// implies is applied first, in case that notification was lost.
+// applyRefundNotification settles a refund. The order is not pending with a
+// cancel requested, nor is the trade closed (see HandleNotification): its
+// trade is paid at the channel, partly refunded. A pending order is marked
+// paid first (the payment notification was lost), then the refund is
+// applied: the gateway's own by its out_request_no, any other (made at the
+// channel, outside this gateway) as the channel's refund query reports it.
 func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order, n *alipay.Notification) error {
 	if o.Status == paygate.StatusPending {
 		if _, err := s.markPaid(ctx, o.ID, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.TotalAmount, PaidAt: n.GmtPayment}); err != nil {
@@ -65,8 +84,7 @@ func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order,
 	}
 	_, err := s.refundSucceeded(ctx, o.ID, n.OutBizNo)
 	if paygate.ErrorCode(err) == paygate.ENotFound {
-		s.log.Warn("refund notification for a refund this gateway did not make", "out_trade_no", o.OutTradeNo, "out_biz_no", n.OutBizNo)
-		return nil
+		return s.channelRefund(ctx, o, n.OutBizNo)
 	}
 	return err
 }
@@ -74,6 +92,10 @@ func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order,
 // errDeciding answers a notification that arrives while the barcode loop is
 // still deciding its payment; Alipay retries it.
 var errDeciding = errors.New("barcode payment is being decided; notify again later")
+
+// errCancelling answers a notification for an order whose cancel is on its
+// way; Alipay retries it.
+var errCancelling = errors.New("the order is being cancelled; notify again later")
 
 // barcodeWindow bounds how long the barcode loop can take: the polling, then
 // every cancel attempt, each a call and a pause.
@@ -98,4 +120,65 @@ func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, n *alipa
 		return nil
 	}
 	return s.latePayment(ctx, o, n.TradeNo, n.TotalAmount)
+}
+
+// channelRefund records a refund the channel made that this gateway did not
+// (at Alipay's console, say), so that the books follow the channel: its
+// amount is asked of the channel's refund query by its out_request_no, then
+// it is applied like the gateway's own, in one transaction: a succeeded
+// refund, the order's refunded amount, refunded in full, the
+// refund.succeeded event. A refund past what the order has left is reported
+// for an operator, never applied. A closed or fully refunded order has
+// nothing left to refund: its trade's refunds (a cancel's, a late
+// payment's) change nothing here.
+func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outRequestNo string) error {
+	log := s.log.With("out_trade_no", o.OutTradeNo, "out_request_no", outRequestNo)
+	if o.Status.Final() {
+		log.Info("refund notification for an order with nothing left to refund")
+		return nil
+	}
+	cctx, cancel := s.callCtx(ctx)
+	resp, err := s.cfg.Channel.RefundQuery(cctx, alipay.RefundQueryRequest{OutTradeNo: o.ChannelNo, OutRequestNo: outRequestNo})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("refund %s made at the channel for order %s: query: %w", outRequestNo, o.OutTradeNo, err)
+	}
+	if !resp.Refunded() || resp.RefundAmount <= 0 {
+		log.Warn("refund notification for a refund the channel does not confirm", "refund_status", resp.RefundStatus)
+		return nil
+	}
+	_, err = s.update(ctx, o.ID, func(tx paygate.StoreTx, o *paygate.Order) error {
+		if _, err := tx.RefundByRequestNo(ctx, o.ID, outRequestNo); err == nil {
+			return errNoChange // recorded meanwhile
+		} else if paygate.ErrorCode(err) != paygate.ENotFound {
+			return err
+		}
+		if o.Status != paygate.StatusPaid {
+			return errNoChange
+		}
+		if o.RefundedAmount+resp.RefundAmount > o.TotalAmount {
+			log.Error("refund made at the channel exceeds what the order has left: not applied; an operator must look",
+				"amount", resp.RefundAmount.Yuan(), "refunded", o.RefundedAmount.Yuan(), "total", o.TotalAmount.Yuan())
+			return errNoChange
+		}
+		now := s.now()
+		r := &paygate.Refund{
+			OrderID: o.ID, MerchantID: o.MerchantID, OutTradeNo: o.OutTradeNo, OutRequestNo: outRequestNo,
+			Amount: resp.RefundAmount, Reason: "refunded at the channel, not through paygate",
+			Status: paygate.RefundSucceeded, CreatedAt: now, UpdatedAt: now, SucceededAt: now,
+		}
+		if err := tx.CreateRefund(ctx, r); err != nil {
+			return err
+		}
+		o.RefundedAmount += r.Amount
+		o.UpdatedAt = now
+		if o.RefundedAmount == o.TotalAmount {
+			if err := o.Transition(paygate.StatusRefunded, now); err != nil {
+				return err
+			}
+		}
+		log.Warn("recorded a refund made at the channel, not through paygate", "amount", r.Amount.Yuan())
+		return s.event(ctx, tx, o, r, paygate.EventRefundSucceeded, now)
+	})
+	return err
 }

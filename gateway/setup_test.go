@@ -130,7 +130,12 @@ func setup(t *testing.T, open func(t *testing.T) paygate.Store, opts ...option) 
 		w.Write([]byte(alipay.NotifyAck))
 	}))
 	t.Cleanup(notify.Close)
-	gwCfg.Channel, gwCfg.NotifyURL = ch, notify.URL+"/notify/alipay"
+	gwCfg.NotifyURL = notify.URL + "/notify/alipay"
+	if w, ok := gwCfg.Channel.(wrapChannel); ok {
+		gwCfg.Channel = w.wrap(ch)
+	} else {
+		gwCfg.Channel = ch
+	}
 	if e.svc, err = gateway.New(gwCfg); err != nil {
 		t.Fatal(err)
 	}
@@ -202,3 +207,13 @@ func (e *env) events(t *testing.T, orderID int64) []string {
 	}
 	return types
 }
+
+// wrapChannel, set as an option's gateway.Config.Channel, wraps the real
+// channel that setup makes (to act at a chosen call, say). Its embedded
+// Channel is nil: setup replaces it by what fn returns before any call.
+type wrapChannel struct {
+	gateway.Channel
+	fn func(gateway.Channel) gateway.Channel
+}
+
+func (w wrapChannel) wrap(ch gateway.Channel) gateway.Channel { return w.fn(ch) }

@@ -18,7 +18,7 @@ const (
 
 const orderColumns = `id, merchant_id, out_trade_no, channel_no, trade_no, mode, subject,
 	total_amount, refunded_amount, status, qr_code, buyer_id, notify_url, params_hash,
-	created_at, updated_at, expires_at, paid_at, closed_at, version`
+	created_at, updated_at, expires_at, paid_at, closed_at, version, cancel_requested_at`
 
 func scanOrder(sc scanner) (*paygate.Order, error) {
 	var o paygate.Order
@@ -28,7 +28,7 @@ func scanOrder(sc scanner) (*paygate.Order, error) {
 	err := sc.Scan(&o.ID, &o.MerchantID, &o.OutTradeNo, &channelNo, &o.TradeNo, &mode, &o.Subject,
 		&total, &refunded, &status, &o.QRCode, &o.BuyerID, &o.NotifyURL, &o.ParamsHash,
 		timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}, timeCol{&o.ExpiresAt}, timeCol{&o.PaidAt},
-		timeCol{&o.ClosedAt}, &o.Version)
+		timeCol{&o.ClosedAt}, &o.Version, timeCol{&o.CancelRequestedAt})
 	if err != nil {
 		return nil, err
 	}
@@ -172,14 +172,15 @@ func orderForUpdate(ctx context.Context, q querier, id int64) (*paygate.Order, e
 // EConflict and writes nothing; a missing order is ENotFound.
 func updateOrder(ctx context.Context, q querier, now func() time.Time, o *paygate.Order) error {
 	updated := orNow(o.UpdatedAt, now)
-	expires, paid, closed := norm(o.ExpiresAt), norm(o.PaidAt), norm(o.ClosedAt)
+	expires, paid, closed, cancelReq := norm(o.ExpiresAt), norm(o.PaidAt), norm(o.ClosedAt), norm(o.CancelRequestedAt)
 	what := fmt.Sprintf("order %d", o.ID)
 	tag, err := q.Exec(ctx, `
 		UPDATE orders SET channel_no = $1, trade_no = $2, status = $3, refunded_amount = $4, qr_code = $5,
-			buyer_id = $6, updated_at = $7, expires_at = $8, paid_at = $9, closed_at = $10, version = version + 1
-		WHERE id = $11 AND version = $12`,
+			buyer_id = $6, updated_at = $7, expires_at = $8, paid_at = $9, closed_at = $10, cancel_requested_at = $11,
+			version = version + 1
+		WHERE id = $12 AND version = $13`,
 		nullString(o.ChannelNo), o.TradeNo, string(o.Status), int64(o.RefundedAmount), o.QRCode,
-		o.BuyerID, updated, expires, nullTime(paid), nullTime(closed),
+		o.BuyerID, updated, expires, nullTime(paid), nullTime(closed), nullTime(cancelReq),
 		o.ID, o.Version)
 	if err != nil {
 		return dbError(err, what)
@@ -194,7 +195,7 @@ func updateOrder(ctx context.Context, q querier, now func() time.Time, o *paygat
 		}
 		return paygate.Errorf(paygate.EConflict, "%s was changed concurrently (version %d is stale)", what, o.Version)
 	}
-	o.UpdatedAt, o.ExpiresAt, o.PaidAt, o.ClosedAt = updated, expires, paid, closed
+	o.UpdatedAt, o.ExpiresAt, o.PaidAt, o.ClosedAt, o.CancelRequestedAt = updated, expires, paid, closed, cancelReq
 	o.Version++
 	return nil
 }

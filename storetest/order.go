@@ -106,8 +106,8 @@ func testOrderTimes(t *testing.T, s paygate.Store) {
 	if !got.ExpiresAt.Equal(us(t0.Add(15 * time.Minute))) {
 		t.Errorf("ExpiresAt = %v", got.ExpiresAt)
 	}
-	if !got.PaidAt.IsZero() || !got.ClosedAt.IsZero() {
-		t.Errorf("PaidAt %v, ClosedAt %v; want zero", got.PaidAt, got.ClosedAt)
+	if !got.PaidAt.IsZero() || !got.ClosedAt.IsZero() || !got.CancelRequestedAt.IsZero() {
+		t.Errorf("PaidAt %v, ClosedAt %v, CancelRequestedAt %v; want zero", got.PaidAt, got.ClosedAt, got.CancelRequestedAt)
 	}
 
 	// A zero time in a NOT NULL column comes back zero too.
@@ -117,6 +117,7 @@ func testOrderTimes(t *testing.T, s paygate.Store) {
 	}
 
 	closeAt := time.Date(2026, 3, 4, 6, 0, 0, 999, time.FixedZone("X", -5*60*60))
+	cancelAt := closeAt.Add(-1500 * time.Millisecond)
 	err := s.Tx(ctx, func(tx paygate.StoreTx) error {
 		cur, err := tx.OrderForUpdate(ctx, o.ID)
 		if err != nil {
@@ -125,6 +126,7 @@ func testOrderTimes(t *testing.T, s paygate.Store) {
 		if err := cur.Transition(paygate.StatusClosed, closeAt); err != nil {
 			return err
 		}
+		cur.CancelRequestedAt = cancelAt
 		return tx.UpdateOrder(ctx, cur)
 	})
 	if err != nil {
@@ -134,6 +136,10 @@ func testOrderTimes(t *testing.T, s paygate.Store) {
 	if got.ClosedAt != us(closeAt) || got.UpdatedAt != us(closeAt) || !got.PaidAt.IsZero() {
 		t.Errorf("after close: ClosedAt %v, UpdatedAt %v, PaidAt %v; want %v, %v, zero",
 			got.ClosedAt, got.UpdatedAt, got.PaidAt, us(closeAt), us(closeAt))
+	}
+	// The cancel intent is durable (gateway.requestCancel relies on it).
+	if got.CancelRequestedAt != us(cancelAt) {
+		t.Errorf("CancelRequestedAt = %v, want %v", got.CancelRequestedAt, us(cancelAt))
 	}
 }
 
