@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -15,8 +16,9 @@ import (
 
 var (
 	flagOrders      = flag.Int("chaos.orders", 200, "orders per store (the big run: 10000)")
-	flagStore       = flag.String("chaos.store", "both", "store(s) to run on: sqlite, postgres or both")
-	flagSeed        = flag.Uint64("chaos.seed", 0, "seed of the workload's choices (0: from the clock; the summary prints it)")
+	flagStore       = flag.String("chaos.store", "all", "what to run: sqlite, postgres, failover (PostgreSQL primary killed, its synchronous standby promoted), both (sqlite and postgres) or all")
+	flagSeed        = flag.Uint64("chaos.seed", 0, "seed of the workload's and the disturbances' choices (0: from the clock; the summary prints it)")
+	flagSeeds       = flag.Int("chaos.seeds", 2, "runs per store, one after the other, with seeds seed, seed+1, ...")
 	flagWorkers     = flag.Int("chaos.workers", 12, "API requests in flight at most")
 	flagWebhookFail = flag.Float64("chaos.webhook-fail", 0.1, "share of valid webhook deliveries the receiver fails on purpose (HTTP 500)")
 	flagQuiet       = flag.Duration("chaos.quiet", 3*time.Minute, "how long to wait for quiet after the workload")
@@ -33,12 +35,14 @@ func TestChaos(t *testing.T) {
 	}
 	var stores []string
 	switch *flagStore {
+	case "all":
+		stores = []string{"sqlite", "postgres", "failover"}
 	case "both":
 		stores = []string{"sqlite", "postgres"}
-	case "sqlite", "postgres":
+	case "sqlite", "postgres", "failover":
 		stores = []string{*flagStore}
 	default:
-		t.Fatalf("chaos: -chaos.store %q: want sqlite, postgres or both", *flagStore)
+		t.Fatalf("chaos: -chaos.store %q: want sqlite, postgres, failover, both or all", *flagStore)
 	}
 	seed := *flagSeed
 	if seed == 0 {
@@ -50,7 +54,10 @@ func TestChaos(t *testing.T) {
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			t.Parallel()
-			runChaos(t, store, bin, seed)
+			for i := range max(*flagSeeds, 1) {
+				s := seed + uint64(i)
+				t.Run(fmt.Sprintf("seed%d", s), func(t *testing.T) { runChaos(t, store, bin, s) })
+			}
 		})
 	}
 }
@@ -88,7 +95,15 @@ func runChaos(t *testing.T, store, bin string, seed uint64) {
 		expectDown = map[int]bool{}
 		unexpected []string
 	)
+	// The disturbances' moments and lengths come from the seed too, so that
+	// a failing seed replays its timeline.
+	dist := rand.New(rand.NewPCG(seed, 0xd157))
 	restartPause := func() time.Duration { return 500*time.Millisecond + rand.N(1500*time.Millisecond) }
+	var (
+		recMu      sync.Mutex
+		recoveries []recovery
+		recWG      sync.WaitGroup
+	)
 	killNode := func(i int) func() error {
 		return func() error {
 			downMu.Lock()
@@ -100,35 +115,84 @@ func runChaos(t *testing.T, store, bin string, seed uint64) {
 				downMu.Unlock()
 			}()
 			mark("SIGKILL node%d (%d orders started, %d done)", i, d.started.Load(), d.done.Load())
+			pid := e.nodes[i].pid()
 			e.nodes[i].kill()
+			died := time.Now()
+			held, herr := e.probe.held(ctx, pid)
+			if herr != nil {
+				mark("node%d: could not list the jobs it held: %v", i, herr)
+			}
+			var backMu sync.Mutex
+			var back time.Time
+			returned := func() time.Time { backMu.Lock(); defer backMu.Unlock(); return back }
+			if herr == nil {
+				recWG.Add(1)
+				go func() {
+					defer recWG.Done()
+					r := watchRecovery(ctx, e.probe, fmt.Sprintf("node%d", i), pid, held, died, returned, 3*time.Minute)
+					mark("recovery %s", r)
+					recMu.Lock()
+					recoveries = append(recoveries, r)
+					recMu.Unlock()
+				}()
+			}
 			time.Sleep(restartPause())
 			if err := e.nodes[i].start(ctx, 60*time.Second); err != nil {
 				return err
 			}
-			mark("node%d back", i)
+			backMu.Lock()
+			back = time.Now()
+			backMu.Unlock()
+			mark("node%d back (%d running jobs were held by the killed process)", i, len(held))
 			return nil
 		}
 	}
 	var steps []step
 	pgRestarts := 0
+	var failoverOutage time.Duration
+	restartPG := func() error {
+		pause := 300*time.Millisecond + time.Duration(dist.IntN(3000))*time.Millisecond
+		mark("PostgreSQL stop -m fast for %s (%d orders started, %d done)", pause, d.started.Load(), d.done.Load())
+		if err := e.pg.restart(pause); err != nil {
+			return err
+		}
+		pgRestarts++
+		mark("PostgreSQL back")
+		return nil
+	}
+	at := func() float64 { return 0.1 + 0.8*dist.Float64() }
 	switch store {
 	case "sqlite":
-		steps = []step{{0.3, "kill node0", killNode(0)}, {0.65, "kill node0", killNode(0)}}
+		steps = []step{{at(), "kill node0", killNode(0)}, {at(), "kill node0", killNode(0)}}
 	case "postgres":
-		steps = []step{
-			{0.2, "kill node1", killNode(1)},
-			{0.45, "restart postgres", func() error {
-				mark("PostgreSQL stop -m fast (%d orders started, %d done)", d.started.Load(), d.done.Load())
-				if err := e.pg.restart(time.Second); err != nil {
-					return err
-				}
-				pgRestarts++
-				mark("PostgreSQL back")
-				return nil
-			}},
-			{0.7, "kill node0", killNode(0)},
+		// Several database outages at moments of the seed's choosing: the
+		// class of failure the barcode and cancel paths must survive.
+		steps = []step{{at(), "kill node1", killNode(1)}, {at(), "kill node0", killNode(0)}}
+		for range 3 {
+			steps = append(steps, step{at(), "restart postgres", restartPG})
 		}
+	case "failover":
+		steps = []step{{at(), "kill node1", killNode(1)}, {0.5, "failover", func() error {
+			mark("PostgreSQL primary killed (stop -m immediate) (%d orders started, %d done)", d.started.Load(), d.done.Load())
+			began := time.Now()
+			e.pg.stop("immediate")
+			if err := e.standby.promote(); err != nil {
+				return err
+			}
+			mark("standby promoted in %s", time.Since(began).Round(time.Millisecond))
+			deadline := time.Now().Add(2 * time.Minute)
+			for d.createdOK.Load() < began.UnixNano() {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("no order accepted within 2 min of the failover")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			failoverOutage = time.Unix(0, d.createdOK.Load()).Sub(began)
+			mark("orders accepted again %s after the primary died", failoverOutage.Round(time.Millisecond))
+			return nil
+		}}}
 	}
+	sort.Slice(steps, func(i, j int) bool { return steps[i].at < steps[j].at })
 	progress := make(chan struct{}, 1)
 	monkeyDone := make(chan struct{})
 	var monkeyErrs []string
@@ -214,6 +278,7 @@ func runChaos(t *testing.T, store, bin string, seed uint64) {
 	}
 	close(stopSupervisor)
 	<-supervisorDone
+	recWG.Wait()
 
 	tr, err := e.gather(ctx, d)
 	if err != nil {
@@ -231,6 +296,24 @@ func runChaos(t *testing.T, store, bin string, seed uint64) {
 	downMu.Unlock()
 	for _, m := range monkeyErrs {
 		ms = append(ms, mismatch{Msg: "disturbance failed: " + m})
+	}
+	// Recovery: a dead node's work is taken over within the goal, from its
+	// return on SQLite (one node), from its death with replicas.
+	var recs []string
+	recMu.Lock()
+	for _, r := range recoveries {
+		recs = append(recs, r.String())
+		took := r.afterDeath
+		if store == "sqlite" {
+			took = r.afterReturn
+		}
+		if !r.done || took > recoveryGoal {
+			ms = append(ms, mismatch{Msg: fmt.Sprintf("recovery slower than %s: %s", recoveryGoal, r)})
+		}
+	}
+	recMu.Unlock()
+	if store == "failover" && failoverOutage > 0 {
+		recs = append(recs, fmt.Sprintf("failover: orders accepted again after %.1fs", failoverOutage.Seconds()))
 	}
 	_, rxDeliveries, rxFailed, rxInvalid, rxInvalidEx, _ := e.rx.snapshot()
 	if rxInvalid > 0 {
@@ -250,11 +333,11 @@ func runChaos(t *testing.T, store, bin string, seed uint64) {
 	summary := fmt.Sprintf("chaos: store=%s orders=%d qr=%d barcode=%d paid=%d (partially_refunded=%d) refunded=%d closed=%d pending=%d "+
 		"buyer_paid=%d cancel_refunds=%d late_payments=%d refunds_succeeded=%d events=%d (%s) deliveries=%d (failed_on_purpose=%d) "+
 		"faults=%s injected≈{channel_calls:%d gateway_errors:%d unknown:%d timeouts:%d notify_dropped:%d notify_duplicated:%d notify_gave_up:%d} "+
-		"kills=%d pg_restarts=%d retries=%d {%s} seed=%d workload=%s quiet=%s total=%s mismatches=%d %s",
+		"kills=%d pg_restarts=%d recovery=[%s] retries=%d {%s} seed=%d workload=%s quiet=%s total=%s mismatches=%d %s",
 		store, n, oc.qr, oc.barcode, oc.paid, oc.partial, oc.refunded, oc.closed, oc.pending,
 		oc.simPaid, oc.cancelRefunds, oc.latePayments, oc.refundsOK, oc.eventCount, eventSrc, rxDeliveries, rxFailed,
 		faults, calls, injected["gateway_errors"], injected["unknown"], injected["timeouts"], oc.notifyDropped, oc.notifyDuplicated, oc.notifyGaveUp,
-		kills, pgRestarts, retries, retryDetail, seed, workload.Round(time.Second), quietIn.Round(time.Second),
+		kills, pgRestarts, strings.Join(recs, "; "), retries, retryDetail, seed, workload.Round(time.Second), quietIn.Round(time.Second),
 		time.Since(began).Round(time.Second), len(ms), byKind)
 	fmt.Println(summary)
 	t.Log(summary)

@@ -109,6 +109,9 @@ type driver struct {
 	giveUp  time.Duration // a request unanswered this long is given up and reported
 	done    atomic.Int64  // orders whose lifecycle ended
 	started atomic.Int64  // orders whose lifecycle began
+	// createdOK is when a create was last answered with an order (Unix ns):
+	// the failover drill measures the outage by it.
+	createdOK atomic.Int64
 
 	mu      sync.Mutex
 	retries map[string]int // by reason
@@ -293,6 +296,7 @@ func (d *driver) order(ctx context.Context, i int, r *orderRec) {
 		r.Answered, r.CreateResp = true, fmt.Sprintf("%d %s", apiErr.StatusCode, apiErr.Code)
 	default:
 		r.Answered, r.CreateResp, r.QRCode, r.SeenStatus = true, fmt.Sprintf("%d %s", status, o.Status), o.QRCode, o.Status
+		d.createdOK.Store(time.Now().UnixNano())
 	}
 	r.mu.Unlock()
 	if err != nil || apiErr != nil {

@@ -52,9 +52,9 @@ func pgBinDir() (string, error) {
 	return "", fmt.Errorf("no PostgreSQL binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin or on PATH; set PAYGATE_CHAOS_PG_BIN")
 }
 
-// startPG makes and starts an instance; t's cleanup stops and removes it,
-// whatever happened.
-func startPG(t *testing.T) *pgInstance {
+// preparePG makes an instance's directory, owned by the server's user, and
+// registers its cleanup: stopped and removed whatever happened.
+func preparePG(t *testing.T) *pgInstance {
 	t.Helper()
 	binDir, err := pgBinDir()
 	require(t, err == nil, "%v", err)
@@ -96,6 +96,14 @@ func startPG(t *testing.T) *pgInstance {
 	}
 	pg.data = filepath.Join(pg.dir, "data")
 	pg.logPath = filepath.Join(pg.dir, "postgres.log")
+	return pg
+}
+
+// startPG makes and starts an instance; t's cleanup stops and removes it,
+// whatever happened.
+func startPG(t *testing.T) *pgInstance {
+	t.Helper()
+	pg := preparePG(t)
 	if out, err := pg.run("initdb", "-D", pg.data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"); err != nil {
 		t.Fatalf("chaos: initdb: %v\n%s", err, out)
 	}
@@ -195,4 +203,58 @@ func (pg *pgInstance) url() string {
 
 func (pg *pgInstance) String() string {
 	return strings.Join([]string{"postgres", pg.binDir, pg.dir, strconv.Itoa(pg.port)}, " ")
+}
+
+// startStandby makes a streaming replica of primary (pg_basebackup -R) on a
+// port of its own, then makes it synchronous: the primary answers a commit
+// only once the standby has it, so that a failover to it loses nothing a
+// client was told is committed.
+func startStandby(t *testing.T, primary *pgInstance) *pgInstance {
+	t.Helper()
+	sb := preparePG(t)
+	out, err := sb.run("pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(primary.port), "-U", "postgres",
+		"-D", sb.data, "-R", "-X", "stream", "-c", "fast", "--no-sync")
+	if err != nil {
+		t.Fatalf("chaos: pg_basebackup: %v\n%s", err, out)
+	}
+	if err := sb.start(); err != nil {
+		t.Fatalf("chaos: standby: %v", err)
+	}
+	for _, q := range []string{`ALTER SYSTEM SET synchronous_standby_names = '*'`, `SELECT pg_reload_conf()`} {
+		if out, err := primary.psql(q); err != nil {
+			t.Fatalf("chaos: %s: %v\n%s", q, err, out)
+		}
+	}
+	// Wait until the standby streams synchronously.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := primary.psql(`SELECT sync_state FROM pg_stat_replication`)
+		if err == nil && strings.TrimSpace(out) == "sync" {
+			return sb
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("chaos: the standby is not synchronous after 30 s: %q %v", out, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// psql runs one statement on the instance and returns its unaligned output.
+func (pg *pgInstance) psql(q string) (string, error) {
+	return pg.run("psql", "-X", "-At", "-h", pg.dir, "-p", strconv.Itoa(pg.port), "-U", "postgres", "-d", "postgres", "-c", q)
+}
+
+// promote makes a standby the primary and waits until it takes writes.
+func (pg *pgInstance) promote() error {
+	out, err := pg.run("pg_ctl", "-D", pg.data, "-w", "-t", "60", "promote")
+	if err != nil {
+		return fmt.Errorf("pg_ctl promote: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// failoverURL names both instances, the gateway connecting to whichever
+// takes writes (pgx's target_session_attrs).
+func failoverURL(a, b *pgInstance) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/postgres?sslmode=disable&target_session_attrs=read-write&connect_timeout=2", a.port, b.port)
 }

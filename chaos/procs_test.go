@@ -361,3 +361,13 @@ func grepFiles(paths []string, needles []string, max int) []string {
 	}
 	return out
 }
+
+// pid is the running process's id, 0 when it is not running.
+func (p *proc) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}

@@ -47,10 +47,17 @@ type Config struct {
 	ID string
 	// JobTimeout bounds one run of a job; default 2 min.
 	JobTimeout time.Duration
-	// RescueAfter is how long a job may stay running before River takes it
-	// for lost (its node died) and runs it again; at least JobTimeout,
-	// default 5 min. Shorter means faster recovery after a crash.
+	// NodeTimeout is how long a node may go without a heartbeat before its
+	// running jobs are taken for lost (it died) and handed back to run
+	// again, here or on another replica; default 15 s. Nodes beat every
+	// fifth of it. See liveness.go.
+	NodeTimeout time.Duration
+	// RescueAfter is River's own backstop: a job running this long is run
+	// again whatever its node's heartbeat says; at least JobTimeout,
+	// default JobTimeout + 1 min.
 	RescueAfter time.Duration
+	// OnRescue, when set, is told how many orphaned jobs were handed back.
+	OnRescue func(n int64)
 }
 
 // Queue enqueues and runs jobs. It implements paygate.JobQueue.
@@ -58,6 +65,7 @@ type Queue struct {
 	cfg      Config
 	log      *slog.Logger
 	workers  *river.Workers
+	live     *liveness
 	insertTx func(ctx context.Context, tx paygate.StoreTx, args river.JobArgs, opts *river.InsertOpts) error
 	insert   func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
 	start    func(ctx context.Context) error
@@ -83,8 +91,19 @@ func (c *Config) defaults() {
 		c.JobTimeout = 2 * time.Minute
 	}
 	if c.RescueAfter < c.JobTimeout {
-		c.RescueAfter = max(c.JobTimeout, 5*time.Minute)
+		c.RescueAfter = c.JobTimeout + time.Minute
 	}
+	if c.NodeTimeout <= 0 {
+		c.NodeTimeout = 15 * time.Second
+	}
+	if c.ID == "" {
+		c.ID = newNodeID()
+	}
+}
+
+func (q *Queue) newLiveness(db livenessDB) *liveness {
+	return &liveness{db: db, id: q.cfg.ID, every: max(q.cfg.NodeTimeout/5, 100*time.Millisecond),
+		stale: q.cfg.NodeTimeout, log: q.log, rescuedJobsFn: q.cfg.OnRescue}
 }
 
 func (c *Config) river(workers *river.Workers) *river.Config {
@@ -108,6 +127,7 @@ func (c *Config) river(workers *river.Workers) *river.Config {
 func NewSQLite(db *sql.DB, cfg Config) (*Queue, error) {
 	cfg.defaults()
 	q := &Queue{cfg: cfg, log: cfg.Logger, workers: river.NewWorkers()}
+	q.live = q.newLiveness(sqliteLiveness{db})
 	client, err := river.NewClient(riversqlite.New(db), cfg.river(q.workers))
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
@@ -128,6 +148,7 @@ func NewSQLite(db *sql.DB, cfg Config) (*Queue, error) {
 func NewPostgres(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	cfg.defaults()
 	q := &Queue{cfg: cfg, log: cfg.Logger, workers: river.NewWorkers()}
+	q.live = q.newLiveness(pgLiveness{pool})
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg.river(q.workers))
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
@@ -152,8 +173,16 @@ func (q *Queue) wire(
 		_, err := insert(ctx, args, opts)
 		return err
 	}
-	q.start = start
+	q.start = func(ctx context.Context) error {
+		// Alive before the first job is taken: a job is never attempted by a
+		// node without a heartbeat, which others would take for dead.
+		if err := q.live.start(ctx); err != nil {
+			return err
+		}
+		return start(ctx)
+	}
 	q.stop = func(ctx context.Context) error {
+		defer q.live.stop(context.WithoutCancel(ctx))
 		// Finish running jobs while ctx allows, then cancel the rest: a
 		// cancelled job is retried by River (here or on another replica).
 		if err := stop(ctx); err != nil && errors.Is(err, context.DeadlineExceeded) {
@@ -223,7 +252,10 @@ func MigrateSQLite(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if _, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, nodesTableSQLite)
 	return err
 }
 
@@ -233,6 +265,16 @@ func MigratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
-	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	return err
+	if _, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return err
+	}
+	// Replicas may start together: the lock keeps two CREATE TABLE IF NOT
+	// EXISTS from racing on the catalog.
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('paygate_nodes'))`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, nodesTablePostgres)
+		return err
+	})
 }

@@ -74,7 +74,8 @@ type config struct {
 		Workers            int           `yaml:"workers"`             // per queue and node
 		PollInterval       time.Duration `yaml:"poll_interval"`       // how often idle workers look for due jobs
 		JobTimeout         time.Duration `yaml:"job_timeout"`         // one run of a job at most
-		RescueAfter        time.Duration `yaml:"rescue_after"`        // a job running this long is taken for lost (its node died) and run again
+		NodeTimeout        time.Duration `yaml:"node_timeout"`        // a node silent this long is dead: its running jobs are handed back at once
+		RescueAfter        time.Duration `yaml:"rescue_after"`        // backstop: a job running this long is run again whatever its node; default job_timeout + 1m
 	} `yaml:"jobs"`
 	Webhooks struct {
 		RetrySchedule string `yaml:"retry_schedule"` // delays before each retry, e.g. "10s,30s,1m,..."
@@ -110,7 +111,7 @@ func defaultConfig() config {
 	c.Jobs.Workers = 10
 	c.Jobs.PollInterval = time.Second
 	c.Jobs.JobTimeout = 2 * time.Minute
-	c.Jobs.RescueAfter = 5 * time.Minute
+	c.Jobs.NodeTimeout = 15 * time.Second
 	c.Webhooks.RetrySchedule = "10s,30s,1m,5m,15m,30m,1h,2h,4h,8h,12h"
 	c.Log.Level = "info"
 	return c

@@ -20,11 +20,11 @@ func newQueue(ctx context.Context, st storeCloser, cfg config, logger *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("config: webhooks.retry_schedule: %w", err)
 	}
-	if cfg.Jobs.RescueAfter < cfg.Jobs.JobTimeout {
+	if cfg.Jobs.RescueAfter != 0 && cfg.Jobs.RescueAfter < cfg.Jobs.JobTimeout {
 		return nil, fmt.Errorf("config: jobs.rescue_after (%s) must be at least jobs.job_timeout (%s)", cfg.Jobs.RescueAfter, cfg.Jobs.JobTimeout)
 	}
 	jc := jobs.Config{Logger: logger, Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, WebhookSchedule: schedule,
-		JobTimeout: cfg.Jobs.JobTimeout, RescueAfter: cfg.Jobs.RescueAfter}
+		JobTimeout: cfg.Jobs.JobTimeout, RescueAfter: cfg.Jobs.RescueAfter, NodeTimeout: cfg.Jobs.NodeTimeout}
 	switch s := st.(type) {
 	case *sqlite.Store:
 		if err := jobs.MigrateSQLite(ctx, s.DB()); err != nil {
