@@ -109,9 +109,10 @@ type driver struct {
 	giveUp  time.Duration // a request unanswered this long is given up and reported
 	done    atomic.Int64  // orders whose lifecycle ended
 	started atomic.Int64  // orders whose lifecycle began
-	// createdOK is when a create was last answered with an order (Unix ns):
-	// the failover drill measures the outage by it.
-	createdOK atomic.Int64
+	// creates are the attempts of creates answered with an order (sent,
+	// answered): the failover drill measures its outage by them.
+	createsMu sync.Mutex
+	creates   [][2]time.Time
 
 	mu      sync.Mutex
 	retries map[string]int // by reason
@@ -214,8 +215,14 @@ func (d *driver) call(ctx context.Context, what, method, path string, query url.
 			opts = append(opts, client.WithIdempotencyKey(key))
 		}
 		d.sem <- struct{}{}
+		sent := time.Now()
 		resp, err := c.Do(ctx, method, path, query, body, out, opts...)
 		<-d.sem
+		if err == nil && method == http.MethodPost && path == "/api/v1/orders" {
+			d.createsMu.Lock()
+			d.creates = append(d.creates, [2]time.Time{sent, time.Now()})
+			d.createsMu.Unlock()
+		}
 		var apiErr *client.APIError
 		reason := ""
 		switch {
@@ -296,7 +303,6 @@ func (d *driver) order(ctx context.Context, i int, r *orderRec) {
 		r.Answered, r.CreateResp = true, fmt.Sprintf("%d %s", apiErr.StatusCode, apiErr.Code)
 	default:
 		r.Answered, r.CreateResp, r.QRCode, r.SeenStatus = true, fmt.Sprintf("%d %s", status, o.Status), o.QRCode, o.Status
-		d.createdOK.Store(time.Now().UnixNano())
 	}
 	r.mu.Unlock()
 	if err != nil || apiErr != nil {
@@ -507,4 +513,18 @@ func (d *driver) refund(ctx context.Context, r *orderRec, outRequestNo string, a
 	default:
 		rr.Answer, rr.Status = fmt.Sprintf("%d %s", status, out.Status), out.Status
 	}
+}
+
+// firstCreateSentAfter is when the first create attempt sent after t was
+// answered with an order (zero: none yet).
+func (d *driver) firstCreateSentAfter(t time.Time) time.Time {
+	d.createsMu.Lock()
+	defer d.createsMu.Unlock()
+	var first time.Time
+	for _, c := range d.creates {
+		if c[0].After(t) && (first.IsZero() || c[1].Before(first)) {
+			first = c[1]
+		}
+	}
+	return first
 }

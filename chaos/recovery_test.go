@@ -43,6 +43,9 @@ func (r recovery) String() string {
 	if !r.done {
 		return fmt.Sprintf("%s: %d held jobs NOT handed back", r.node, r.jobs)
 	}
+	if r.afterReturn < 0 {
+		return fmt.Sprintf("%s: %d held jobs back in %.1fs after death (before its return)", r.node, r.jobs, r.afterDeath.Seconds())
+	}
 	return fmt.Sprintf("%s: %d held jobs back in %.1fs after death (%.1fs after return)", r.node, r.jobs,
 		r.afterDeath.Seconds(), r.afterReturn.Seconds())
 }
