@@ -54,7 +54,7 @@ type StoreTx interface {
 	OrderForUpdate(ctx context.Context, orderID int64) (*Order, error)
 	// UpdateOrder writes o's mutable fields (ChannelNo, TradeNo, Status,
 	// RefundedAmount, QRCode, BuyerID, UpdatedAt, ExpiresAt, PaidAt,
-	// ClosedAt) and bumps its Version; it fails with EConflict if the row's
+	// ClosedAt, CancelRequestedAt) and bumps its Version; it fails with EConflict if the row's
 	// version is not o.Version, and EInvalid if a constraint (such as
 	// refunded ≤ total) would break.
 	UpdateOrder(ctx context.Context, o *Order) error
