@@ -28,7 +28,7 @@ func (s *Service) HandleNotification(ctx context.Context, form url.Values) error
 		return err
 	}
 	log := s.log.With("out_trade_no", o.OutTradeNo, "notify_id", n.NotifyID, "trade_status", n.TradeStatus)
-	if o.Mode == paygate.ModeBarcode && o.Status == paygate.StatusPending && s.now().Before(o.CreatedAt.Add(s.barcodeWindow())) {
+	if s.barcodeDeciding(o) {
 		// The barcode loop is deciding this payment and may still cancel
 		// (and so refund) it: a payment seen now must not be reported, or the
 		// merchant could hand over goods for money that goes back. Alipay
@@ -74,6 +74,18 @@ func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order,
 // errDeciding answers a notification that arrives while the barcode loop is
 // still deciding its payment; Alipay retries it.
 var errDeciding = errors.New("barcode payment is being decided; notify again later")
+
+// barcodeDeciding reports whether o is a barcode payment its loop may still
+// be deciding: pending and within the loop's window since creation.
+func (s *Service) barcodeDeciding(o *paygate.Order) bool {
+	return o.Mode == paygate.ModeBarcode && o.Status == paygate.StatusPending && s.now().Before(o.CreatedAt.Add(s.barcodeWindow()))
+}
+
+// BarcodeWindow is the longest a barcode payment's create call can take
+// to decide (pay, polling, every cancel attempt): what an Idempotency-Key's
+// lease must outlast, so that a client's repeat waits for the first
+// request's answer instead of taking over a payment still being decided.
+func (s *Service) BarcodeWindow() time.Duration { return s.barcodeWindow() }
 
 // barcodeWindow bounds how long the barcode loop can take: the polling, then
 // every cancel attempt, each a call and a pause.
