@@ -163,6 +163,7 @@ func e2e(t *testing.T, kind string, opts ...e2eOption) *e2eEnv {
 	cfg.Alipay.GatewayURL = e.base + "/gateway.do"
 	cfg.Alipay.PrivateKeyFile = appKeyFile
 	cfg.Alipay.AlipayPublicKeyFile = alipayPubFile
+	cfg.Alipay.SellerID = alipaysim.DefaultSellerID(e2eAppID) // as serve requires: every notification is checked
 	cfg.Alipay.CallTimeout = 5 * time.Second
 	cfg.Barcode.PollInterval = 100 * time.Millisecond
 	cfg.Barcode.PollTimeout = 1500 * time.Millisecond
