@@ -355,10 +355,16 @@ func (r e2eResult) want(t *testing.T, what string, status int, code string) {
 	}
 	if status >= 400 {
 		var env struct {
-			Error struct{ Code, Message string } `json:"error"`
+			Error struct {
+				Code, Message string
+				RequestID     string `json:"request_id"`
+			} `json:"error"`
 		}
-		if err := json.Unmarshal(r.body, &env); err != nil || env.Error.Code != code || env.Error.Message == "" {
-			t.Fatalf("%s: error body %s is not {\"error\":{\"code\":%q,\"message\":...}}", what, r.body, code)
+		if err := json.Unmarshal(r.body, &env); err != nil || env.Error.Code != code || env.Error.Message == "" || env.Error.RequestID == "" {
+			t.Fatalf("%s: error body %s is not {\"error\":{\"code\":%q,\"message\":...,\"request_id\":...}}", what, r.body, code)
+		}
+		if status == http.StatusNotFound && strings.Contains(env.Error.Message, "merchant") {
+			t.Fatalf("%s: a 404 names internal ids: %s", what, r.body)
 		}
 	}
 }
