@@ -20,9 +20,10 @@ const (
 	ETooLarge           = "BODY_TOO_LARGE"         // 413
 	ERateLimited        = "RATE_LIMITED"           // 429
 	EChannel            = "CHANNEL_ERROR"          // 502: the channel failed; the outcome is settled later
-	EPaymentFailed      = "PAYMENT_FAILED"         // 502: the channel refused the payment or refund (sub_code in the message)
+	EPaymentFailed      = "PAYMENT_FAILED"         // 402: the channel refused the payment or refund (sub_code in the message); final
 	EChannelUnavailable = "CHANNEL_UNAVAILABLE"    // 503: the channel's circuit is open
 	EDraining           = "DRAINING"               // 503: the node is shutting down
+	EDatabaseDown       = "DATABASE_UNAVAILABLE"   // 503: the database cannot be reached; retry later
 	EInternal           = "INTERNAL"               // 500
 )
 

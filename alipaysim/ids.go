@@ -91,6 +91,10 @@ func digitsFrom(s string, n int) string {
 // restarts so bills and notifications keep naming the same merchant.
 func sellerIDFor(appID string) string { return "2088" + digitsFrom("seller:"+appID, 12) }
 
+// DefaultSellerID is the seller id the simulator gives an app registered
+// without one: what a gateway in front of it sets as alipay.seller_id.
+func DefaultSellerID(appID string) string { return sellerIDFor(appID) }
+
 // logonIDFor is the masked logon id (a phone number) shown for a buyer.
 func logonIDFor(buyerID string) string {
 	phone := "1" + digitsFrom("phone:"+buyerID, 10)

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paygate/paygate/alipaysim"
 	"github.com/paygate/paygate/client"
 )
 
@@ -237,6 +238,7 @@ func nodeConfig(port int, dbURL, masterKey, redisURL, gatewayURL, notifyURL, app
 	w("  private_key_file: %q", appKey)
 	w("  alipay_public_key_file: %q", alipayPub)
 	w("  notify_url: %q", notifyURL)
+	w("  seller_id: %q", alipaysim.DefaultSellerID(appID)) // the simulator's seller for this app
 	w("  call_timeout: %s", callTimeout)
 	w("channel:")
 	w("  breaker_open: 2s") // the circuit opens under these rates; new orders then get 503 for 2 s, not 30

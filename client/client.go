@@ -186,11 +186,27 @@ func (c *Client) newRequest(ctx context.Context, method, path string, query url.
 
 // APIError is an answer outside 2xx: the HTTP status and the error's stable
 // code and human message as the server sent them.
+//
+// A 402 PAYMENT_FAILED is a declined payment: final, the order closed (in
+// Order), the channel's reason in Message; do not retry it, ask the buyer
+// for another way to pay under a new out_trade_no. 5xx answers and 429 are
+// worth repeating (Retryable): 502 CHANNEL_ERROR (the order stays pending
+// and is settled by query), 503 (the channel's circuit, the database, a
+// draining node; see RetryAfter).
 type APIError struct {
 	StatusCode int
 	Code       string // for example "INVALID_REQUEST"; empty if the body was not a paygate error
 	Message    string
-	RequestID  string // the X-Request-Id the server answered with, for support
+	RequestID  string        // the request id (X-Request-Id, or the body's), for support
+	RetryAfter time.Duration // from a Retry-After header in seconds; 0 when absent
+	Order      *Order        // with a declined payment (402): the order, closed
+}
+
+// Retryable reports whether repeating the same request (with the same
+// out_trade_no, out_request_no or Idempotency-Key) may succeed: a 429 or a
+// 5xx. A 4xx other than 429, a 402 decline included, is final.
+func (e *APIError) Retryable() bool {
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
 }
 
 func (e *APIError) Error() string {
@@ -211,14 +227,22 @@ func ErrorCode(err error) string {
 
 func newAPIError(resp *http.Response, data []byte) *APIError {
 	e := &APIError{StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		e.RetryAfter = time.Duration(secs) * time.Second
+	}
 	var env struct {
 		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
+			Code      string `json:"code"`
+			Message   string `json:"message"`
+			RequestID string `json:"request_id"`
 		} `json:"error"`
+		Order *Order `json:"order"`
 	}
 	if json.Unmarshal(data, &env) == nil && env.Error.Code != "" {
-		e.Code, e.Message = env.Error.Code, env.Error.Message
+		e.Code, e.Message, e.Order = env.Error.Code, env.Error.Message, env.Order
+		if e.RequestID == "" {
+			e.RequestID = env.Error.RequestID
+		}
 		return e
 	}
 	msg := strings.TrimSpace(string(data))

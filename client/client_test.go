@@ -128,4 +128,34 @@ func TestAPIError(t *testing.T) {
 	if b, _ := io.ReadAll(resp.Body); string(b) != "bad gateway" {
 		t.Fatalf("resp.Body = %q, want it readable again", b)
 	}
+	if !e.Retryable() {
+		t.Error("a 502 is not Retryable")
+	}
+}
+
+func TestAPIErrorDeclinedAndUnavailable(t *testing.T) {
+	t.Parallel()
+	srv := echoServer(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		if r.URL.Path == "/api/v1/orders" {
+			w.WriteHeader(402)
+			io.WriteString(w, `{"error":{"code":"PAYMENT_FAILED","message":"pay: the channel refused: no balance (ACQ.BUYER_BALANCE_NOT_ENOUGH)","request_id":"rid-402"},`+
+				`"order":{"out_trade_no":"B1","status":"closed","total_amount":"1.00"}}`)
+			return
+		}
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(503)
+		io.WriteString(w, `{"error":{"code":"DATABASE_UNAVAILABLE","message":"retry later","request_id":"rid-503"}}`)
+	})
+	c := New(srv.URL, "ak_test", "sk_test")
+	_, err := c.CreateOrder(context.Background(), CreateOrderRequest{OutTradeNo: "B1", Subject: "s", TotalAmount: "1.00", Mode: "barcode", AuthCode: "260000000000000001"})
+	var e *APIError
+	if !errors.As(err, &e) || e.StatusCode != 402 || e.Code != "PAYMENT_FAILED" || e.RequestID != "rid-402" ||
+		e.Order == nil || e.Order.OutTradeNo != "B1" || e.Order.Status != "closed" || e.Retryable() {
+		t.Fatalf("402: err = %#v (order %+v)", err, e.Order)
+	}
+	_, err = c.GetOrder(context.Background(), "B1", false)
+	if !errors.As(err, &e) || e.StatusCode != 503 || e.Code != "DATABASE_UNAVAILABLE" || e.RequestID != "rid-503" ||
+		e.RetryAfter != 5*time.Second || e.Order != nil || !e.Retryable() {
+		t.Fatalf("503: err = %#v", err)
+	}
 }

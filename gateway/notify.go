@@ -36,7 +36,7 @@ func (s *Service) HandleNotification(ctx context.Context, form url.Values) error
 		_, err = s.markClosed(ctx, o.ID, n.TradeNo)
 		return err
 	}
-	if o.Mode == paygate.ModeBarcode && o.Status == paygate.StatusPending && s.now().Before(o.CreatedAt.Add(s.barcodeWindow())) {
+	if s.barcodeDeciding(o) {
 		// The barcode loop is deciding this payment and may still cancel
 		// (and so refund) it: a payment seen now must not be reported, or the
 		// merchant could hand over goods for money that goes back. Alipay
@@ -97,11 +97,27 @@ var errDeciding = errors.New("barcode payment is being decided; notify again lat
 // way; Alipay retries it.
 var errCancelling = errors.New("the order is being cancelled; notify again later")
 
-// barcodeWindow bounds how long the barcode loop can take: the polling, then
-// every cancel attempt, each a call and a pause.
+// barcodeDeciding reports whether o is a barcode payment its loop may still
+// be deciding: pending and within the loop's window since creation.
+func (s *Service) barcodeDeciding(o *paygate.Order) bool {
+	return o.Mode == paygate.ModeBarcode && o.Status == paygate.StatusPending && s.now().Before(o.CreatedAt.Add(s.barcodeWindow()))
+}
+
+// BarcodeWindow is the longest a barcode payment's create call can take
+// to decide (pay, polling, every cancel attempt): what an Idempotency-Key's
+// lease must outlast, so that a client's repeat waits for the first
+// request's answer instead of taking over a payment still being decided.
+func (s *Service) BarcodeWindow() time.Duration { return s.barcodeWindow() }
+
+// barcodeWindow bounds how long the barcode loop can take: the pay call;
+// the polling, whose last round (a pause and a query) may start just before
+// PollTimeout; every cancel attempt, each a call and a pause; the query
+// after a cancel refused for good; and a margin for the database writes in
+// between.
 func (s *Service) barcodeWindow() time.Duration {
-	return 2*s.cfg.CallTimeout + s.cfg.PollTimeout +
-		time.Duration(s.cfg.CancelAttempts)*(s.cfg.CallTimeout+s.cfg.CancelInterval)
+	return s.cfg.CallTimeout + s.cfg.PollTimeout + s.cfg.PollInterval + s.cfg.CallTimeout +
+		time.Duration(s.cfg.CancelAttempts)*(s.cfg.CallTimeout+s.cfg.CancelInterval) + s.cfg.CallTimeout +
+		5*time.Second
 }
 
 // paidAfterClose handles a paid notification for a closed order. Most often

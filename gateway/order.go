@@ -152,11 +152,16 @@ func (s *Service) precreate(ctx context.Context, o *paygate.Order) (*paygate.Ord
 }
 
 // GetOrder returns the merchant's order; refresh queries the channel first
-// and applies what it says.
+// and applies what it says. A barcode payment still being decided by its
+// loop is returned as stored (pending), unasked: the loop may yet cancel,
+// and so refund, a payment the channel reports made (see HandleNotification).
 func (s *Service) GetOrder(ctx context.Context, m *paygate.Merchant, outTradeNo string, refresh bool) (*paygate.Order, error) {
 	o, err := s.cfg.Store.OrderByOutTradeNo(ctx, m.ID, outTradeNo)
 	if err != nil || !refresh || o.Status != paygate.StatusPending {
 		return o, err
+	}
+	if s.barcodeDeciding(o) {
+		return o, nil
 	}
 	settled, err := s.settleByQuery(ctx, o)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
 	"github.com/paygate/paygate/alipaysim"
+	"github.com/paygate/paygate/gateway"
 )
 
 func TestQROrder(t *testing.T) {
@@ -98,6 +99,64 @@ func TestRefreshFindsPaymentWhoseNotificationWasLost(t *testing.T) {
 		got, err := e.svc.GetOrder(context.Background(), e.merchant, "LOST", true)
 		if err != nil || got.Status != paygate.StatusPaid {
 			t.Fatalf("refresh: %+v, %v", got, err)
+		}
+	})
+}
+
+// TestRefreshDuringBarcodeDecision: the buyer has paid at the channel while
+// the barcode loop is still deciding (it may yet cancel and refund): a
+// refresh must not report the order paid; once the loop decides, it is.
+func TestRefreshDuringBarcodeDecision(t *testing.T) {
+	t.Parallel()
+	storeKinds(t, func(t *testing.T, open func(*testing.T) paygate.Store) {
+		release := make(chan struct{})
+		var first sync.Once
+		e := setup(t, open, withFaults(alipaysim.Faults{NotifyDropRate: 1}), func(g *gateway.Config, s *alipaysim.Config) {
+			s.PayDelay = 50 * time.Millisecond
+			g.Sleep = func(ctx context.Context, d time.Duration) error {
+				blocked := false
+				first.Do(func() { blocked = true })
+				if blocked { // the loop's first pause lasts until the test has looked
+					<-release
+				}
+				return nil
+			}
+		})
+		type result struct {
+			o   *paygate.Order
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "BD", TotalAmount: 700, Mode: paygate.ModeBarcode, AuthCode: "291234567890123456"})
+			done <- result{o, err}
+		}()
+		eventually(t, "the buyer's payment at the channel", func() bool {
+			o, err := e.store.OrderByOutTradeNo(context.Background(), e.merchant.ID, "BD")
+			if err != nil {
+				return false
+			}
+			for _, tr := range e.sim.Trades() {
+				if tr.OutTradeNo == o.ChannelNo && tr.TradeStatus == alipay.TradeSuccess {
+					return true
+				}
+			}
+			return false
+		})
+		got, err := e.svc.GetOrder(context.Background(), e.merchant, "BD", true)
+		if err != nil || got.Status != paygate.StatusPending {
+			t.Fatalf("refresh while the loop decides: %+v, %v; want pending", got, err)
+		}
+		if stored := e.order(t, "BD"); stored.Status != paygate.StatusPending {
+			t.Fatalf("stored after the refresh: %s; want pending", stored.Status)
+		}
+		close(release)
+		r := <-done
+		if r.err != nil || r.o.Status != paygate.StatusPaid {
+			t.Fatalf("the loop decided %+v, %v; want paid", r.o, r.err)
+		}
+		if got := e.events(t, r.o.ID); !slices.Equal(got, []string{paygate.EventOrderPaid}) {
+			t.Errorf("events = %v", got)
 		}
 	})
 }

@@ -22,7 +22,7 @@ func TestErrorMapping(t *testing.T) {
 		{paygate.Errorf(paygate.EInvalid, "bad thing"), 400, "INVALID_REQUEST", "bad thing"},
 		{paygate.Errorf(paygate.EUnauthorized, "who"), 401, "UNAUTHORIZED", "who"},
 		{paygate.Errorf(paygate.EForbidden, "not yours"), 403, "FORBIDDEN", "not yours"},
-		{paygate.Errorf(paygate.ENotFound, "no such order"), 404, "NOT_FOUND", "no such order"},
+		{paygate.Errorf(paygate.ENotFound, "order X1 of merchant 7 not found"), 404, "NOT_FOUND", "order X1 not found"},
 		{paygate.Errorf(paygate.EConflict, "state"), 409, "CONFLICT", "state"},
 		{paygate.Errorf(paygate.EIdempotencyReuse, "reused"), 409, "IDEMPOTENCY_KEY_REUSED", "reused"},
 		{paygate.Errorf(paygate.EIdempotencyBusy, "busy"), 409, "IDEMPOTENCY_IN_FLIGHT", "busy"},
@@ -31,9 +31,11 @@ func TestErrorMapping(t *testing.T) {
 		{paygate.Errorf(paygate.ETooLarge, "big"), 413, "BODY_TOO_LARGE", "big"},
 		{paygate.Errorf(paygate.ERateLimited, "slow down"), 429, "RATE_LIMITED", "slow down"},
 		{paygate.Errorf(paygate.EChannel, "alipay said no"), 502, "CHANNEL_ERROR", "alipay said no"},
-		{paygate.Errorf(paygate.EPaymentFailed, "no balance"), 502, "PAYMENT_FAILED", "no balance"},
+		{paygate.Errorf(paygate.EPaymentFailed, "no balance"), 402, "PAYMENT_FAILED", "no balance"},
 		{paygate.Errorf(paygate.EChannelUnavailable, "circuit open"), 503, "CHANNEL_UNAVAILABLE", "circuit open"},
 		{paygate.Errorf(paygate.EDraining, "draining"), 503, "DRAINING", "draining"},
+		{fmt.Errorf("%w: postgres: begin: %w", paygate.Errorf(paygate.EDatabaseDown, "the database cannot be reached; retry later"),
+			errors.New("dial tcp db.internal:5432: connection refused")), 503, "DATABASE_UNAVAILABLE", "retry later"},
 		{fmt.Errorf("gateway: create: %w", paygate.Errorf(paygate.EConflict, "wrapped")), 409, "CONFLICT", "wrapped"},
 		{paygate.Errorf(paygate.EInternal, "db password=hunter2"), 500, "INTERNAL", "internal error"},
 		{paygate.Errorf("SOMETHING_NEW", "secret detail"), 500, "INTERNAL", "internal error"},
@@ -52,6 +54,12 @@ func TestErrorMapping(t *testing.T) {
 			}
 			if tt.status == 429 && hdr.Get("Retry-After") == "" {
 				t.Error("429 without Retry-After")
+			}
+			if tt.code == paygate.EDatabaseDown && hdr.Get("Retry-After") != "5" {
+				t.Errorf("DATABASE_UNAVAILABLE with Retry-After %q, want 5", hdr.Get("Retry-After"))
+			}
+			if strings.Contains(string(b), "merchant 7") || strings.Contains(string(b), "db.internal") {
+				t.Fatalf("the answer names internals: %s", b)
 			}
 			// The cause is logged once, on the request's line, for 500s.
 			lines := f.logs.Lines(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -102,6 +103,10 @@ func (f *fakeOrders) CreateOrder(ctx context.Context, m *paygate.Merchant, req p
 	}
 	if req.Mode == paygate.ModeQR {
 		o.QRCode = "https://qr.alipay.com/" + req.OutTradeNo
+	} else if strings.HasPrefix(req.AuthCode, "26") { // declined, as Alipay declines 26… in the simulator
+		o.Status = paygate.StatusClosed
+		f.orders = append(f.orders, o)
+		return nil, false, paygate.Errorf(paygate.EPaymentFailed, "pay: the channel refused: balance not enough (ACQ.BUYER_BALANCE_NOT_ENOUGH)")
 	} else {
 		o.Status, o.PaidAt, o.TradeNo, o.BuyerID = paygate.StatusPaid, now, "2026"+req.OutTradeNo, "2088000000000001"
 	}

@@ -226,8 +226,9 @@ func do(t *testing.T, hr *http.Request) (int, http.Header, []byte) {
 
 type apiError struct {
 	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		RequestID string `json:"request_id"`
 	} `json:"error"`
 }
 
@@ -250,6 +251,9 @@ func wantError(t *testing.T, status int, hdr http.Header, body []byte, wantStatu
 	}
 	if !strings.Contains(e.Error.Message, msg) {
 		t.Errorf("message = %q, want it to mention %q", e.Error.Message, msg)
+	}
+	if e.Error.RequestID == "" || e.Error.RequestID != hdr.Get("X-Request-Id") {
+		t.Errorf("request_id = %q, want the answer's X-Request-Id %q", e.Error.RequestID, hdr.Get("X-Request-Id"))
 	}
 }
 

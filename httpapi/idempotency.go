@@ -21,7 +21,8 @@ import (
 //   - the same key with another request is 409 IDEMPOTENCY_KEY_REUSED;
 //   - a repeat while the first is still running is 409 IDEMPOTENCY_IN_FLIGHT.
 //
-// Only final answers are stored (2xx and 4xx). A 5xx (internal, channel
+// Only final answers are stored (2xx and 4xx, a 402 declined payment
+// included: the decline is final and a repeat must not charge again). A 5xx (internal, channel
 // failed or unavailable, draining) is not: the key is released so that the
 // client's retry runs again, and the use cases underneath are themselves
 // idempotent by out_trade_no and out_request_no, so running again is safe.
@@ -82,6 +83,10 @@ func (s *Server) idempotent(c *gin.Context, h handler) {
 	}
 	c.Data(status, jsonType, b)
 }
+
+// IdempotencyLease is how long a request owns its Idempotency-Key before
+// another may take it over.
+func (s *Server) IdempotencyLease() time.Duration { return s.lease }
 
 // release gives the key back without an answer, so that the client's retry
 // runs again instead of waiting out the lease with 409 in flight.

@@ -24,13 +24,18 @@ const (
 
 const jsonType = "application/json; charset=utf-8"
 
-// edge wraps every request: it assigns a request id, turns a panic into a
-// 500, and writes the request's one log line. It never logs bodies,
+// edge wraps every request: it assigns a request id (also in every error
+// body), sets the headers every answer carries, turns a panic into a 500,
+// and writes the request's one log line. It never logs bodies,
 // signatures, secrets or query strings.
 func (s *Server) edge(c *gin.Context) {
 	start := s.now()
 	rid := requestID(c.GetHeader("X-Request-Id"))
 	c.Header("X-Request-Id", rid)
+	// Answers hold orders and payment state: no cache (browser, proxy or
+	// CDN) may keep or replay them, and none is to be sniffed as HTML.
+	c.Header("Cache-Control", "no-store")
+	c.Header("X-Content-Type-Options", "nosniff")
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {

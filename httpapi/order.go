@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -128,12 +129,27 @@ func (s *Server) createOrder(c *gin.Context, m *paygate.Merchant) (int, any, err
 	}
 	o, created, err := s.orders.CreateOrder(c.Request.Context(), m, req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, s.withOrder(c, m, req.OutTradeNo, err)
 	}
 	if created {
 		return http.StatusCreated, newOrderJSON(o), nil
 	}
 	return http.StatusOK, newOrderJSON(o), nil
+}
+
+// withOrder gives a declined payment's error the order it closed, so that
+// the 402 shows the merchant the order's final state with the reason. If the
+// order cannot be read, the error goes without it.
+func (s *Server) withOrder(c *gin.Context, m *paygate.Merchant, outTradeNo string, err error) error {
+	if paygate.ErrorCode(err) != paygate.EPaymentFailed {
+		return err
+	}
+	o, gerr := s.orders.GetOrder(c.Request.Context(), m, outTradeNo, false)
+	if gerr != nil {
+		addLogAttrs(c, slog.String("declined_order_error", gerr.Error()))
+		return err
+	}
+	return &declinedError{err: err, order: o}
 }
 
 // pathTradeNo is the order named in the path.

@@ -72,7 +72,7 @@ func (s *Server) createRefund(c *gin.Context, m *paygate.Merchant) (int, any, er
 	}
 	r, created, err := s.orders.Refund(c.Request.Context(), m, no, req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, s.withOrder(c, m, no, err)
 	}
 	if created {
 		return http.StatusCreated, newRefundJSON(r), nil

@@ -22,10 +22,20 @@ func invalid(format string, args ...any) error {
 }
 
 // decodeJSON decodes body, exactly one JSON object with only known fields,
-// into v.
+// into v. It is stricter than encoding/json, which would let a later
+// duplicate key override an earlier one, match keys case-insensitively and
+// replace invalid UTF-8 silently: a body that means something other than
+// what its first reading says (two total_amount, a TOTAL_AMOUNT) is refused,
+// never guessed at.
 func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return invalid("the request body must be a JSON object")
+	}
+	if err := checkJSONText(body); err != nil {
+		return err
+	}
+	if err := checkJSONKeys(body, jsonFieldNames(v)); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

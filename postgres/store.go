@@ -14,7 +14,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -102,11 +101,11 @@ func Open(ctx context.Context, url string, sealer *paygate.Sealer, opts ...Optio
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open: %w", err)
+		return nil, wrapErr(err, "postgres: open")
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("postgres: open: %w", err)
+		return nil, wrapErr(err, "postgres: open")
 	}
 	s := &Store{pool: pool, sealer: sealer, now: cfg.now}
 	if cfg.migrate {
@@ -125,7 +124,7 @@ func (s *Store) DB() *pgxpool.Pool { return s.pool }
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("postgres: ping: %w", err)
+		return wrapErr(err, "postgres: ping")
 	}
 	return nil
 }

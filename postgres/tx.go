@@ -37,7 +37,7 @@ func (t *Tx) PgxTx() pgx.Tx { return t.tx }
 func (s *Store) Tx(ctx context.Context, fn func(tx paygate.StoreTx) error) error {
 	pgTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", err)
+		return wrapErr(err, "postgres: begin")
 	}
 	rollback := func() error {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
@@ -61,7 +61,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx paygate.StoreTx) error) error
 		return err
 	}
 	if err := pgTx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: commit: %w", err)
+		return wrapErr(err, "postgres: commit")
 	}
 	return nil
 }

@@ -170,7 +170,7 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: ping: %w", err)
+		return wrapErr(err, "sqlite: ping")
 	}
 	return nil
 }

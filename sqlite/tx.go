@@ -33,7 +33,7 @@ func (t *Tx) SQLTx() *sql.Tx { return t.tx }
 func (s *Store) Tx(ctx context.Context, fn func(tx paygate.StoreTx) error) error {
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return wrapErr(err, "sqlite: begin")
 	}
 	finished := false
 	defer func() {
@@ -52,7 +52,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx paygate.StoreTx) error) error
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
+		return wrapErr(err, "sqlite: commit")
 	}
 	return nil
 }

@@ -165,7 +165,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 	}
 	a.api = httpapi.New(httpapi.Config{
 		Orders: a.service, Merchants: st, Idempotency: st, Nonces: nonces, Logger: logger,
-		Tolerance: cfg.Auth.Tolerance,
+		Tolerance: cfg.Auth.Tolerance, IdempotencyLease: idempotencyLease(a.service),
 		RateLimit: httpapi.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
 		Ready:     readiness(st),
 		Events:    &jobs.EventService{Store: st, Queue: a.queue},
@@ -173,6 +173,20 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 	})
 	ok = true
 	return a, nil
+}
+
+// idempotencyLeaseMargin is what an Idempotency-Key's lease adds to the
+// longest barcode decision: the database writes around it and a slow node.
+const idempotencyLeaseMargin = 30 * time.Second
+
+// idempotencyLease is how long a request owns its Idempotency-Key: longer
+// than the slowest create can take (a barcode payment: its polling
+// (barcode.poll_timeout), then every cancel attempt, each bounded by
+// alipay.call_timeout; 145 s with the defaults), so that a client's repeat
+// gets 409 in flight instead of taking over a payment still being decided.
+// Never below httpapi's default.
+func idempotencyLease(svc *gateway.Service) time.Duration {
+	return max(svc.BarcodeWindow()+idempotencyLeaseMargin, httpapi.DefaultIdempotencyLease)
 }
 
 // channelIdleConns is how many idle connections to Alipay a node keeps.

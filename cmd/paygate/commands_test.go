@@ -376,6 +376,7 @@ func TestMigrateCommand(t *testing.T) {
 func TestServeCommandErrors(t *testing.T) {
 	t.Parallel()
 	const password = "hunter2-s3cret" // no test URL may let it out, whole or in part
+	const withSeller = "alipay:\n  seller_id: \"2088000000000001\"\n"
 	key := newMasterKeyHex(t)
 	tests := []struct {
 		name string
@@ -384,16 +385,18 @@ func TestServeCommandErrors(t *testing.T) {
 	}{
 		{"no config", nil, "--config FILE is required"},
 		{"missing file", []string{"--config", filepath.Join(t.TempDir(), "nope.yaml")}, "no such file"},
-		{"unknown scheme", []string{"--config", writeConfig(t, "database:\n  url: mysql://paygate:"+password+"@db:3306/paygate\nsecrets:\n  master_key: "+key+"\n")},
+		{"unknown scheme", []string{"--config", writeConfig(t, "database:\n  url: mysql://paygate:"+password+"@db:3306/paygate\nsecrets:\n  master_key: "+key+"\n"+withSeller)},
 			"database.url must be sqlite:PATH or postgres://"},
-		{"password with @", []string{"--config", writeConfig(t, "database:\n  url: mysql://paygate:p@ss-"+password+"@db:3306/paygate\nsecrets:\n  master_key: "+key+"\n")},
+		{"password with @", []string{"--config", writeConfig(t, "database:\n  url: mysql://paygate:p@ss-"+password+"@db:3306/paygate\nsecrets:\n  master_key: "+key+"\n"+withSeller)},
 			"database.url must be"},
-		{"key=value string", []string{"--config", writeConfig(t, "database:\n  url: host=db user=paygate password="+password+"\nsecrets:\n  master_key: "+key+"\n")},
+		{"key=value string", []string{"--config", writeConfig(t, "database:\n  url: host=db user=paygate password="+password+"\nsecrets:\n  master_key: "+key+"\n"+withSeller)},
 			"database.url must be"},
-		{"unparsable postgres url", []string{"--config", writeConfig(t, "database:\n  url: postgres://paygate:"+password+"@db:notaport/paygate\nsecrets:\n  master_key: "+key+"\n")},
+		{"unparsable postgres url", []string{"--config", writeConfig(t, "database:\n  url: postgres://paygate:"+password+"@db:notaport/paygate\nsecrets:\n  master_key: "+key+"\n"+withSeller)},
 			"invalid database URL"},
-		{"unreachable postgres", []string{"--config", writeConfig(t, "database:\n  url: postgres://paygate:"+password+"@127.0.0.1:1/paygate?connect_timeout=5\nsecrets:\n  master_key: "+key+"\n")},
-			"postgres: open"},
+		{"no seller id", []string{"--config", writeConfig(t, "secrets:\n  master_key: "+key+"\n")},
+			"alipay.seller_id"},
+		{"seller id and skip", []string{"--config", writeConfig(t, "secrets:\n  master_key: "+key+"\nalipay:\n  seller_id: \"2088000000000001\"\n  skip_seller_check: true\n")},
+			"contradict"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

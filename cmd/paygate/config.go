@@ -42,8 +42,9 @@ type config struct {
 		AppCertFile         string        `yaml:"app_cert_file"`
 		AlipayCertFile      string        `yaml:"alipay_cert_file"`
 		AlipayRootCertFile  string        `yaml:"alipay_root_cert_file"`
-		SellerID            string        `yaml:"seller_id"`
-		NotifyURL           string        `yaml:"notify_url"` // default public_url + /notify/alipay
+		SellerID            string        `yaml:"seller_id"`         // every notification must name it; serve requires it...
+		SkipSellerCheck     bool          `yaml:"skip_seller_check"` // ...unless this says, on purpose, not to check
+		NotifyURL           string        `yaml:"notify_url"`        // default public_url + /notify/alipay
 		CallTimeout         time.Duration `yaml:"call_timeout"`
 	} `yaml:"alipay"`
 	Channel struct {

@@ -244,6 +244,7 @@ var exampleValues = map[string]bool{
 	"alipay.app_id":                 true,
 	"alipay.private_key_file":       true,
 	"alipay.alipay_public_key_file": true,
+	"alipay.seller_id":              true,
 }
 
 // TestExampleConfig keeps paygate.example.yaml from rotting: it loads

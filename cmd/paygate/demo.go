@@ -88,7 +88,7 @@ func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer
 	}
 	sim, err := alipaysim.New(alipaysim.Config{
 		AlipayKey: simKey, DataDir: simDir, Logger: logger.With("component", "alipaysim"), PublicURL: base,
-		Apps: []alipaysim.App{{AppID: cfg.Alipay.AppID, PublicKey: &appKey.PublicKey}},
+		Apps: []alipaysim.App{{AppID: cfg.Alipay.AppID, PublicKey: &appKey.PublicKey, SellerID: cfg.Alipay.SellerID}},
 	})
 	if err != nil {
 		return fmt.Errorf("demo: simulator: %w", err)
@@ -119,6 +119,7 @@ func demoConfig(dataDir, base string) (config, error) {
 	c.Alipay.GatewayURL = base + "/gateway.do"
 	c.Alipay.PrivateKeyFile = filepath.Join(dataDir, demoAppKeyFile)
 	c.Alipay.AlipayPublicKeyFile = filepath.Join(dataDir, demoAlipayPubFile)
+	c.Alipay.SellerID = alipaysim.DefaultSellerID(demoAppID) // notifications are checked as in production
 	if err := applyEnv(&c, os.Environ()); err != nil {
 		return c, err
 	}

@@ -163,6 +163,7 @@ func e2e(t *testing.T, kind string, opts ...e2eOption) *e2eEnv {
 	cfg.Alipay.GatewayURL = e.base + "/gateway.do"
 	cfg.Alipay.PrivateKeyFile = appKeyFile
 	cfg.Alipay.AlipayPublicKeyFile = alipayPubFile
+	cfg.Alipay.SellerID = alipaysim.DefaultSellerID(e2eAppID) // as serve requires: every notification is checked
 	cfg.Alipay.CallTimeout = 5 * time.Second
 	cfg.Barcode.PollInterval = 100 * time.Millisecond
 	cfg.Barcode.PollTimeout = 1500 * time.Millisecond
@@ -354,10 +355,16 @@ func (r e2eResult) want(t *testing.T, what string, status int, code string) {
 	}
 	if status >= 400 {
 		var env struct {
-			Error struct{ Code, Message string } `json:"error"`
+			Error struct {
+				Code, Message string
+				RequestID     string `json:"request_id"`
+			} `json:"error"`
 		}
-		if err := json.Unmarshal(r.body, &env); err != nil || env.Error.Code != code || env.Error.Message == "" {
-			t.Fatalf("%s: error body %s is not {\"error\":{\"code\":%q,\"message\":...}}", what, r.body, code)
+		if err := json.Unmarshal(r.body, &env); err != nil || env.Error.Code != code || env.Error.Message == "" || env.Error.RequestID == "" {
+			t.Fatalf("%s: error body %s is not {\"error\":{\"code\":%q,\"message\":...,\"request_id\":...}}", what, r.body, code)
+		}
+		if status == http.StatusNotFound && strings.Contains(env.Error.Message, "merchant") {
+			t.Fatalf("%s: a 404 names internal ids: %s", what, r.body)
 		}
 	}
 }

@@ -184,10 +184,11 @@ func TestE2EBarcode(t *testing.T) {
 		t.Run("26 no balance", func(t *testing.T) {
 			t.Parallel()
 			r := e2eCall(t, e.a, "POST", "/api/v1/orders", nil, barcode("BC26", "260000000000000001"))
-			r.want(t, "create", http.StatusBadGateway, paygate.EPaymentFailed)
+			r.want(t, "create", http.StatusPaymentRequired, paygate.EPaymentFailed)
 			if !bytes.Contains(r.body, []byte("ACQ.BUYER_BALANCE_NOT_ENOUGH")) {
 				t.Fatalf("message does not name the sub_code: %s", r.body)
 			}
+			e.wantDeclinedOrder(t, r, "BC26")
 			if got := e2eGet(t, e.a, "BC26"); got.Status != "closed" || got.PaidAt != nil {
 				t.Fatalf("order after a refusal = %+v", got)
 			}
@@ -196,7 +197,8 @@ func TestE2EBarcode(t *testing.T) {
 		t.Run("invalid code", func(t *testing.T) {
 			t.Parallel()
 			r := e2eCall(t, e.a, "POST", "/api/v1/orders", nil, barcode("BCBAD", "123456789012345678"))
-			r.want(t, "create", http.StatusBadGateway, paygate.EPaymentFailed)
+			r.want(t, "create", http.StatusPaymentRequired, paygate.EPaymentFailed)
+			e.wantDeclinedOrder(t, r, "BCBAD")
 			if !bytes.Contains(r.body, []byte("ACQ.PAYMENT_AUTH_CODE_INVALID")) {
 				t.Fatalf("message does not name the sub_code: %s", r.body)
 			}
@@ -206,6 +208,27 @@ func TestE2EBarcode(t *testing.T) {
 			e.checkNotPaid(t, "BCBAD")
 		})
 	})
+}
+
+// wantDeclinedOrder checks a 402's body: the closed order beside the error,
+// as GET shows it, and the request id.
+func (e *e2eEnv) wantDeclinedOrder(t *testing.T, r e2eResult, outTradeNo string) {
+	t.Helper()
+	var body struct {
+		Error struct {
+			RequestID string `json:"request_id"`
+		} `json:"error"`
+		Order *client.Order `json:"order"`
+	}
+	if err := json.Unmarshal(r.body, &body); err != nil || body.Order == nil {
+		t.Fatalf("402 body without the order: %s (%v)", r.body, err)
+	}
+	if got := e2eGet(t, e.a, outTradeNo); !reflect.DeepEqual(*body.Order, got) || got.Status != "closed" {
+		t.Fatalf("402 carries order %+v; GET shows %+v", *body.Order, got)
+	}
+	if body.Error.RequestID == "" || body.Error.RequestID != r.header.Get("X-Request-Id") {
+		t.Fatalf("402 request_id %q, header X-Request-Id %q", body.Error.RequestID, r.header.Get("X-Request-Id"))
+	}
 }
 
 // checkNotPaid fails if the simulator holds a paid trade for A's order.
@@ -525,6 +548,11 @@ func TestE2EBadInput(t *testing.T) {
 			{"array", "", []byte(`[]`)},
 			{"two objects", "", append(with(), with()...)},
 			{"unknown field", "", with("tip", "1.00")},
+			{"duplicate key", "", []byte(`{"out_trade_no":"NEW1","subject":"coffee","total_amount":"1.00","mode":"qr","total_amount":"999.00"}`)},
+			{"case-variant key", "", []byte(`{"out_trade_no":"NEW1","subject":"coffee","total_amount":"1.00","mode":"qr","TOTAL_AMOUNT":"999.00"}`)},
+			{"key in another case", "", []byte(`{"out_trade_no":"NEW1","subject":"coffee","Total_Amount":"1.00","mode":"qr"}`)},
+			{"subject invalid UTF-8", "", []byte("{\"out_trade_no\":\"NEW1\",\"subject\":\"caf\xe9\",\"total_amount\":\"1.00\",\"mode\":\"qr\"}")},
+			{"subject unpaired surrogate", "", []byte(`{"out_trade_no":"NEW1","subject":"tea \ud83c","total_amount":"1.00","mode":"qr"}`)},
 			{"amount 0", "", with("total_amount", "0")},
 			{"amount 0.00", "", with("total_amount", "0.00")},
 			{"amount 0.001", "", with("total_amount", "0.001")},
@@ -857,7 +885,7 @@ func TestE2ENotifications(t *testing.T) {
 				"notify_time": {alipay.FormatTime(now)}, "notify_type": {"trade_status_sync"}, "notify_id": {"forged0001"},
 				"app_id": {e2eAppID}, "charset": {"utf-8"}, "version": {"1.0"}, "sign_type": {"RSA2"},
 				"trade_no": {tr.TradeNo}, "out_trade_no": {tr.OutTradeNo}, "trade_status": {alipay.TradeSuccess},
-				"total_amount": {"3.00"}, "receipt_amount": {"3.00"}, "buyer_id": {e2eBuyer},
+				"total_amount": {"3.00"}, "receipt_amount": {"3.00"}, "buyer_id": {e2eBuyer}, "seller_id": {e.cfg.Alipay.SellerID},
 				"gmt_create": {alipay.FormatTime(now)}, "gmt_payment": {alipay.FormatTime(now)},
 			}
 			mutate(f)
@@ -880,6 +908,10 @@ func TestE2ENotifications(t *testing.T) {
 			{"unsigned", forged(func(url.Values) {})},
 			{"wrong amount", sign(forged(func(f url.Values) { f.Set("total_amount", "0.01"); f.Set("receipt_amount", "0.01") }), simKey)},
 			{"another app", sign(forged(func(f url.Values) { f.Set("app_id", "2021000000009999") }), simKey)},
+			// Signed with the right key, but for another seller's trade: the
+			// configured alipay.seller_id refuses it through the whole path.
+			{"another seller", sign(forged(func(f url.Values) { f.Set("seller_id", "2088000000009999") }), simKey)},
+			{"no seller", sign(forged(func(f url.Values) { f.Del("seller_id") }), simKey)},
 			{"unknown out_trade_no", sign(forged(func(f url.Values) { f.Set("out_trade_no", "P0000000000000000000000000") }), simKey)},
 			{"amount changed after signing", func() url.Values {
 				f := sign(forged(func(url.Values) {}), simKey)

@@ -2,11 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/http"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/httpapi"
 )
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -16,7 +23,8 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Run the production gateway",
 		Long: "Run one gateway node: the merchant API, Alipay's notification endpoint, health and\n" +
 			"readiness. Several nodes may share one PostgreSQL (and Redis for nonces). On SIGTERM\n" +
-			"the node turns unready, drains, and lets in-flight requests finish.",
+			"the node turns unready, drains, and lets in-flight requests finish. Until its database\n" +
+			"answers it waits, unready, trying again with growing pauses.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfigFile(configPath)
@@ -39,21 +47,119 @@ func loadConfigFile(path string) (config, error) {
 	return d.resolve()
 }
 
+// checkServeConfig refuses what a production node must not run without.
+func checkServeConfig(cfg config) error {
+	switch {
+	case cfg.Alipay.SellerID == "" && !cfg.Alipay.SkipSellerCheck:
+		return errors.New("config: alipay.seller_id (your 2088… seller id) is required: every notification's seller_id is checked " +
+			"against it; set alipay.skip_seller_check: true to run without that check")
+	case cfg.Alipay.SellerID != "" && cfg.Alipay.SkipSellerCheck:
+		return errors.New("config: alipay.seller_id and alipay.skip_seller_check: true contradict each other; keep one")
+	}
+	return nil
+}
+
 func runServe(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logger, err := newLogger(stderr, cfg.Log.Level)
 	if err != nil {
 		return err
 	}
-	a, err := newApp(ctx, cfg, logger, nil)
-	if err != nil {
+	if err := checkServeConfig(cfg); err != nil {
 		return err
 	}
-	defer a.close()
+	if cfg.Alipay.SkipSellerCheck {
+		logger.Warn("alipay.skip_seller_check is set: notifications are not checked against a seller id")
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("serve: listen: %w", err)
 	}
 	fmt.Fprintf(stdout, "paygate listening on http://%s\n", printableAddr(ln.Addr()))
+	a, err := waitForApp(ctx, cfg, logger, ln)
+	if err != nil || a == nil {
+		ln.Close()
+		return err
+	}
+	defer a.close()
 	logger.Info("paygate serving", "addr", ln.Addr().String(), "database", redactURL(cfg.Database.URL))
 	return a.serve(ctx, ln)
 }
+
+// Pauses between attempts to reach the database at start: doubling from
+// the first to the last.
+const (
+	startBackoffMin = 500 * time.Millisecond
+	startBackoffMax = 30 * time.Second
+)
+
+// waitForApp wires the node, waiting for the database as long as it cannot
+// be reached (a database starting after the node, a failover): meanwhile the
+// listener answers through httpapi.Starting (alive, not ready, 503), and
+// every attempt is logged. Any other error ends serve at once: waiting does
+// not mend a wrong configuration. When ctx ends first it returns nil, nil.
+func waitForApp(ctx context.Context, cfg config, logger *slog.Logger, ln net.Listener) (*app, error) {
+	a, err := newApp(ctx, cfg, logger, nil)
+	if err == nil || paygate.ErrorCode(err) != paygate.EDatabaseDown {
+		return a, err
+	}
+	const reason = "waiting for the database"
+	stop := serveWhileStarting(ln, httpapi.Starting(reason), logger)
+	defer stop()
+	pause := startBackoffMin
+	for attempt := 1; ; attempt++ {
+		logger.Warn(reason+": it cannot be reached yet; /readyz answers 503 meanwhile",
+			"database", redactURL(cfg.Database.URL), "attempt", attempt, "retry_in", pause.String(), "err", err.Error())
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done(): // a signal: the operator's choice, not a failure
+			t.Stop()
+			logger.Info("stopped while " + reason)
+			return nil, nil
+		case <-t.C:
+		}
+		pause = min(2*pause, startBackoffMax)
+		a, err = newApp(ctx, cfg, logger, nil)
+		if err == nil {
+			logger.Info("the database answers: starting", "attempts", attempt+1)
+		}
+		if err == nil || paygate.ErrorCode(err) != paygate.EDatabaseDown {
+			return a, err
+		}
+	}
+}
+
+// serveWhileStarting serves h on ln until the returned stop, which leaves ln
+// open for the node's own server: an Accept blocked in the interim server is
+// woken by a deadline, not by closing the listener. ln must have
+// SetDeadline (a TCP listener does).
+func serveWhileStarting(ln net.Listener, h http.Handler, logger *slog.Logger) (stop func()) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(keepOpen{ln}); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("serving while starting", "err", err.Error())
+		}
+	}()
+	return func() {
+		// Shutdown waits for Serve to leave Accept, which closing keepOpen
+		// does not do: a deadline in the past does (Serve retries a timeout
+		// until it sees the shutdown, then returns).
+		d, ok := ln.(interface{ SetDeadline(time.Time) error })
+		if ok {
+			_ = d.SetDeadline(time.Now())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		if ok {
+			<-done
+			_ = d.SetDeadline(time.Time{})
+		}
+	}
+}
+
+// keepOpen is a listener whose Close leaves the listener open.
+type keepOpen struct{ net.Listener }
+
+func (keepOpen) Close() error { return nil }

@@ -85,6 +85,9 @@ func runSim(ctx context.Context, o simOptions, stdout, stderr io.Writer) error {
 	base := "http://" + printableAddr(ln.Addr())
 	fmt.Fprintf(stdout, "listening on %s\n", base)
 	fmt.Fprintf(stdout, "gateway: %s/gateway.do\n", base)
+	if o.appID != "" {
+		fmt.Fprintf(stdout, "seller id (alipay.seller_id): %s\n", alipaysim.DefaultSellerID(o.appID))
+	}
 	fmt.Fprintln(stdout, "alipay public key (支付宝公钥):")
 	fmt.Fprintln(stdout, sim.AlipayPublicKeyBase64())
 	logger.Info("alipay simulator listening", "addr", ln.Addr().String(), "data", o.dataDir)
