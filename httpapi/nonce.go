@@ -44,10 +44,19 @@ var _ paygate.NonceCache = (*MemoryNonces)(nil)
 // NewMemoryNonces returns an empty cache on the given clock (nil: time.Now)
 // holding at most DefaultNonceLimit nonces.
 func NewMemoryNonces(now func() time.Time) *MemoryNonces {
+	return NewMemoryNoncesLimit(now, DefaultNonceLimit)
+}
+
+// NewMemoryNoncesLimit is NewMemoryNonces holding at most limit nonces
+// (limit <= 0: DefaultNonceLimit).
+func NewMemoryNoncesLimit(now func() time.Time, limit int) *MemoryNonces {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryNonces{now: now, limit: DefaultNonceLimit, seen: make(map[nonceKey]time.Time)}
+	if limit <= 0 {
+		limit = DefaultNonceLimit
+	}
+	return &MemoryNonces{now: now, limit: limit, seen: make(map[nonceKey]time.Time)}
 }
 
 // Seen records nonce for ttl and reports whether it was already recorded and
