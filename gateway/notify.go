@@ -75,6 +75,11 @@ func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order,
 // still deciding its payment; Alipay retries it.
 var errDeciding = errors.New("barcode payment is being decided; notify again later")
 
+// BarcodeWindow bounds how long creating a barcode order can take: the pay
+// call, the polling, then every cancel attempt, each a call and a pause. An
+// HTTP server's write timeout must exceed it.
+func (s *Service) BarcodeWindow() time.Duration { return s.barcodeWindow() }
+
 // barcodeWindow bounds how long the barcode loop can take: the polling, then
 // every cancel attempt, each a call and a pause.
 func (s *Service) barcodeWindow() time.Duration {

@@ -32,8 +32,8 @@ const authFailedMessage = "authentication failed: check X-Access-Key, X-Timestam
 // authenticate checks the request in order of cost, so that a flood costs
 // as little as possible and a refused request uses up nothing of the
 // merchant's: the client address's limits; the query, the headers' form and
-// the timestamp; the merchant (cached) behind the claimed key, whose lookups
-// are limited per key; only then the body (at most MaxBody) and the
+// the timestamp; the merchant (cached) behind the claimed key, whose failed
+// lookups are limited per key; only then the body (at most MaxBody) and the
 // signature; the merchant's rate limit; and last the nonce, so neither a
 // forger nor a refused request fills the nonce cache. On success the
 // merchant and the body are in the context; otherwise the request ends with
@@ -120,8 +120,10 @@ func (s *Server) verify(ctx context.Context, r *http.Request, now time.Time) (*p
 }
 
 // merchantByKey is the merchant behind a claimed access key, from the cache
-// when it knows, else from the store, whose lookups are limited per claimed
-// key.
+// when it knows, else from the store. Lookups that find nothing are limited
+// per claimed key (beside the cache, which is bounded): a key that names a
+// merchant never uses up its bucket, so forgeries under a real merchant's
+// key cannot lock the merchant out.
 func (s *Server) merchantByKey(ctx context.Context, key string, now time.Time) (*paygate.Merchant, error) {
 	if m, cached := s.mcache.get(key, now); cached {
 		if m == nil {
@@ -129,11 +131,12 @@ func (s *Server) merchantByKey(ctx context.Context, key string, now time.Time) (
 		}
 		return m, nil
 	}
-	if d := s.keyLookups.take(key, now); d > 0 {
+	if d := s.unknownKeys.empty(key, now); d > 0 {
 		return nil, rateLimited(d)
 	}
 	m, err := s.merchants.MerchantByAccessKey(ctx, key)
 	if paygate.ErrorCode(err) == paygate.ENotFound {
+		s.unknownKeys.spend(key, now)
 		s.mcache.put(key, nil, now)
 		return nil, paygate.Errorf(paygate.EUnauthorized, "unknown access key")
 	} else if err != nil {

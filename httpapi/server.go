@@ -67,10 +67,10 @@ type Config struct {
 	// once its bucket is empty, the address gets 429 before anything is
 	// looked up or read. Zero turns it off.
 	AuthFailureLimit RateLimit
-	// KeyLookupLimit bounds the store lookups one claimed access key causes
-	// (misses of the merchant cache), before authentication. Zero turns it
-	// off.
-	KeyLookupLimit RateLimit
+	// UnknownKeyLimit bounds the store lookups per claimed access key that
+	// find no merchant; once its bucket is empty, requests claiming the key
+	// get 429 before any lookup. Zero turns it off.
+	UnknownKeyLimit RateLimit
 	// MerchantCacheTTL is how long a merchant (or the absence of one) found
 	// by access key is reused; 0 means DefaultMerchantCacheTTL, negative
 	// turns the cache off.
@@ -122,13 +122,13 @@ type Server struct {
 	ready     func(ctx context.Context) error
 	limiter   *limiter // nil: no rate limit
 	// Limits before authentication, and of notifications; nil: off.
-	ipLimit, authFailures, keyLookups, notifyLimit *keyedLimiter
-	mcache                                         *merchantCache // nil: no cache
-	notifyAllowlist                                []netip.Prefix
-	trusted                                        []netip.Prefix
-	events                                         Events // nil: no events routes
-	draining                                       atomic.Bool
-	engine                                         *gin.Engine
+	ipLimit, authFailures, unknownKeys, notifyLimit *keyedLimiter
+	mcache                                          *merchantCache // nil: no cache
+	notifyAllowlist                                 []netip.Prefix
+	trusted                                         []netip.Prefix
+	events                                          Events // nil: no events routes
+	draining                                        atomic.Bool
+	engine                                          *gin.Engine
 }
 
 // New builds the server and its routes. It panics if a required dependency
@@ -152,7 +152,7 @@ func New(cfg Config) *Server {
 
 		ipLimit:         newKeyedLimiter(cfg.IPRateLimit),
 		authFailures:    newKeyedLimiter(cfg.AuthFailureLimit),
-		keyLookups:      newKeyedLimiter(cfg.KeyLookupLimit),
+		unknownKeys:     newKeyedLimiter(cfg.UnknownKeyLimit),
 		notifyLimit:     newKeyedLimiter(cfg.NotifyRateLimit),
 		mcache:          newMerchantCache(cfg.MerchantCacheTTL),
 		notifyAllowlist: cfg.NotifyAllowlist,
