@@ -57,7 +57,8 @@ type Config struct {
 	Logger      *slog.Logger     // default: discard
 	Now         func() time.Time // default: time.Now
 	// Tolerance is how far X-Timestamp may be from Now, either way
-	// (default 300 s). Nonces are remembered for twice as long.
+	// (default 300 s). A nonce is remembered until its timestamp is that
+	// far in the past (up to twice as long after it arrives).
 	Tolerance time.Duration
 	RateLimit RateLimit
 	// IPRateLimit bounds the API requests of one client address (an IPv6
