@@ -26,6 +26,7 @@ type merchantCache struct {
 	mu      sync.Mutex
 	known   map[string]cachedMerchant
 	unknown map[string]time.Time // access key → expiry
+	swept   time.Time            // the last sweep of expired entries
 }
 
 type cachedMerchant struct {
@@ -73,26 +74,30 @@ func (c *merchantCache) put(key string, m *paygate.Merchant, now time.Time) {
 	defer c.mu.Unlock()
 	if m == nil {
 		delete(c.known, key)
-		if room(c.unknown, now, func(e time.Time) time.Time { return e }) {
+		if room(c, c.unknown, now, func(e time.Time) time.Time { return e }) {
 			c.unknown[key] = exp
 		}
 		return
 	}
 	delete(c.unknown, key)
-	if room(c.known, now, func(e cachedMerchant) time.Time { return e.expires }) {
+	if room(c, c.known, now, func(e cachedMerchant) time.Time { return e.expires }) {
 		c.known[key] = cachedMerchant{m: *m, expires: exp}
 	}
 }
 
-// room makes room in m for one more entry by dropping expired ones, and
-// reports whether there is room.
-func room[V any](m map[string]V, now time.Time, expires func(V) time.Time) bool {
+// room makes room in m for one more entry by dropping expired ones (one
+// sweep a second at most, so a flood of new keys cannot make every request
+// walk the map), and reports whether there is room.
+func room[V any](c *merchantCache, m map[string]V, now time.Time, expires func(V) time.Time) bool {
 	if len(m) < merchantCacheMax {
 		return true
 	}
-	for k, v := range m {
-		if !now.Before(expires(v)) {
-			delete(m, k)
+	if now.Sub(c.swept) >= time.Second {
+		c.swept = now
+		for k, v := range m {
+			if !now.Before(expires(v)) {
+				delete(m, k)
+			}
 		}
 	}
 	return len(m) < merchantCacheMax

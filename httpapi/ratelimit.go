@@ -74,6 +74,7 @@ type keyedLimiter struct {
 	mu       sync.Mutex
 	per      map[string]*rate.Limiter
 	overflow *rate.Limiter
+	swept    time.Time // the last sweep of idle buckets
 }
 
 func newKeyedLimiter(rl RateLimit) *keyedLimiter {
@@ -99,10 +100,15 @@ func (l *keyedLimiter) bucket(key string, now time.Time) *rate.Limiter {
 	}
 	if len(l.per) >= l.max {
 		// A full bucket is one nobody has used for a while: forgetting it
-		// changes nothing, since a new one starts full too.
-		for k, lim := range l.per {
-			if lim.TokensAt(now) >= float64(l.burst) {
-				delete(l.per, k)
+		// changes nothing, since a new one starts full too. One sweep a
+		// second at most, so a flood of new keys cannot make every request
+		// walk the map.
+		if now.Sub(l.swept) >= time.Second {
+			l.swept = now
+			for k, lim := range l.per {
+				if lim.TokensAt(now) >= float64(l.burst) {
+					delete(l.per, k)
+				}
 			}
 		}
 		if len(l.per) >= l.max {
