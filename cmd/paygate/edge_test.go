@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -356,4 +358,123 @@ func httptestGet(t *testing.T, a *app, path string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// tcpProxy forwards loopback connections to target until closed: a Redis
+// that can be taken away.
+type tcpProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startTCPProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *tcpProxy) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+func TestReadinessFollowsRedis(t *testing.T) {
+	t.Parallel()
+	raw := os.Getenv("PAYGATE_TEST_REDIS_URL")
+	if raw == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("PAYGATE_TEST_REDIS_URL is not set in CI")
+		}
+		t.Skip("skipping: PAYGATE_TEST_REDIS_URL not set")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startTCPProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	c := liveConfig(t, "sqlite:"+filepath.Join(t.TempDir(), dbFile))
+	c.Redis.URL = u.String()
+	a, err := newApp(t.Context(), c, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	if status := httptestGet(t, a, "/readyz"); status != http.StatusOK {
+		t.Fatalf("/readyz with Redis = %d", status)
+	}
+	proxy.close()
+	if status := httptestGet(t, a, "/readyz"); status != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz without Redis = %d, want 503", status)
+	}
+}
+
+// Two replicas on one PostgreSQL share nonces through Redis: a request
+// replayed to the other replica is refused.
+func TestReplayToAnotherReplicaRefused(t *testing.T) {
+	t.Parallel()
+	redisURL := os.Getenv("PAYGATE_TEST_REDIS_URL")
+	if redisURL == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("PAYGATE_TEST_REDIS_URL is not set in CI")
+		}
+		t.Skip("skipping: PAYGATE_TEST_REDIS_URL not set")
+	}
+	dbURL, _ := postgresSchemaURL(t) // skips, saying so, without PostgreSQL
+	key := newMasterKeyHex(t) // the replicas share the merchants' secrets
+	withRedis := func(c *config) { c.Server.SingleNode, c.Redis.URL, c.Secrets.MasterKey = false, redisURL, key }
+	a := startLiveGateway(t, dbURL, withRedis)
+	b := startLiveGateway(t, dbURL, withRedis)
+	ts, nonce := strconv.FormatInt(time.Now().UnixMilli(), 10), "replica-"+randomHex(8)
+	send := func(base string) int {
+		req, _ := http.NewRequest("GET", base+"/api/v1/orders", nil)
+		req.Header.Set("X-Access-Key", a.creds.AccessKey)
+		req.Header.Set("X-Timestamp", ts)
+		req.Header.Set("X-Nonce", nonce)
+		req.Header.Set("X-Signature", client.Sign(a.creds.SecretKey, "GET", "/api/v1/orders", nil, a.creds.AccessKey, ts, nonce, nil))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			b, _ := io.ReadAll(resp.Body)
+			t.Logf("%s: %s", base, b)
+		}
+		return resp.StatusCode
+	}
+	if status := send(a.base); status != http.StatusOK {
+		t.Fatalf("first, on replica A: %d", status)
+	}
+	if status := send(b.base); status != http.StatusUnauthorized {
+		t.Fatalf("replayed on replica B: %d, want 401", status)
+	}
 }
