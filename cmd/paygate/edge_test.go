@@ -449,7 +449,7 @@ func TestReplayToAnotherReplicaRefused(t *testing.T) {
 		t.Skip("skipping: PAYGATE_TEST_REDIS_URL not set")
 	}
 	dbURL, _ := postgresSchemaURL(t) // skips, saying so, without PostgreSQL
-	key := newMasterKeyHex(t) // the replicas share the merchants' secrets
+	key := newMasterKeyHex(t)        // the replicas share the merchants' secrets
 	withRedis := func(c *config) { c.Server.SingleNode, c.Redis.URL, c.Secrets.MasterKey = false, redisURL, key }
 	a := startLiveGateway(t, dbURL, withRedis)
 	b := startLiveGateway(t, dbURL, withRedis)
