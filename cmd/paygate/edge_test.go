@@ -38,7 +38,7 @@ func dialHost(t *testing.T, base string) net.Conn {
 	return conn
 }
 
-// getHealth sends GET path on conn (keep-alive) and reads the answer.
+// getOn sends GET path on conn (keep-alive) and reads the answer.
 func getOn(t *testing.T, conn net.Conn, r *bufio.Reader, path string) int {
 	t.Helper()
 	conn.SetDeadline(time.Now().Add(edgeDeadline))
