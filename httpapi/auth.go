@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,18 +24,41 @@ import (
 // a query using one of them would make the signed string ambiguous.
 var reservedParams = [...]string{"accessKey", "timestamp", "nonce", "method", "path", "bodySha256"}
 
-// authenticate reads the body (at most MaxBody), verifies the request's
-// signature as contract.md describes and records the nonce. On success the
+// authFailedMessage is the one message of every 401: the caller learns
+// nothing about which check failed (an unknown key reads like a bad
+// signature); the reason is in the request's log line for the operator.
+const authFailedMessage = "authentication failed: check X-Access-Key, X-Timestamp, X-Nonce and X-Signature against the signing rules"
+
+// authenticate checks the request in order of cost, so that a flood costs
+// as little as possible and a refused request uses up nothing of the
+// merchant's: the client address's limits; the query, the headers' form and
+// the timestamp; the merchant (cached) behind the claimed key, whose failed
+// lookups are limited per key; only then the body (at most MaxBody) and the
+// signature; the merchant's rate limit; and last the nonce, so neither a
+// forger nor a refused request fills the nonce cache. On success the
 // merchant and the body are in the context; otherwise the request ends with
-// 400, 401 or 413 and nothing else runs.
+// 400, 401, 413 or 429 and nothing else runs.
 func (s *Server) authenticate(c *gin.Context) {
-	body, err := readBody(c.Request)
-	if err != nil {
-		s.abort(c, err)
+	now := s.now()
+	ip := ipKey(c.ClientIP())
+	if d := max(s.ipLimit.take(ip, now), s.authFailures.empty(ip, now)); d > 0 {
+		s.abort(c, rateLimited(d))
 		return
 	}
-	m, err := s.verify(c.Request.Context(), c.Request, body)
+	m, body, err := s.verify(c.Request.Context(), c.Request, now)
+	if err == nil {
+		if d := s.limiter.wait(m.ID, now); d > 0 {
+			err = rateLimited(d)
+		} else {
+			err = s.checkNonce(c.Request.Context(), m, c.Request, now)
+		}
+	}
 	if err != nil {
+		if paygate.ErrorCode(err) == paygate.EUnauthorized {
+			s.authFailures.spend(ip, now)
+			addLogAttrs(c, slog.String("auth_failure", paygate.ErrorMessage(err)))
+			err = paygate.Errorf(paygate.EUnauthorized, authFailedMessage)
+		}
 		s.abort(c, err)
 		return
 	}
@@ -59,46 +83,93 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// verify checks, in order of cost: the query, the headers' form, the
-// timestamp, the merchant, the signature, and only then the nonce, so a
-// forger cannot use up a merchant's nonces.
-func (s *Server) verify(ctx context.Context, r *http.Request, body []byte) (*paygate.Merchant, error) {
+// verify checks the query, the headers' form, the timestamp and the
+// merchant before it reads the body, then the signature. Its 401 errors
+// carry the reason for the log, never for the caller.
+func (s *Server) verify(ctx context.Context, r *http.Request, now time.Time) (*paygate.Merchant, []byte, error) {
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, paygate.Errorf(paygate.EInvalid, "the query string is not valid form encoding")
+		return nil, nil, paygate.Errorf(paygate.EInvalid, "the query string is not valid form encoding")
 	}
 	for _, name := range reservedParams {
 		if _, ok := query[name]; ok {
-			return nil, paygate.Errorf(paygate.EInvalid, "query parameter %q is reserved for the signature", name)
+			return nil, nil, paygate.Errorf(paygate.EInvalid, "query parameter %q is reserved for the signature", name)
 		}
 	}
 	h, err := readAuthHeaders(r.Header)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	now := s.now()
 	if d := now.Sub(time.UnixMilli(h.timestamp)); d > s.tolerance || d < -s.tolerance {
-		return nil, paygate.Errorf(paygate.EUnauthorized,
+		return nil, nil, paygate.Errorf(paygate.EUnauthorized,
 			"X-Timestamp is more than %v away from the server's clock", s.tolerance)
 	}
-	m, err := s.merchants.MerchantByAccessKey(ctx, h.accessKey)
+	m, err := s.merchantByKey(ctx, h.accessKey, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	want := signature(m.SecretKey, r.Method, r.URL.Path, query, h, body)
+	if !hmac.Equal(want, h.signature) {
+		return nil, nil, paygate.Errorf(paygate.EUnauthorized, "signature does not match the request")
+	}
+	return m, body, nil
+}
+
+// merchantByKey is the merchant behind a claimed access key, from the cache
+// when it knows, else from the store. Lookups that find nothing are limited
+// per claimed key (beside the cache, which is bounded): a key that names a
+// merchant never uses up its bucket, so forgeries under a real merchant's
+// key cannot lock the merchant out.
+func (s *Server) merchantByKey(ctx context.Context, key string, now time.Time) (*paygate.Merchant, error) {
+	if m, cached := s.mcache.get(key, now); cached {
+		if m == nil {
+			return nil, paygate.Errorf(paygate.EUnauthorized, "unknown access key")
+		}
+		return m, nil
+	}
+	if d := s.unknownKeys.empty(key, now); d > 0 {
+		return nil, rateLimited(d)
+	}
+	m, err := s.merchants.MerchantByAccessKey(ctx, key)
 	if paygate.ErrorCode(err) == paygate.ENotFound {
+		s.unknownKeys.spend(key, now)
+		s.mcache.put(key, nil, now)
 		return nil, paygate.Errorf(paygate.EUnauthorized, "unknown access key")
 	} else if err != nil {
 		return nil, fmt.Errorf("looking up access key: %w", err)
 	}
-	want := signature(m.SecretKey, r.Method, r.URL.Path, query, h, body)
-	if !hmac.Equal(want, h.signature) {
-		return nil, paygate.Errorf(paygate.EUnauthorized, "signature does not match the request")
+	s.mcache.put(key, m, now)
+	return m, nil
+}
+
+// nonceMargin is added to how long a nonce is kept, for the clocks of
+// replicas sharing the cache, which differ a little.
+const nonceMargin = time.Second
+
+// checkNonce records the request's nonce, refusing a replay. A nonce is
+// kept until its timestamp leaves the tolerance window (timestamp +
+// tolerance, plus a margin): a request signed at the window's future edge
+// stays acceptable up to 2×tolerance after it arrives, so a fixed ttl of one
+// tolerance would reopen it to replay.
+func (s *Server) checkNonce(ctx context.Context, m *paygate.Merchant, r *http.Request, now time.Time) error {
+	nonce, ms := r.Header.Get("X-Nonce"), r.Header.Get("X-Timestamp")
+	ts, err := parseMillis(ms)
+	if err != nil { // verify parsed it already
+		return fmt.Errorf("checking nonce: %w", err)
 	}
-	seen, err := s.nonces.Seen(ctx, m.ID, h.nonce, 2*s.tolerance)
+	ttl := time.UnixMilli(ts).Add(s.tolerance).Sub(now) + nonceMargin
+	seen, err := s.nonces.Seen(ctx, m.ID, nonce, ttl)
 	if err != nil {
-		return nil, fmt.Errorf("checking nonce: %w", err)
+		return fmt.Errorf("checking nonce: %w", err)
 	}
 	if seen {
-		return nil, paygate.Errorf(paygate.EUnauthorized, "X-Nonce was already used; sign each request with a new nonce")
+		return paygate.Errorf(paygate.EUnauthorized, "X-Nonce was already used; sign each request with a new nonce")
 	}
-	return m, nil
+	return nil
 }
 
 type authHeaders struct {

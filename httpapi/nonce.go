@@ -8,17 +8,17 @@ import (
 	"github.com/paygate/paygate"
 )
 
-// DefaultNonceLimit bounds MemoryNonces: at the default tolerance nonces are
-// kept 10 minutes, so this allows about 1,600 requests a second per node
-// before the oldest are forgotten early.
+// DefaultNonceLimit bounds MemoryNonces: at the default tolerance a nonce
+// is kept about 5 minutes (10 at most), so this allows some 3,000 requests a
+// second per node; past it requests are refused until nonces expire.
 const DefaultNonceLimit = 1_000_000
 
 // MemoryNonces is a paygate.NonceCache in this process's memory, for a
 // single node (replicas share the Redis one instead). Expired nonces are
-// pruned as new ones arrive, with no goroutine to stop; when the limit is
-// reached the oldest nonce is forgotten before its time, which reopens its
-// request to replay only if the request is also within the timestamp
-// tolerance.
+// pruned as new ones arrive, with no goroutine to stop. When the limit is
+// reached, new nonces are refused (429 with Retry-After) rather than older
+// ones forgotten early: forgetting would reopen another merchant's request
+// to replay.
 type MemoryNonces struct {
 	now   func() time.Time
 	limit int
@@ -44,15 +44,25 @@ var _ paygate.NonceCache = (*MemoryNonces)(nil)
 // NewMemoryNonces returns an empty cache on the given clock (nil: time.Now)
 // holding at most DefaultNonceLimit nonces.
 func NewMemoryNonces(now func() time.Time) *MemoryNonces {
+	return NewMemoryNoncesLimit(now, DefaultNonceLimit)
+}
+
+// NewMemoryNoncesLimit is NewMemoryNonces holding at most limit nonces
+// (limit <= 0: DefaultNonceLimit).
+func NewMemoryNoncesLimit(now func() time.Time, limit int) *MemoryNonces {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryNonces{now: now, limit: DefaultNonceLimit, seen: make(map[nonceKey]time.Time)}
+	if limit <= 0 {
+		limit = DefaultNonceLimit
+	}
+	return &MemoryNonces{now: now, limit: limit, seen: make(map[nonceKey]time.Time)}
 }
 
 // Seen records nonce for ttl and reports whether it was already recorded and
 // not yet expired. It is atomic: of concurrent calls with the same nonce
-// exactly one reports false.
+// exactly one reports false. When the cache holds its limit it records
+// nothing and returns a RATE_LIMITED error.
 func (m *MemoryNonces) Seen(_ context.Context, merchantID int64, nonce string, ttl time.Duration) (bool, error) {
 	now := m.now()
 	k := nonceKey{merchantID, nonce}
@@ -62,7 +72,15 @@ func (m *MemoryNonces) Seen(_ context.Context, merchantID int64, nonce string, t
 	if exp, ok := m.seen[k]; ok && now.Before(exp) {
 		return true, nil
 	}
-	for len(m.seen) >= m.limit && m.popOldest() {
+	if len(m.seen) >= m.limit {
+		after := time.Second
+		if m.head < len(m.order) {
+			after = max(after, m.order[m.head].expires.Sub(now))
+		}
+		return false, &retryAfterError{
+			err:   paygate.Errorf(paygate.ERateLimited, "this node holds as many recent requests as it can; retry after the time in Retry-After"),
+			after: after,
+		}
 	}
 	exp := now.Add(ttl)
 	m.seen[k] = exp

@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/paygate/paygate"
 )
 
 type testClock struct {
@@ -85,22 +88,38 @@ func TestMemoryNoncesPrunes(t *testing.T) {
 	}
 }
 
-func TestMemoryNoncesBounded(t *testing.T) {
+func TestMemoryNoncesFullRefuses(t *testing.T) {
 	t.Parallel()
-	n, _ := newTestNonces()
+	n, clk := newTestNonces()
 	n.limit = 3
 	ctx := context.Background()
-	for _, k := range []string{"nonce-1", "nonce-2", "nonce-3", "nonce-4"} {
-		n.Seen(ctx, 1, k, time.Hour)
+	for _, k := range []string{"nonce-1", "nonce-2", "nonce-3"} {
+		if seen, err := n.Seen(ctx, 1, k, time.Minute); seen || err != nil {
+			t.Fatalf("%s: %v, %v", k, seen, err)
+		}
+	}
+	clk.Add(10 * time.Second)
+	// Full: a new nonce is refused, and no older one is forgotten for it.
+	_, err := n.Seen(ctx, 2, "nonce-4", time.Minute)
+	if paygate.ErrorCode(err) != paygate.ERateLimited {
+		t.Fatalf("at the limit: err = %v, want RATE_LIMITED", err)
+	}
+	var ra *retryAfterError
+	if !errors.As(err, &ra) || ra.after != 50*time.Second {
+		t.Fatalf("retry after = %+v, want 50s (when the oldest expires)", ra)
+	}
+	for _, k := range []string{"nonce-1", "nonce-2", "nonce-3"} {
+		if seen, err := n.Seen(ctx, 1, k, time.Minute); !seen || err != nil {
+			t.Fatalf("%s was forgotten at the limit: %v, %v", k, seen, err)
+		}
 	}
 	if n.Len() != 3 {
 		t.Fatalf("Len = %d, want the limit 3", n.Len())
 	}
-	if seen, _ := n.Seen(ctx, 1, "nonce-2", time.Hour); !seen {
-		t.Fatal("nonce-2 was evicted; the oldest (nonce-1) should have been")
-	}
-	if seen, _ := n.Seen(ctx, 1, "nonce-1", time.Hour); seen {
-		t.Fatal("nonce-1 should have been evicted as the oldest")
+	// Once the old ones expire, there is room again.
+	clk.Add(50 * time.Second)
+	if seen, err := n.Seen(ctx, 2, "nonce-4", time.Minute); seen || err != nil {
+		t.Fatalf("after expiry: %v, %v", seen, err)
 	}
 }
 

@@ -3,6 +3,9 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -18,7 +21,23 @@ const notifyFailure = "failure"
 // status is 200 either way: Alipay reads only the body. The log line carries
 // the out_trade_no and the reason, never the form (it holds buyer data and
 // the signature).
+//
+// Before the body is read, the client address must be in NotifyAllowlist
+// (when set; else 403) and within NotifyRateLimit (else 429 with
+// Retry-After); the body is "failure" either way, so Alipay tries again.
 func (s *Server) notifyAlipay(c *gin.Context) {
+	ip := c.ClientIP()
+	if !s.notifyAllowed(ip) {
+		addLogAttrs(c, slog.String("notify_refused", "client address not in the notify allowlist"), slog.String("client_ip", ip))
+		c.Data(http.StatusForbidden, "text/plain; charset=utf-8", []byte(notifyFailure))
+		return
+	}
+	if d := s.notifyLimit.take(ipKey(ip), s.now()); d > 0 {
+		addLogAttrs(c, slog.String("notify_refused", "rate limited"), slog.String("client_ip", ip))
+		c.Header("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+		c.Data(http.StatusTooManyRequests, "text/plain; charset=utf-8", []byte(notifyFailure))
+		return
+	}
 	form, err := alipay.ReadNotificationForm(c.Request)
 	if err == nil {
 		addLogAttrs(c, slog.String("out_trade_no", form.Get("out_trade_no")))
@@ -30,4 +49,23 @@ func (s *Server) notifyAlipay(c *gin.Context) {
 		return
 	}
 	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(alipay.NotifyAck))
+}
+
+// notifyAllowed reports whether ip may post notifications: any address when
+// the allowlist is empty.
+func (s *Server) notifyAllowed(ip string) bool {
+	if len(s.notifyAllowlist) == 0 {
+		return true
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.notifyAllowlist {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -56,9 +57,36 @@ type Config struct {
 	Logger      *slog.Logger     // default: discard
 	Now         func() time.Time // default: time.Now
 	// Tolerance is how far X-Timestamp may be from Now, either way
-	// (default 300 s). Nonces are remembered for twice as long.
+	// (default 300 s). A nonce is remembered until its timestamp is that
+	// far in the past (up to twice as long after it arrives).
 	Tolerance time.Duration
 	RateLimit RateLimit
+	// IPRateLimit bounds the API requests of one client address (an IPv6
+	// client's /64), counted before authentication. Zero turns it off.
+	IPRateLimit RateLimit
+	// AuthFailureLimit bounds failed authentications per client address:
+	// once its bucket is empty, the address gets 429 before anything is
+	// looked up or read. Zero turns it off.
+	AuthFailureLimit RateLimit
+	// UnknownKeyLimit bounds the store lookups per claimed access key that
+	// find no merchant; once its bucket is empty, requests claiming the key
+	// get 429 before any lookup. Zero turns it off.
+	UnknownKeyLimit RateLimit
+	// MerchantCacheTTL is how long a merchant (or the absence of one) found
+	// by access key is reused; 0 means DefaultMerchantCacheTTL, negative
+	// turns the cache off.
+	MerchantCacheTTL time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For / X-Real-IP name
+	// the client address; by default none is trusted and the address is the
+	// TCP peer's.
+	TrustedProxies []netip.Prefix
+	// NotifyRateLimit bounds /notify/alipay per client address. Zero turns
+	// it off.
+	NotifyRateLimit RateLimit
+	// NotifyAllowlist, when not empty, is the only addresses /notify/alipay
+	// accepts (Alipay's published ranges, the design's 白名单); others get
+	// 403 "failure" without the body being read.
+	NotifyAllowlist []netip.Prefix
 	// IdempotencyLease is how long a request owns its Idempotency-Key before
 	// another may take it over (default 2 min, longer than a barcode
 	// payment's wait).
@@ -94,9 +122,14 @@ type Server struct {
 	lease     time.Duration
 	ready     func(ctx context.Context) error
 	limiter   *limiter // nil: no rate limit
-	events    Events   // nil: no events routes
-	draining  atomic.Bool
-	engine    *gin.Engine
+	// Limits before authentication, and of notifications; nil: off.
+	ipLimit, authFailures, unknownKeys, notifyLimit *keyedLimiter
+	mcache                                          *merchantCache // nil: no cache
+	notifyAllowlist                                 []netip.Prefix
+	trusted                                         []netip.Prefix
+	events                                          Events // nil: no events routes
+	draining                                        atomic.Bool
+	engine                                          *gin.Engine
 }
 
 // New builds the server and its routes. It panics if a required dependency
@@ -117,6 +150,14 @@ func New(cfg Config) *Server {
 		ready:     cfg.Ready,
 		events:    cfg.Events,
 		limiter:   newLimiter(cfg.RateLimit),
+
+		ipLimit:         newKeyedLimiter(cfg.IPRateLimit),
+		authFailures:    newKeyedLimiter(cfg.AuthFailureLimit),
+		unknownKeys:     newKeyedLimiter(cfg.UnknownKeyLimit),
+		notifyLimit:     newKeyedLimiter(cfg.NotifyRateLimit),
+		mcache:          newMerchantCache(cfg.MerchantCacheTTL),
+		notifyAllowlist: cfg.NotifyAllowlist,
+		trusted:         cfg.TrustedProxies,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -151,6 +192,15 @@ func (s *Server) routes(mounts []Mount) *gin.Engine {
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = true
+	// gin trusts every proxy's X-Forwarded-For by default, which would let
+	// any client pick the address its limits are counted under.
+	var trusted []string // nil: the TCP peer's address, always
+	for _, p := range s.trusted {
+		trusted = append(trusted, p.String())
+	}
+	if err := e.SetTrustedProxies(trusted); err != nil {
+		panic("httpapi.New: TrustedProxies: " + err.Error()) // netip.Prefix strings always parse
+	}
 	e.Use(s.edge)
 	e.NoRoute(func(c *gin.Context) {
 		s.writeError(c, paygate.Errorf(paygate.ENotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
@@ -163,7 +213,7 @@ func (s *Server) routes(mounts []Mount) *gin.Engine {
 	e.GET("/readyz", s.readyz)
 	e.POST("/notify/alipay", s.notifyAlipay)
 
-	v1 := e.Group("/api/v1", s.refuseWhenDraining, s.authenticate, s.rateLimit)
+	v1 := e.Group("/api/v1", s.refuseWhenDraining, s.authenticate)
 	v1.POST("/orders", s.api(s.createOrder))
 	v1.GET("/orders", s.api(s.listOrders))
 	v1.GET("/orders/:out_trade_no", s.api(s.getOrder))

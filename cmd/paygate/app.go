@@ -33,6 +33,7 @@ type app struct {
 	queue   *jobs.Queue
 	metrics *metrics
 	api     *httpapi.Server
+	limits  httpLimits // of the HTTP server
 	closers []func() error
 }
 
@@ -159,17 +160,37 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 	}
 	jobs.RegisterCompensation(a.queue, a.service)
 	jobs.RegisterWebhooks(a.queue, jobs.WebhookConfig{Store: st, Logger: logger})
-	nonces, err := newNonces(cfg, logger, a)
+	if a.limits, err = serverLimits(cfg, a.service.BarcodeWindow()); err != nil {
+		return nil, err
+	}
+	nonces, noncesReady, err := newNonces(ctx, cfg, logger, a)
 	if err != nil {
 		return nil, err
 	}
+	trusted, err := parsePrefixes("server.trusted_proxies", cfg.Server.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	allow, err := parsePrefixes("alipay.notify_allowlist", cfg.Alipay.NotifyAllowlist)
+	if err != nil {
+		return nil, err
+	}
+	rl := cfg.RateLimit
 	a.api = httpapi.New(httpapi.Config{
 		Orders: a.service, Merchants: st, Idempotency: st, Nonces: nonces, Logger: logger,
-		Tolerance: cfg.Auth.Tolerance, IdempotencyLease: idempotencyLease(a.service),
-		RateLimit: httpapi.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
-		Ready:     readiness(st),
-		Events:    &jobs.EventService{Store: st, Queue: a.queue},
-		Mounts:    append(mounts, httpapi.Mount{Path: "/metrics", Handler: a.metrics.handler()}),
+		Tolerance:        cfg.Auth.Tolerance,
+		IdempotencyLease: idempotencyLease(a.service),
+		MerchantCacheTTL: cfg.Auth.MerchantCacheTTL,
+		RateLimit:        httpapi.RateLimit{PerSecond: rl.PerSecond, Burst: rl.Burst},
+		IPRateLimit:      httpapi.RateLimit{PerSecond: rl.IPPerSecond, Burst: rl.IPBurst},
+		AuthFailureLimit: httpapi.RateLimit{PerSecond: rl.AuthFailuresPerSecond, Burst: rl.AuthFailuresBurst},
+		UnknownKeyLimit:  httpapi.RateLimit{PerSecond: rl.UnknownKeyPerSecond, Burst: rl.UnknownKeyBurst},
+		NotifyRateLimit:  httpapi.RateLimit{PerSecond: rl.NotifyPerSecond, Burst: rl.NotifyBurst},
+		TrustedProxies:   trusted,
+		NotifyAllowlist:  allow,
+		Ready:            readiness(st, noncesReady),
+		Events:           &jobs.EventService{Store: st, Queue: a.queue},
+		Mounts:           append(mounts, httpapi.Mount{Path: "/metrics", Handler: a.metrics.handler()}),
 	})
 	ok = true
 	return a, nil
@@ -214,27 +235,51 @@ func newChannel(cfg config) (*alipay.Client, error) {
 	return alipay.New(ac)
 }
 
-// newNonces is Redis when configured (replicas share it), else memory.
-func newNonces(cfg config, logger *slog.Logger, a *app) (paygate.NonceCache, error) {
+// redisPingTimeout bounds the ping that checks Redis at start.
+const redisPingTimeout = 5 * time.Second
+
+// newNonces is Redis when configured (replicas share it), else memory. Redis
+// must answer a ping at start, and its ping is returned for readiness (nil
+// for memory). PostgreSQL without Redis is refused unless the operator
+// declares a single node (server.single_node): replicas keeping nonces each
+// in their own memory would accept a request replayed to another replica.
+func newNonces(ctx context.Context, cfg config, logger *slog.Logger, a *app) (paygate.NonceCache, func(context.Context) error, error) {
 	if cfg.Redis.URL == "" {
-		return httpapi.NewMemoryNonces(time.Now), nil
+		if !strings.HasPrefix(cfg.Database.URL, "sqlite:") && !cfg.Server.SingleNode {
+			return nil, nil, errors.New("config: with PostgreSQL, set redis.url so that replicas share the nonce cache " +
+				"(else a request replayed to another replica is accepted), or server.single_node: true if this is the only node")
+		}
+		return httpapi.NewMemoryNonces(time.Now), nil, nil
 	}
 	rc, err := redis.Open(cfg.Redis.URL)
 	if err != nil {
-		return nil, fmt.Errorf("config: redis.url: %w", err)
+		return nil, nil, fmt.Errorf("config: redis.url: %w", err)
 	}
 	a.closers = append(a.closers, rc.Close)
+	pctx, cancel := context.WithTimeout(ctx, redisPingTimeout)
+	defer cancel()
+	if err := rc.Ping(pctx).Err(); err != nil {
+		// The error names the address, never the URL's password.
+		return nil, nil, fmt.Errorf("redis: no answer at start: %w", err)
+	}
 	logger.Info("nonce cache in redis")
-	return redis.NewNonceCache(rc, "paygate:nonce:"), nil
+	ping := func(ctx context.Context) error { return rc.Ping(ctx).Err() }
+	return redis.NewNonceCache(rc, "paygate:nonce:"), ping, nil
 }
 
-// readiness fails when the database does not answer within a second.
-func readiness(st paygate.Store) func(ctx context.Context) error {
+// readiness fails when the database, or Redis when used (noncesPing not
+// nil), does not answer within a second.
+func readiness(st paygate.Store, noncesPing func(context.Context) error) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		if err := st.Ping(ctx); err != nil {
 			return errors.New("database unreachable")
+		}
+		if noncesPing != nil {
+			if err := noncesPing(ctx); err != nil {
+				return errors.New("redis unreachable")
+			}
 		}
 		return nil
 	}
@@ -243,8 +288,12 @@ func readiness(st paygate.Store) func(ctx context.Context) error {
 // serve runs the HTTP server on ln until ctx ends, then drains: readiness
 // turns false and new API calls get 503 for DrainDelay, so a load balancer
 // stops sending; then in-flight requests get ShutdownTimeout to finish.
+//
+// The server has the limits of server.*: read, write and idle timeouts, a
+// header size, and at most max_connections open at once.
 func (a *app) serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: a.api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(a.api.Handler(), a.limits)
+	ln = limitListener(ln, a.limits.MaxConnections)
 	// Background work runs on every node; River makes sure each job runs
 	// once across replicas.
 	if err := a.queue.Start(context.WithoutCancel(ctx)); err != nil {

@@ -96,6 +96,7 @@ func startLiveGateway(tb testing.TB, dbURL string, tune func(*config)) *liveGate
 	cfg.Alipay.GatewayURL = simSrv.URL + "/gateway.do"
 	cfg.Alipay.PrivateKeyFile = liveAppKeyFile
 	cfg.Alipay.AlipayPublicKeyFile = liveAlipayPubFile
+	cfg.Server.SingleNode = true // one node, its nonces in memory, on PostgreSQL too
 	if tune != nil {
 		tune(&cfg)
 	}

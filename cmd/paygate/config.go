@@ -23,6 +23,15 @@ type config struct {
 		PublicURL       string        `yaml:"public_url"`       // how Alipay and buyers reach this node
 		ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // in-flight requests get this long to finish
 		DrainDelay      time.Duration `yaml:"drain_delay"`      // readiness is false this long before shutdown
+		// Protection against slow, idle and too many clients.
+		MaxConnections    int           `yaml:"max_connections"`     // open connections at most; more wait to be accepted
+		ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"` // a request's headers must arrive within this
+		ReadTimeout       time.Duration `yaml:"read_timeout"`        // a request's headers and body must arrive within this
+		WriteTimeout      time.Duration `yaml:"write_timeout"`       // 0: read_timeout + the longest barcode wait + 10 s
+		IdleTimeout       time.Duration `yaml:"idle_timeout"`        // an idle keep-alive connection is closed after this
+		MaxHeaderBytes    int           `yaml:"max_header_bytes"`    // request line and headers at most
+		TrustedProxies    string        `yaml:"trusted_proxies"`     // comma-separated CIDRs whose X-Forwarded-For is believed
+		SingleNode        bool          `yaml:"single_node"`         // PostgreSQL without redis.url: the operator runs one node only
 	} `yaml:"server"`
 	Database struct {
 		URL string `yaml:"url"` // sqlite:PATH or postgres://...
@@ -46,6 +55,7 @@ type config struct {
 		SkipSellerCheck     bool          `yaml:"skip_seller_check"` // ...unless this says, on purpose, not to check
 		NotifyURL           string        `yaml:"notify_url"`        // default public_url + /notify/alipay
 		CallTimeout         time.Duration `yaml:"call_timeout"`
+		NotifyAllowlist     string        `yaml:"notify_allowlist"` // comma-separated CIDRs; empty: any address may notify
 	} `yaml:"alipay"`
 	Channel struct {
 		BreakerFailures int           `yaml:"breaker_failures"` // consecutive channel failures that open the circuit
@@ -55,11 +65,20 @@ type config struct {
 		RetryMax        time.Duration `yaml:"retry_max"`        // backoff cap
 	} `yaml:"channel"`
 	Auth struct {
-		Tolerance time.Duration `yaml:"tolerance"`
+		Tolerance        time.Duration `yaml:"tolerance"`
+		MerchantCacheTTL time.Duration `yaml:"merchant_cache_ttl"` // a merchant found by access key is reused this long
 	} `yaml:"auth"`
 	RateLimit struct {
-		PerSecond float64 `yaml:"per_second"`
-		Burst     int     `yaml:"burst"`
+		PerSecond             float64 `yaml:"per_second"`
+		Burst                 int     `yaml:"burst"`
+		IPPerSecond           float64 `yaml:"ip_per_second"`            // API requests per client address, before authentication
+		IPBurst               int     `yaml:"ip_burst"`                 //
+		AuthFailuresPerSecond float64 `yaml:"auth_failures_per_second"` // failed authentications per client address
+		AuthFailuresBurst     int     `yaml:"auth_failures_burst"`      //
+		UnknownKeyPerSecond   float64 `yaml:"unknown_key_per_second"`   // store lookups finding no merchant, per claimed access key
+		UnknownKeyBurst       int     `yaml:"unknown_key_burst"`        //
+		NotifyPerSecond       float64 `yaml:"notify_per_second"`        // /notify/alipay per client address
+		NotifyBurst           int     `yaml:"notify_burst"`             //
 	} `yaml:"rate_limit"`
 	Orders struct {
 		DefaultTimeout time.Duration `yaml:"default_timeout"`
@@ -92,6 +111,11 @@ func defaultConfig() config {
 	c.Server.Addr = ":8080"
 	c.Server.ShutdownTimeout = 30 * time.Second
 	c.Server.DrainDelay = 5 * time.Second
+	c.Server.MaxConnections = 1024
+	c.Server.ReadHeaderTimeout = 10 * time.Second
+	c.Server.ReadTimeout = 30 * time.Second
+	c.Server.IdleTimeout = 75 * time.Second
+	c.Server.MaxHeaderBytes = 64 << 10
 	c.Database.URL = "sqlite:paygate-data/paygate.db"
 	c.Alipay.GatewayURL = "https://openapi.alipay.com/gateway.do"
 	c.Alipay.CallTimeout = 15 * time.Second
@@ -101,8 +125,17 @@ func defaultConfig() config {
 	c.Channel.RetryBase = 200 * time.Millisecond
 	c.Channel.RetryMax = 2 * time.Second
 	c.Auth.Tolerance = 300 * time.Second
+	c.Auth.MerchantCacheTTL = 10 * time.Second
 	c.RateLimit.PerSecond = 100
 	c.RateLimit.Burst = 200
+	c.RateLimit.IPPerSecond = 1000
+	c.RateLimit.IPBurst = 2000
+	c.RateLimit.AuthFailuresPerSecond = 1
+	c.RateLimit.AuthFailuresBurst = 20
+	c.RateLimit.UnknownKeyPerSecond = 1
+	c.RateLimit.UnknownKeyBurst = 5
+	c.RateLimit.NotifyPerSecond = 100
+	c.RateLimit.NotifyBurst = 200
 	c.Orders.DefaultTimeout = 2 * time.Hour
 	c.Orders.LatePayment = "refund"
 	c.Barcode.PollInterval = 3 * time.Second

@@ -172,6 +172,8 @@ func e2e(t *testing.T, kind string, opts ...e2eOption) *e2eEnv {
 	// which goes far past the default rate; TestE2ERateLimitAndDrain sets
 	// a low one to test the limiter.
 	cfg.RateLimit.PerSecond, cfg.RateLimit.Burst = 10000, 10000
+	// One node, its nonces in memory, on PostgreSQL too.
+	cfg.Server.SingleNode = true
 
 	simCfg := alipaysim.Config{
 		AlipayKey: simKey, PublicURL: e.base, PayDelay: 300 * time.Millisecond, SweepInterval: 50 * time.Millisecond,

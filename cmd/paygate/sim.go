@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -30,6 +29,11 @@ const simKeyFile = "alipay_private_key.pem"
 // fault) are cut after it.
 const simShutdownGrace = 5 * time.Second
 
+// simHoldMargin is how much longer than its read timeout the simulator
+// may take to answer: the timeout fault holds an answer up to 60 s, plus
+// the latency fault.
+const simHoldMargin = 90 * time.Second
+
 // simOptions are the flags of `paygate sim`.
 type simOptions struct {
 	addr         string
@@ -39,6 +43,20 @@ type simOptions struct {
 	appPublicKey string
 	faults       string
 	payDelay     time.Duration
+	maxConns     int
+	readTimeout  time.Duration
+	idleTimeout  time.Duration
+}
+
+// limits are the simulator's HTTP limits, like a gateway node's.
+func (o simOptions) limits() (httpLimits, error) {
+	if o.maxConns <= 0 || o.readTimeout <= 0 || o.idleTimeout <= 0 {
+		return httpLimits{}, errors.New("sim: --max-connections, --read-timeout and --idle-timeout must be positive")
+	}
+	return httpLimits{
+		MaxConnections: o.maxConns, ReadHeaderTimeout: min(10*time.Second, o.readTimeout), ReadTimeout: o.readTimeout,
+		WriteTimeout: o.readTimeout + simHoldMargin, IdleTimeout: o.idleTimeout, MaxHeaderBytes: 64 << 10,
+	}, nil
 }
 
 func newSimCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -63,12 +81,19 @@ func newSimCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&o.appPublicKey, "app-public-key", "", "the app's public key file, PEM or Alipay's bare base64 (with --app-id)")
 	f.StringVar(&o.faults, "faults", "", `fault injection as JSON, e.g. {"unknown_rate":0.1,"notify_schedule":"1s,2s,4s"}`)
 	f.DurationVar(&o.payDelay, "pay-delay", 3*time.Second, "how long a 29… barcode buyer takes to confirm")
+	f.IntVar(&o.maxConns, "max-connections", 1024, "open connections at most; more wait to be accepted")
+	f.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "a request's headers and body must arrive within this")
+	f.DurationVar(&o.idleTimeout, "idle-timeout", 75*time.Second, "an idle keep-alive connection is closed after this")
 	return cmd
 }
 
 // runSim serves the simulator until ctx ends, then shuts down gracefully.
 func runSim(ctx context.Context, o simOptions, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	limits, err := o.limits()
+	if err != nil {
+		return err
+	}
 	cfg, err := simConfig(o, logger)
 	if err != nil {
 		return err
@@ -92,9 +117,9 @@ func runSim(ctx context.Context, o simOptions, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, sim.AlipayPublicKeyBase64())
 	logger.Info("alipay simulator listening", "addr", ln.Addr().String(), "data", o.dataDir)
 
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(sim, limits)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(limitListener(ln, limits.MaxConnections)) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("sim: serve: %w", err)
