@@ -146,6 +146,7 @@ func TestServeWaitsForDatabase(t *testing.T) {
   addr: 127.0.0.1:%d
   public_url: http://127.0.0.1:%d
   drain_delay: 0s
+  single_node: true
 database:
   url: %q
 secrets:
