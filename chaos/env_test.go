@@ -234,6 +234,8 @@ func nodeConfig(port int, dbURL, masterKey, redisURL, gatewayURL, notifyURL, app
 	w("  rescue_after: 30s") // a killed node's running jobs are taken over after this, not 5 min
 	w("webhooks:")
 	w("  retry_schedule: 200ms,500ms,1s,2s,4s,8s,15s")
+	w("  allow_private_networks: true") // the suite's receiver is on 127.0.0.1
+	w("  allow_http: true")
 	w("log:")
 	w("  level: info")
 	return b.String()
