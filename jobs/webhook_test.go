@@ -37,15 +37,15 @@ type backend struct {
 	newQueue func(cfg jobs.Config) (*jobs.Queue, error)
 	// pendingJobs counts the delivery jobs River has not finished.
 	pendingJobs func() (int, error)
-	// snoozes counts the snoozes of all delivery jobs, as River records
-	// them in each job's metadata.
-	snoozes func() (int, error)
+	// jobSnoozes counts the snoozes of an event's delivery jobs, as River
+	// records them in each job's metadata.
+	jobSnoozes func(eventID string) (int, error)
 }
 
 const (
 	pendingSQL      = `SELECT count(*) FROM river_job WHERE kind = 'deliver_event' AND state NOT IN ('completed', 'discarded', 'cancelled')`
-	snoozesSQLite   = `SELECT coalesce(sum(json_extract(metadata, '$.snoozes')), 0) FROM river_job WHERE kind = 'deliver_event'`
-	snoozesPostgres = `SELECT coalesce(sum((metadata->>'snoozes')::int), 0) FROM river_job WHERE kind = 'deliver_event'`
+	snoozesSQLite   = `SELECT coalesce(sum(json_extract(metadata, '$.snoozes')), 0) FROM river_job WHERE kind = 'deliver_event' AND json_extract(args, '$.event_id') = ?`
+	snoozesPostgres = `SELECT coalesce(sum((metadata->>'snoozes')::int), 0) FROM river_job WHERE kind = 'deliver_event' AND args->>'event_id' = $1`
 )
 
 // storeKinds runs fn on SQLite, and on PostgreSQL when
@@ -93,12 +93,12 @@ func openSQLite(t *testing.T) backend {
 		store:       st,
 		newQueue:    func(cfg jobs.Config) (*jobs.Queue, error) { return jobs.NewSQLite(st.DB(), cfg) },
 		pendingJobs: func() (int, error) { return countSQL(st.DB(), pendingSQL) },
-		snoozes:     func() (int, error) { return countSQL(st.DB(), snoozesSQLite) },
+		jobSnoozes:  func(id string) (int, error) { return countSQL(st.DB(), snoozesSQLite, id) },
 	}
 }
 
-func countSQL(db *sql.DB, query string) (n int, err error) {
-	err = db.QueryRow(query).Scan(&n)
+func countSQL(db *sql.DB, query string, args ...any) (n int, err error) {
+	err = db.QueryRow(query, args...).Scan(&n)
 	return n, err
 }
 
@@ -112,12 +112,12 @@ func openPostgres(t *testing.T) backend {
 		store:       st,
 		newQueue:    func(cfg jobs.Config) (*jobs.Queue, error) { return jobs.NewPostgres(st.DB(), cfg) },
 		pendingJobs: func() (int, error) { return countPgx(st.DB(), pendingSQL) },
-		snoozes:     func() (int, error) { return countPgx(st.DB(), snoozesPostgres) },
+		jobSnoozes:  func(id string) (int, error) { return countPgx(st.DB(), snoozesPostgres, id) },
 	}
 }
 
-func countPgx(pool *pgxpool.Pool, query string) (n int, err error) {
-	err = pool.QueryRow(context.Background(), query).Scan(&n)
+func countPgx(pool *pgxpool.Pool, query string, args ...any) (n int, err error) {
+	err = pool.QueryRow(context.Background(), query, args...).Scan(&n)
 	return n, err
 }
 
@@ -594,15 +594,59 @@ func TestWebhookBreaker(t *testing.T) {
 	})
 }
 
-// TestWebhookBreakerSnoozes opens an endpoint's circuit with one failure:
-// the deliveries that come while it is open are snoozed, not failed, and
-// each is delivered with exactly one attempt once it closes.
+// TestWebhookBreakerSnoozes opens an endpoint's circuit for longer than
+// the test: the deliveries that come meanwhile are snoozed (River counts
+// the snoozes in each job), spend no attempt, and are given up with one
+// attempt saying why once the retry schedule's span has passed.
 func TestWebhookBreakerSnoozes(t *testing.T) {
 	t.Parallel()
 	storeKinds(t, func(t *testing.T, open func(*testing.T) backend) {
 		e := setup(t, open, setupOptions{
-			breakers: jobs.BreakerConfig{Failures: 1, OpenFor: 2 * time.Second},
-			schedule: []time.Duration{3 * time.Second, 3 * time.Second, 3 * time.Second},
+			breakers: jobs.BreakerConfig{Failures: 1, OpenFor: time.Hour},
+			// Long enough that the later jobs run (and snooze) before it ends.
+			schedule: []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second},
+		})
+		rcv := newReceiver(t, e.merchant.WebhookSecret, e.clock, always(http.StatusServiceUnavailable))
+		first := e.emit(t, rcv.url)
+		eventually(t, "the first attempt", func() bool { return len(e.attempts(t, first.ID)) == 1 })
+		later := []*paygate.Event{e.emit(t, rcv.url), e.emit(t, rcv.url)}
+		for _, ev := range append(later, first) {
+			eventually(t, "dead-letter", dead(t, e, ev.ID))
+		}
+		e.settle(t)
+
+		u, _ := url.Parse(rcv.url)
+		givenUp := "circuit open for " + u.Host + " for longer than the retry schedule (6s); given up"
+		for _, ev := range later {
+			a := e.attempts(t, ev.ID)
+			if len(a) != 1 || a[0].Excerpt != givenUp {
+				t.Fatalf("an event that came while its circuit was open has attempts %+v, want one saying %q", a, givenUp)
+			}
+			n, err := e.jobSnoozes(ev.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n < 1 {
+				t.Fatalf("the delivery of %s was never snoozed", ev.ID)
+			}
+		}
+		if a := e.attempts(t, first.ID); len(a) != 2 || a[0].StatusCode != http.StatusServiceUnavailable || a[1].Excerpt != givenUp {
+			t.Fatalf("the first event has attempts %+v, want its failure, then given up", a)
+		}
+		if n := len(rcv.requests()); n != 1 {
+			t.Fatalf("the endpoint got %d requests, want 1", n)
+		}
+	})
+}
+
+// TestWebhookBreakerResumes: once an endpoint's circuit closes again, the
+// deliveries that waited behind it are each delivered with one attempt.
+func TestWebhookBreakerResumes(t *testing.T) {
+	t.Parallel()
+	storeKinds(t, func(t *testing.T, open func(*testing.T) backend) {
+		e := setup(t, open, setupOptions{
+			breakers: jobs.BreakerConfig{Failures: 1, OpenFor: time.Second},
+			schedule: []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second},
 		})
 		rcv := newReceiver(t, e.merchant.WebhookSecret, e.clock, func(n int) (int, string) {
 			if n == 1 {
@@ -612,27 +656,18 @@ func TestWebhookBreakerSnoozes(t *testing.T) {
 		})
 		first := e.emit(t, rcv.url)
 		eventually(t, "the first attempt", func() bool { return len(e.attempts(t, first.ID)) == 1 })
-		// One failure opened the circuit for 2 s: these come while it is open.
 		later := []*paygate.Event{e.emit(t, rcv.url), e.emit(t, rcv.url)}
 		for _, ev := range append(later, first) {
 			eventually(t, "delivery", delivered(t, e, ev.ID))
 		}
 		e.settle(t)
 		for _, ev := range later {
-			a := e.attempts(t, ev.ID)
-			if len(a) != 1 || !a[0].Success {
+			if a := e.attempts(t, ev.ID); len(a) != 1 || !a[0].Success {
 				t.Fatalf("an event sent after its circuit opened has attempts %+v, want one, delivered", a)
 			}
 		}
 		if n := len(rcv.requests()); n != 4 {
 			t.Fatalf("the endpoint got %d requests, want 4 (the failure, then each event once)", n)
-		}
-		snoozes, err := e.snoozes()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if snoozes < 1 {
-			t.Fatalf("no delivery job was snoozed behind the open circuit")
 		}
 	})
 }
