@@ -2,13 +2,17 @@ package paygate
 
 import (
 	"context"
+	"net/netip"
+	"net/url"
+	"strings"
 	"time"
 )
 
 // WebhookAttempt records one try at delivering an event to a merchant's
 // webhook: when, where, what came back and how long it took. Every try is
-// kept, including those that sent nothing (no URL configured, the
-// endpoint's circuit open), so that a merchant can see why an event is late.
+// kept, including those that sent nothing (no URL configured, a URL or an
+// address refused, the endpoint's circuit open for longer than the retry
+// schedule), so that a merchant can see why an event is late or dead.
 type WebhookAttempt struct {
 	ID         int64
 	EventID    string
@@ -83,4 +87,43 @@ type WebhookStore interface {
 type WebhookTx interface {
 	// ReviveEvent is WebhookStore.ReviveEvent within the transaction.
 	ReviveEvent(ctx context.Context, eventID string) error
+}
+
+// CheckWebhookURL refuses a webhook URL that is wrong whatever the
+// configuration: not an absolute http or https URL, user information
+// (user:password@, which would be stored and shown with every attempt), or a
+// host that is a number but not a plain IPv4 or IPv6 address
+// ("0x7f000001", "2130706433", "127.1", "0177.0.0.1": spellings that some
+// resolvers read as an address and others send to DNS). An EInvalid error
+// says which. Where the URL may connect is decided when connecting
+// (jobs refuses internal addresses there), not here.
+func CheckWebhookURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return Errorf(EInvalid, "the webhook URL must be an absolute http or https URL")
+	}
+	if u.User != nil {
+		return Errorf(EInvalid, "the webhook URL must not carry user information (user:password@)")
+	}
+	if numericHost(u.Hostname()) {
+		if _, err := netip.ParseAddr(u.Hostname()); err != nil {
+			return Errorf(EInvalid, "the webhook URL's host %q is a number but not an IP address in its usual form", u.Hostname())
+		}
+	}
+	return nil
+}
+
+// numericHost reports whether host's last label is a number (decimal, or
+// hexadecimal after 0x), as the URL standard decides that a host is an IPv4
+// address; an IPv6 address counts too. No top-level domain is a number.
+func numericHost(host string) bool {
+	if strings.Contains(host, ":") {
+		return true
+	}
+	labels := strings.Split(strings.TrimSuffix(host, "."), ".")
+	last := labels[len(labels)-1]
+	if h, ok := strings.CutPrefix(strings.ToLower(last), "0x"); ok {
+		return strings.Trim(h, "0123456789abcdef") == ""
+	}
+	return last != "" && strings.Trim(last, "0123456789") == ""
 }

@@ -147,6 +147,8 @@ func TestCreateOrderValidation(t *testing.T) {
 		{"notify_url ftp", with("notify_url", "ftp://shop.example/hook"), "notify_url must be an absolute http or https URL"},
 		{"notify_url no host", with("notify_url", "https:///hook"), "notify_url must be an absolute http or https URL"},
 		{"notify_url too long", with("notify_url", "https://shop.example/"+strings.Repeat("a", 240)), "notify_url must be at most 256 bytes"},
+		{"notify_url user information", with("notify_url", "https://u:pw@shop.example/hook"), "notify_url: the webhook URL must not carry user information"},
+		{"notify_url numeric host", with("notify_url", "http://0x7f000001:5432/"), "notify_url: the webhook URL's host \"0x7f000001\" is a number but not an IP address"},
 		{"timeout garbage", with("timeout", "soon"), "timeout must be a duration"},
 		{"timeout seconds", with("timeout", "90s"), "timeout must be a whole number of minutes"},
 		{"timeout too short", with("timeout", "30s"), "timeout must be a whole number of minutes"},

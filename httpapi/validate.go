@@ -180,7 +180,7 @@ func isAlnum(s string) bool {
 }
 
 // checkNotifyURL: optional, an absolute http or https URL of at most 256
-// bytes.
+// bytes, as paygate.CheckWebhookURL allows.
 func checkNotifyURL(v string) error {
 	if v == "" {
 		return nil
@@ -191,6 +191,9 @@ func checkNotifyURL(v string) error {
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
 		return invalid("notify_url must be an absolute http or https URL")
+	}
+	if err := paygate.CheckWebhookURL(v); err != nil { // user information, numeric hosts
+		return invalid("notify_url: %s", paygate.ErrorMessage(err))
 	}
 	return nil
 }

@@ -3,7 +3,9 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -77,10 +79,11 @@ func (c *BreakerConfig) defaults() {
 	}
 }
 
-// Breakers is a circuit breaker (sony/gobreaker) per webhook endpoint, the
-// scheme and host of its URL, so that one dead merchant endpoint costs a
-// few requests and no waiting workers, whatever the number of its events.
-// It is safe for concurrent use.
+// Breakers is a circuit breaker (sony/gobreaker) per webhook endpoint of a
+// merchant (EndpointKey), so that one dead merchant endpoint costs a few
+// requests and no waiting workers, whatever the number of its events, and
+// one merchant's failures never stop another's deliveries. It is safe for
+// concurrent use.
 type Breakers struct {
 	cfg       BreakerConfig
 	mu        sync.Mutex
@@ -95,6 +98,9 @@ type endpoint struct {
 	waiters  int
 	lastUsed time.Time
 	freed    chan struct{} // closed (and replaced) whenever a request ends
+	// openUntil is when the circuit, opened last, half-opens (gobreaker's
+	// clock: time.Now).
+	openUntil time.Time
 }
 
 // NewBreakers makes an empty set of breakers.
@@ -103,15 +109,37 @@ func NewBreakers(cfg BreakerConfig) *Breakers {
 	return &Breakers{cfg: cfg, endpoints: map[string]*endpoint{}, lastSweep: cfg.Now()}
 }
 
-// EndpointKey is the breaker key of a webhook URL: its scheme and host
-// (with the port), lower-case.
-func EndpointKey(rawURL string) string {
+// EndpointKey is the breaker key of a merchant's webhook URL: the merchant
+// and the URL's scheme, host and port (the default port written out),
+// lower-case. The merchant is part of it so that a merchant whose URLs fail
+// (on purpose or not) opens only its own circuit, even on a host that
+// another merchant's deliveries share. The path is not: a merchant whose
+// orders each name another path on a dead host still opens one circuit.
+func EndpointKey(merchantID int64, rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
-		return strings.ToLower(rawURL)
+		return fmt.Sprintf("%d %s", merchantID, strings.ToLower(rawURL))
 	}
-	return strings.ToLower(u.Scheme + "://" + u.Host)
+	host := u.Host
+	if u.Port() == "" {
+		switch strings.ToLower(u.Scheme) {
+		case "https":
+			host = net.JoinHostPort(u.Hostname(), "443")
+		case "http":
+			host = net.JoinHostPort(u.Hostname(), "80")
+		}
+	}
+	return fmt.Sprintf("%d %s", merchantID, strings.ToLower(u.Scheme+"://"+host))
 }
+
+// CircuitOpenError is ErrCircuitOpen with when the circuit half-opens
+// (zero when it is half-open already, its one probe in flight).
+type CircuitOpenError struct{ Until time.Time }
+
+func (e *CircuitOpenError) Error() string { return ErrCircuitOpen.Error() }
+
+// Is makes a *CircuitOpenError match ErrCircuitOpen.
+func (e *CircuitOpenError) Is(target error) bool { return target == ErrCircuitOpen }
 
 // Outcome is how a request to an endpoint went, as its breaker counts it.
 type Outcome int
@@ -129,7 +157,7 @@ const (
 
 // Acquire asks to send one request to the endpoint key. On success the
 // caller sends and then calls done exactly once with the outcome. Otherwise
-// it fails at once with ErrCircuitOpen, or with ErrEndpointBusy after
+// it fails at once with a *CircuitOpenError (errors.Is ErrCircuitOpen), or with ErrEndpointBusy after
 // waiting up to Wait for a slot, or with ctx's error.
 func (b *Breakers) Acquire(ctx context.Context, key string) (done func(Outcome), err error) {
 	var timer <-chan time.Time
@@ -170,7 +198,7 @@ func (b *Breakers) Acquire(ctx context.Context, key string) (done func(Outcome),
 // b.mu is held.
 func (b *Breakers) admit(ep *endpoint) (func(Outcome), error) {
 	if ep.cb.State() == gobreaker.StateOpen {
-		return nil, ErrCircuitOpen
+		return nil, &CircuitOpenError{Until: ep.openUntil}
 	}
 	counts := ep.cb.Counts()
 	// An endpoint that has not proven healthy gets no more requests at once
@@ -185,7 +213,7 @@ func (b *Breakers) admit(ep *endpoint) (func(Outcome), error) {
 	}
 	cbDone, err := ep.cb.Allow()
 	if err != nil { // open, or half-open with its probe in flight
-		return nil, ErrCircuitOpen
+		return nil, &CircuitOpenError{}
 	}
 	ep.inFlight++
 	ep.lastUsed = b.cfg.Now()
@@ -255,6 +283,10 @@ func (b *Breakers) endpoint(key string) *endpoint {
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= uint32(b.cfg.Failures) },
 		IsExcluded:  func(err error) bool { return errors.Is(err, errAbandoned) },
 		OnStateChange: func(name string, from, to gobreaker.State) {
+			// gobreaker calls this under b.mu: from admit, State and done.
+			if to == gobreaker.StateOpen {
+				ep.openUntil = time.Now().Add(b.cfg.OpenFor)
+			}
 			b.cfg.Logger.Warn("webhook endpoint circuit "+to.String(), "endpoint", name, "from", from.String())
 		},
 	})

@@ -12,14 +12,21 @@ import (
 
 func TestEndpointKey(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct{ url, want string }{
-		{"https://Shop.Example/hooks/paygate?x=1", "https://shop.example"},
-		{"https://shop.example:8443/a", "https://shop.example:8443"},
-		{"http://shop.example/a", "http://shop.example"},
-		{"http://10.0.0.1:9000/", "http://10.0.0.1:9000"},
+	for _, c := range []struct {
+		merchant int64
+		url      string
+		want     string
+	}{
+		{1, "https://Shop.Example/hooks/paygate?x=1", "1 https://shop.example:443"},
+		{1, "https://shop.example:443/other/path", "1 https://shop.example:443"},
+		{2, "https://shop.example/hooks/paygate", "2 https://shop.example:443"},
+		{1, "https://shop.example:8443/a", "1 https://shop.example:8443"},
+		{1, "http://shop.example/a", "1 http://shop.example:80"},
+		{7, "http://[2001:DB8::1]/a", "7 http://[2001:db8::1]:80"},
+		{1, "http://10.0.0.1:9000/", "1 http://10.0.0.1:9000"},
 	} {
-		if got := jobs.EndpointKey(c.url); got != c.want {
-			t.Errorf("EndpointKey(%q) = %q, want %q", c.url, got, c.want)
+		if got := jobs.EndpointKey(c.merchant, c.url); got != c.want {
+			t.Errorf("EndpointKey(%d, %q) = %q, want %q", c.merchant, c.url, got, c.want)
 		}
 	}
 }
@@ -201,5 +208,21 @@ func TestBreakerForgetsIdleEndpoints(t *testing.T) {
 	mustAcquire(t, b, "https://e.example")(jobs.Succeeded)
 	if n := b.Len(); n != 1 {
 		t.Fatalf("%d endpoints tracked after they went idle, want 1", n)
+	}
+}
+
+func TestBreakerSaysWhenItHalfOpens(t *testing.T) {
+	t.Parallel()
+	const key = "1 https://shop.example:443"
+	b := jobs.NewBreakers(jobs.BreakerConfig{Failures: 1, OpenFor: time.Minute})
+	before := time.Now()
+	mustAcquire(t, b, key)(jobs.Failed)
+	_, err := b.Acquire(context.Background(), key)
+	var open *jobs.CircuitOpenError
+	if !errors.As(err, &open) || !errors.Is(err, jobs.ErrCircuitOpen) {
+		t.Fatalf("Acquire on an open circuit = %v, want a *CircuitOpenError", err)
+	}
+	if open.Until.Before(before.Add(time.Minute)) || open.Until.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("the circuit half-opens at %v, want OpenFor after it opened (%v)", open.Until, before.Add(time.Minute))
 	}
 }

@@ -35,14 +35,17 @@ const (
 	// noEndpoint is what an attempt records when neither the order nor its
 	// merchant has a webhook URL: the event is dead-lettered at once.
 	noEndpoint = "no webhook URL configured"
+	// maxSnoozeSpread bounds the random part of a snooze behind an open
+	// circuit: a backlog of events wakes spread out, and not too often.
+	maxSnoozeSpread = 10 * time.Minute
 )
 
 // WebhookConfig is what the webhook delivery worker needs beyond its queue.
 type WebhookConfig struct {
 	Store paygate.Store
-	// Client sends the webhooks; default: WebhookTimeout, no redirects
-	// followed (a redirect is a failed attempt, its status recorded).
-	Client   *http.Client
+	// Egress says where deliveries may connect; the zero value allows
+	// https to public addresses only.
+	Egress   EgressPolicy
 	Breakers *Breakers // default NewBreakers(BreakerConfig{Logger: Logger})
 	Logger   *slog.Logger
 	// Now signs the webhooks and stamps the attempts; default time.Now.
@@ -56,7 +59,8 @@ type WebhookConfig struct {
 // for a re-send by hand (EventService.ResendEvent).
 type DeliverEventWorker struct {
 	river.WorkerDefaults[DeliverEventArgs]
-	cfg WebhookConfig
+	cfg    WebhookConfig
+	client *http.Client
 	// Schedule is the delay before each retry; the queue gives each job
 	// len(Schedule)+1 attempts.
 	Schedule []time.Duration
@@ -81,21 +85,13 @@ func NewDeliverEventWorker(cfg WebhookConfig, schedule []time.Duration) *Deliver
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{
-			Timeout: WebhookTimeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		}
-	}
 	if cfg.Breakers == nil {
 		cfg.Breakers = NewBreakers(BreakerConfig{Logger: cfg.Logger})
 	}
 	if len(schedule) == 0 {
 		schedule = DefaultWebhookSchedule
 	}
-	return &DeliverEventWorker{cfg: cfg, Schedule: schedule}
+	return &DeliverEventWorker{cfg: cfg, client: newWebhookClient(cfg.Egress), Schedule: schedule}
 }
 
 // NextRetry is when a failed attempt is tried again: after the schedule's
@@ -111,10 +107,11 @@ func (w *DeliverEventWorker) Timeout(*river.Job[DeliverEventArgs]) time.Duration
 }
 
 // Work makes one delivery attempt. It returns nil when the event is
-// delivered (now or before: a duplicate job sends nothing) or cannot be
-// (no URL: recorded and dead-lettered at once), an error for River to retry
-// on the schedule, and a snooze, which uses up no attempt, when the
-// endpoint is busy with other events.
+// delivered (now or before: a duplicate job sends nothing) or cannot be (no
+// URL, or one the egress policy refuses: recorded and dead-lettered at
+// once), an error for River to retry on the schedule, and a snooze, which
+// uses up no attempt, when the endpoint is busy with other events or its
+// circuit is open.
 func (w *DeliverEventWorker) Work(ctx context.Context, job *river.Job[DeliverEventArgs]) error {
 	id := job.Args.EventID
 	log := w.cfg.Logger.With("event_id", id, "attempt", job.Attempt)
@@ -131,32 +128,30 @@ func (w *DeliverEventWorker) Work(ctx context.Context, job *river.Job[DeliverEve
 	target, secret, err := w.endpoint(ctx, e)
 	var undeliverable *undeliverableError
 	if errors.As(err, &undeliverable) {
-		// Retrying cannot help: record why, dead-letter the event (listed
-		// as undelivered, re-sendable once the cause is fixed), and finish.
-		log.Warn("webhook not sent", "reason", undeliverable.reason, "merchant_id", e.MerchantID)
-		if err := w.record(ctx, &paygate.WebhookAttempt{EventID: id, At: w.cfg.Now(), Excerpt: undeliverable.reason}); err != nil {
-			return err
-		}
-		return w.cfg.Store.MarkEventDead(ctx, id, w.cfg.Now())
+		return w.giveUp(ctx, log, &paygate.WebhookAttempt{EventID: id, At: w.cfg.Now(), Excerpt: undeliverable.reason}, e.MerchantID)
 	}
 	if err != nil {
 		return err
 	}
+	if err := w.cfg.Egress.checkURL(target); err != nil {
+		return w.giveUp(ctx, log, &paygate.WebhookAttempt{EventID: id, At: w.cfg.Now(), URL: redact(target), Excerpt: excerpt([]byte(err.Error()))}, e.MerchantID)
+	}
 	last := job.Attempt >= job.MaxAttempts
 
-	key := EndpointKey(target)
-	done, err := w.cfg.Breakers.Acquire(ctx, key)
+	done, err := w.cfg.Breakers.Acquire(ctx, EndpointKey(e.MerchantID, target))
 	switch {
 	case errors.Is(err, ErrEndpointBusy):
 		return river.JobSnooze(w.cfg.Breakers.cfg.Wait + rand.N(w.cfg.Breakers.cfg.Wait))
 	case errors.Is(err, ErrCircuitOpen):
-		a := &paygate.WebhookAttempt{EventID: id, At: w.cfg.Now(), URL: target, Excerpt: "circuit open for " + host(target)}
-		return w.failed(ctx, log, a, last)
+		return w.circuitOpen(ctx, log, job, e, target, err)
 	case err != nil:
 		return err
 	}
-	a := w.send(ctx, target, secret, e)
+	a, refused := w.send(ctx, target, secret, e)
 	switch {
+	case refused != nil:
+		done(Abandoned) // nothing was sent: it says nothing about the endpoint
+		return w.giveUp(ctx, log, a, e.MerchantID)
 	case ctx.Err() != nil && !a.Success:
 		// This node is stopping: the attempt says nothing about the
 		// endpoint. Run the job again soon, here or on another node.
@@ -175,6 +170,62 @@ func (w *DeliverEventWorker) Work(ctx context.Context, job *river.Job[DeliverEve
 		return nil
 	}
 	return w.failed(ctx, log, a, last)
+}
+
+// giveUp records an attempt that no retry can make succeed (no URL, or one
+// the egress policy refuses), dead-letters the event (listed as
+// undelivered, re-sendable once the cause is fixed) and finishes the job.
+func (w *DeliverEventWorker) giveUp(ctx context.Context, log *slog.Logger, a *paygate.WebhookAttempt, merchantID int64) error {
+	log.Warn("webhook not sent", "reason", a.Excerpt, "merchant_id", merchantID)
+	if err := w.record(ctx, a); err != nil {
+		return err
+	}
+	return w.cfg.Store.MarkEventDead(ctx, a.EventID, w.cfg.Now())
+}
+
+// circuitOpen snoozes a delivery whose endpoint's circuit is open, without
+// using up an attempt: until the circuit half-opens, plus a spread that
+// grows with the job's snoozes. A job snoozed for longer than the retry
+// schedule lasts gives up: its event is dead-lettered, with an attempt
+// saying why.
+func (w *DeliverEventWorker) circuitOpen(ctx context.Context, log *slog.Logger, job *river.Job[DeliverEventArgs], e *paygate.Event, target string, err error) error {
+	left := w.span() - time.Since(job.CreatedAt)
+	if left > 0 {
+		var open *CircuitOpenError
+		var until time.Time
+		if errors.As(err, &open) {
+			until = open.Until
+		}
+		d := min(max(time.Until(until), 0)+rand.N(w.snoozeSpread(job)), left)
+		log.Debug("webhook endpoint's circuit open; delivery snoozed", "endpoint", host(target), "snooze", d.String())
+		return river.JobSnooze(d)
+	}
+	reason := fmt.Sprintf("circuit open for %s for longer than the retry schedule (%s); given up", host(target), w.span())
+	if err := w.giveUp(ctx, log, &paygate.WebhookAttempt{EventID: e.ID, At: w.cfg.Now(), URL: target, Excerpt: excerpt([]byte(reason))}, e.MerchantID); err != nil {
+		return err
+	}
+	return river.JobCancel(errors.New(reason))
+}
+
+// span is how long the retry schedule lasts.
+func (w *DeliverEventWorker) span() time.Duration {
+	var total time.Duration
+	for _, d := range w.Schedule {
+		total += d
+	}
+	return total
+}
+
+// snoozeSpread is the random part of the next snooze behind an open
+// circuit: OpenFor, doubling with each snooze of the job so far, at most
+// maxSnoozeSpread.
+func (w *DeliverEventWorker) snoozeSpread(job *river.Job[DeliverEventArgs]) time.Duration {
+	var meta struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(job.Metadata, &meta) // River's own; no snoozes is 0
+	spread := w.cfg.Breakers.cfg.OpenFor << min(max(meta.Snoozes, 0), 10)
+	return max(min(spread, maxSnoozeSpread), time.Millisecond)
 }
 
 // failed records a failed attempt and, after the last one, dead-letters
@@ -240,25 +291,32 @@ func (w *DeliverEventWorker) endpoint(ctx context.Context, e *paygate.Event) (ta
 }
 
 // send POSTs the payload, exactly as stored, signed now. It returns the
-// attempt, not yet recorded; the body and the secret appear in no log.
-func (w *DeliverEventWorker) send(ctx context.Context, target, secret string, e *paygate.Event) *paygate.WebhookAttempt {
+// attempt, not yet recorded, and a *RefusedError when the egress policy
+// refused the connection (nothing was sent; the attempt says why). The
+// body and the secret appear in no log.
+func (w *DeliverEventWorker) send(ctx context.Context, target, secret string, e *paygate.Event) (*paygate.WebhookAttempt, error) {
 	now := w.cfg.Now()
 	a := &paygate.WebhookAttempt{EventID: e.ID, At: now, URL: target}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(e.Payload))
 	if err != nil {
 		a.Excerpt = excerpt([]byte("invalid webhook URL: " + err.Error()))
-		return a
+		return a, nil
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", WebhookUserAgent)
 	req.Header.Set(client.WebhookSignatureHeader, client.SignWebhook(secret, now, e.Payload))
 	req.Header.Set(EventIDHeader, e.ID)
 	start := time.Now()
-	resp, err := w.cfg.Client.Do(req)
+	resp, err := w.client.Do(req)
 	if err != nil {
 		a.Latency = time.Since(start)
+		var refused *RefusedError
+		if errors.As(err, &refused) {
+			a.Excerpt = excerpt([]byte(refused.Error()))
+			return a, refused
+		}
 		a.Excerpt = excerpt([]byte(transportError(err)))
-		return a
+		return a, nil
 	}
 	defer resp.Body.Close()
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, paygate.MaxExcerpt))
@@ -268,7 +326,7 @@ func (w *DeliverEventWorker) send(ctx context.Context, target, secret string, e 
 	a.StatusCode = resp.StatusCode
 	a.Success = resp.StatusCode >= 200 && resp.StatusCode < 300
 	a.Excerpt = excerpt(head)
-	return a
+	return a, nil
 }
 
 // transportError is err without the "Post <url>:" that net/http puts
@@ -312,6 +370,17 @@ func lastRuneStart(b []byte) int {
 		}
 	}
 	return -1
+}
+
+// redact is a webhook URL without its user information (a credential),
+// for the record.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.User = nil
+	return u.String()
 }
 
 // host is the host of a webhook URL, for messages.

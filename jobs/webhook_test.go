@@ -37,9 +37,16 @@ type backend struct {
 	newQueue func(cfg jobs.Config) (*jobs.Queue, error)
 	// pendingJobs counts the delivery jobs River has not finished.
 	pendingJobs func() (int, error)
+	// jobSnoozes counts the snoozes of an event's delivery jobs, as River
+	// records them in each job's metadata.
+	jobSnoozes func(eventID string) (int, error)
 }
 
-const pendingSQL = `SELECT count(*) FROM river_job WHERE kind = 'deliver_event' AND state NOT IN ('completed', 'discarded', 'cancelled')`
+const (
+	pendingSQL      = `SELECT count(*) FROM river_job WHERE kind = 'deliver_event' AND state NOT IN ('completed', 'discarded', 'cancelled')`
+	snoozesSQLite   = `SELECT coalesce(sum(json_extract(metadata, '$.snoozes')), 0) FROM river_job WHERE kind = 'deliver_event' AND json_extract(args, '$.event_id') = ?`
+	snoozesPostgres = `SELECT coalesce(sum((metadata->>'snoozes')::int), 0) FROM river_job WHERE kind = 'deliver_event' AND args->>'event_id' = $1`
+)
 
 // storeKinds runs fn on SQLite, and on PostgreSQL when
 // PAYGATE_TEST_POSTGRES_URL is set (required in CI).
@@ -85,12 +92,13 @@ func openSQLite(t *testing.T) backend {
 	return backend{
 		store:       st,
 		newQueue:    func(cfg jobs.Config) (*jobs.Queue, error) { return jobs.NewSQLite(st.DB(), cfg) },
-		pendingJobs: func() (int, error) { return countSQL(st.DB()) },
+		pendingJobs: func() (int, error) { return countSQL(st.DB(), pendingSQL) },
+		jobSnoozes:  func(id string) (int, error) { return countSQL(st.DB(), snoozesSQLite, id) },
 	}
 }
 
-func countSQL(db *sql.DB) (n int, err error) {
-	err = db.QueryRow(pendingSQL).Scan(&n)
+func countSQL(db *sql.DB, query string, args ...any) (n int, err error) {
+	err = db.QueryRow(query, args...).Scan(&n)
 	return n, err
 }
 
@@ -103,12 +111,13 @@ func openPostgres(t *testing.T) backend {
 	return backend{
 		store:       st,
 		newQueue:    func(cfg jobs.Config) (*jobs.Queue, error) { return jobs.NewPostgres(st.DB(), cfg) },
-		pendingJobs: func() (int, error) { return countPgx(st.DB()) },
+		pendingJobs: func() (int, error) { return countPgx(st.DB(), pendingSQL) },
+		jobSnoozes:  func(id string) (int, error) { return countPgx(st.DB(), snoozesPostgres, id) },
 	}
 }
 
-func countPgx(pool *pgxpool.Pool) (n int, err error) {
-	err = pool.QueryRow(context.Background(), pendingSQL).Scan(&n)
+func countPgx(pool *pgxpool.Pool, query string, args ...any) (n int, err error) {
+	err = pool.QueryRow(context.Background(), query, args...).Scan(&n)
 	return n, err
 }
 
@@ -189,6 +198,7 @@ type env struct {
 	merchant *paygate.Merchant
 	clock    *clock
 	events   *jobs.EventService
+	breakers *jobs.Breakers
 }
 
 type setupOptions struct {
@@ -196,6 +206,10 @@ type setupOptions struct {
 	secret      string // default: random
 	clock       *clock // default: a new one
 	breakers    jobs.BreakerConfig
+	schedule    []time.Duration // default: schedule
+	// egress is where deliveries may go. The tests' receivers are
+	// httptest servers on 127.0.0.1, over http: default both allowed.
+	egress *jobs.EgressPolicy
 }
 
 func setup(t *testing.T, open func(t *testing.T) backend, opts setupOptions) *env {
@@ -208,19 +222,22 @@ func setup(t *testing.T, open func(t *testing.T) backend, opts setupOptions) *en
 		opts.secret = "whsec_" + rand.Text()
 	}
 	e := &env{backend: open(t), clock: opts.clock}
-	e.merchant = &paygate.Merchant{Name: "shop", AccessKey: "ak_" + rand.Text(), SecretKey: "sk",
-		WebhookSecret: opts.secret, NotifyURL: opts.merchantURL, CreatedAt: time.Now()}
-	if err := e.store.CreateMerchant(ctx, e.merchant); err != nil {
-		t.Fatal(err)
+	e.merchant = e.newMerchant(t, opts.merchantURL, opts.secret)
+	if opts.schedule == nil {
+		opts.schedule = schedule
 	}
-	q, err := e.newQueue(jobs.Config{PollInterval: 100 * time.Millisecond, WebhookSchedule: schedule})
+	q, err := e.newQueue(jobs.Config{PollInterval: 100 * time.Millisecond, WebhookSchedule: opts.schedule})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if opts.breakers.Wait == 0 {
 		opts.breakers.Wait = 100 * time.Millisecond
 	}
-	jobs.RegisterWebhooks(q, jobs.WebhookConfig{Store: e.store, Breakers: jobs.NewBreakers(opts.breakers), Now: e.clock.Now})
+	if opts.egress == nil {
+		opts.egress = &jobs.EgressPolicy{AllowPrivateNetworks: true, AllowHTTP: true}
+	}
+	e.breakers = jobs.NewBreakers(opts.breakers)
+	jobs.RegisterWebhooks(q, jobs.WebhookConfig{Store: e.store, Breakers: e.breakers, Now: e.clock.Now, Egress: *opts.egress})
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -236,14 +253,31 @@ func setup(t *testing.T, open func(t *testing.T) backend, opts setupOptions) *en
 	return e
 }
 
+// newMerchant adds a merchant with notifyURL and secret.
+func (e *env) newMerchant(t *testing.T, notifyURL, secret string) *paygate.Merchant {
+	t.Helper()
+	m := &paygate.Merchant{Name: "shop", AccessKey: "ak_" + rand.Text(), SecretKey: "sk",
+		WebhookSecret: secret, NotifyURL: notifyURL, CreatedAt: time.Now()}
+	if err := e.store.CreateMerchant(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // emit creates a paid order notifying notifyURL (empty: the merchant's)
 // and its order.paid event, and enqueues the event's delivery, all in one
 // transaction as the gateway does.
 func (e *env) emit(t *testing.T, notifyURL string) *paygate.Event {
 	t.Helper()
+	return e.emitFor(t, e.merchant, notifyURL)
+}
+
+// emitFor is emit for merchant m.
+func (e *env) emitFor(t *testing.T, m *paygate.Merchant, notifyURL string) *paygate.Event {
+	t.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC()
-	o := &paygate.Order{MerchantID: e.merchant.ID, OutTradeNo: "T" + rand.Text(), ChannelNo: "PG" + rand.Text(),
+	o := &paygate.Order{MerchantID: m.ID, OutTradeNo: "T" + rand.Text(), ChannelNo: "PG" + rand.Text(),
 		Mode: paygate.ModeQR, Subject: "coffee", TotalAmount: 1234, Status: paygate.StatusPaid, NotifyURL: notifyURL,
 		TradeNo: "2026" + rand.Text(), CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour), PaidAt: now}
 	id := "evt_" + strings.ToLower(rand.Text())
@@ -252,7 +286,7 @@ func (e *env) emit(t *testing.T, notifyURL string) *paygate.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := &paygate.Event{ID: id, MerchantID: e.merchant.ID, Type: paygate.EventOrderPaid, Payload: payload, CreatedAt: now}
+	ev := &paygate.Event{ID: id, MerchantID: m.ID, Type: paygate.EventOrderPaid, Payload: payload, CreatedAt: now}
 	err = e.store.Tx(ctx, func(tx paygate.StoreTx) error {
 		if err := tx.CreateOrder(ctx, o); err != nil {
 			return err
@@ -500,8 +534,9 @@ func TestWebhookNoEndpoint(t *testing.T) {
 }
 
 // TestWebhookBreaker sends 20 events to a dead endpoint: its circuit opens
-// after Failures requests, the rest are recorded as not sent, and another
-// merchant endpoint is served meanwhile.
+// after Failures requests; the other deliveries are snoozed, spending no
+// attempt, until the retry schedule has passed, and then given up with one
+// attempt saying why; another endpoint is served meanwhile.
 func TestWebhookBreaker(t *testing.T) {
 	t.Parallel()
 	storeKinds(t, func(t *testing.T, open func(*testing.T) backend) {
@@ -521,36 +556,202 @@ func TestWebhookBreaker(t *testing.T) {
 		e.settle(t)
 
 		u, _ := url.Parse(deadRcv.url)
-		deadHost := u.Host
+		givenUp := "circuit open for " + u.Host + " for longer than the retry schedule (600ms); given up"
 		n := len(deadRcv.requests())
 		t.Logf("the dead endpoint got %d requests for 20 events", n)
 		if n < 1 || n > failures {
 			t.Fatalf("the dead endpoint got %d requests, want 1 to %d", n, failures)
 		}
-		notSent, sent := 0, 0
+		sent, neverSent := 0, 0
 		for _, ev := range evs {
 			a := e.attempts(t, ev.ID)
-			if len(a) != len(schedule)+1 {
-				t.Fatalf("event has %d attempts, want %d", len(a), len(schedule)+1)
-			}
-			for _, a := range a {
+			for i, at := range a {
 				switch {
-				case a.Excerpt == "circuit open for "+deadHost:
-					notSent++
-				case a.StatusCode == http.StatusBadGateway:
+				case at.StatusCode == http.StatusBadGateway:
 					sent++
+				case i == len(a)-1 && at.Excerpt == givenUp && at.StatusCode == 0:
 				default:
-					t.Fatalf("unexpected attempt %+v", a)
+					t.Fatalf("unexpected attempt %+v", at)
+				}
+			}
+			if last := a[len(a)-1]; last.Excerpt != givenUp && len(a) != len(schedule)+1 {
+				t.Fatalf("attempts %+v: neither all spent nor given up", a)
+			}
+			if a[0].Excerpt == givenUp {
+				// Snoozed behind the open circuit all along: one attempt.
+				neverSent++
+				if len(a) != 1 {
+					t.Fatalf("an event never sent has %d attempts, want 1 (snoozes spend none)", len(a))
 				}
 			}
 		}
-		if sent != len(deadRcv.requests()) || notSent != 20*(len(schedule)+1)-sent {
-			t.Fatalf("%d attempts sent, %d not sent (circuit open); the endpoint got %d", sent, notSent, len(deadRcv.requests()))
+		if sent != n || neverSent < 20-n {
+			t.Fatalf("%d attempts sent, %d events never sent; the endpoint got %d requests", sent, neverSent, n)
 		}
 		if n := len(liveRcv.requests()); n != 1 {
 			t.Fatalf("the live endpoint got %d requests, want 1", n)
 		}
 	})
+}
+
+// TestWebhookBreakerSnoozes opens an endpoint's circuit for longer than
+// the test: the deliveries that come meanwhile are snoozed (River counts
+// the snoozes in each job), spend no attempt, and are given up with one
+// attempt saying why once the retry schedule's span has passed.
+func TestWebhookBreakerSnoozes(t *testing.T) {
+	t.Parallel()
+	storeKinds(t, func(t *testing.T, open func(*testing.T) backend) {
+		e := setup(t, open, setupOptions{
+			breakers: jobs.BreakerConfig{Failures: 1, OpenFor: time.Hour},
+			// Long enough that the later jobs run (and snooze) before it ends.
+			schedule: []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second},
+		})
+		rcv := newReceiver(t, e.merchant.WebhookSecret, e.clock, always(http.StatusServiceUnavailable))
+		first := e.emit(t, rcv.url)
+		eventually(t, "the first attempt", func() bool { return len(e.attempts(t, first.ID)) == 1 })
+		later := []*paygate.Event{e.emit(t, rcv.url), e.emit(t, rcv.url)}
+		for _, ev := range append(later, first) {
+			eventually(t, "dead-letter", dead(t, e, ev.ID))
+		}
+		e.settle(t)
+
+		u, _ := url.Parse(rcv.url)
+		givenUp := "circuit open for " + u.Host + " for longer than the retry schedule (6s); given up"
+		for _, ev := range later {
+			a := e.attempts(t, ev.ID)
+			if len(a) != 1 || a[0].Excerpt != givenUp {
+				t.Fatalf("an event that came while its circuit was open has attempts %+v, want one saying %q", a, givenUp)
+			}
+			n, err := e.jobSnoozes(ev.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n < 1 {
+				t.Fatalf("the delivery of %s was never snoozed", ev.ID)
+			}
+		}
+		if a := e.attempts(t, first.ID); len(a) != 2 || a[0].StatusCode != http.StatusServiceUnavailable || a[1].Excerpt != givenUp {
+			t.Fatalf("the first event has attempts %+v, want its failure, then given up", a)
+		}
+		if n := len(rcv.requests()); n != 1 {
+			t.Fatalf("the endpoint got %d requests, want 1", n)
+		}
+	})
+}
+
+// TestWebhookBreakerResumes: once an endpoint's circuit closes again, the
+// deliveries that waited behind it are each delivered with one attempt.
+func TestWebhookBreakerResumes(t *testing.T) {
+	t.Parallel()
+	storeKinds(t, func(t *testing.T, open func(*testing.T) backend) {
+		e := setup(t, open, setupOptions{
+			breakers: jobs.BreakerConfig{Failures: 1, OpenFor: time.Second},
+			schedule: []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second},
+		})
+		rcv := newReceiver(t, e.merchant.WebhookSecret, e.clock, func(n int) (int, string) {
+			if n == 1 {
+				return http.StatusServiceUnavailable, "down"
+			}
+			return http.StatusOK, "ok"
+		})
+		first := e.emit(t, rcv.url)
+		eventually(t, "the first attempt", func() bool { return len(e.attempts(t, first.ID)) == 1 })
+		later := []*paygate.Event{e.emit(t, rcv.url), e.emit(t, rcv.url)}
+		for _, ev := range append(later, first) {
+			eventually(t, "delivery", delivered(t, e, ev.ID))
+		}
+		e.settle(t)
+		for _, ev := range later {
+			if a := e.attempts(t, ev.ID); len(a) != 1 || !a[0].Success {
+				t.Fatalf("an event sent after its circuit opened has attempts %+v, want one, delivered", a)
+			}
+		}
+		if n := len(rcv.requests()); n != 4 {
+			t.Fatalf("the endpoint got %d requests, want 4 (the failure, then each event once)", n)
+		}
+	})
+}
+
+// TestWebhookBreakerPerMerchant: merchant 2's deliveries failing against a
+// host open merchant 2's circuit only; merchant 1's deliveries to the same
+// host keep flowing.
+func TestWebhookBreakerPerMerchant(t *testing.T) {
+	t.Parallel()
+	storeKinds(t, func(t *testing.T, open func(*testing.T) backend) {
+		const failures = 2
+		e := setup(t, open, setupOptions{breakers: jobs.BreakerConfig{Failures: failures, OpenFor: time.Minute}})
+		var toM1, toM2 atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/m1" {
+				toM1.Add(1)
+				return // 200
+			}
+			toM2.Add(1)
+			http.NotFound(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		m2 := e.newMerchant(t, "", "whsec_"+rand.Text())
+		var m2Events []*paygate.Event
+		for range 4 {
+			m2Events = append(m2Events, e.emitFor(t, m2, srv.URL+"/m2"))
+		}
+		eventually(t, "merchant 2's circuit to open", func() bool {
+			return e.breakers.State(jobs.EndpointKey(m2.ID, srv.URL+"/m2")) == "open"
+		})
+		var m1Events []*paygate.Event
+		for range 3 {
+			m1Events = append(m1Events, e.emit(t, srv.URL+"/m1"))
+		}
+		for _, ev := range m1Events {
+			eventually(t, "merchant 1's delivery", delivered(t, e, ev.ID))
+			if a := e.attempts(t, ev.ID); len(a) != 1 || !a[0].Success {
+				t.Fatalf("merchant 1's event has attempts %+v, want one, delivered", a)
+			}
+		}
+		for _, ev := range m2Events {
+			eventually(t, "merchant 2's dead-letter", dead(t, e, ev.ID))
+		}
+		e.settle(t)
+		if n := toM1.Load(); n != 3 {
+			t.Fatalf("merchant 1's endpoint got %d requests, want 3", n)
+		}
+		if n := toM2.Load(); n < 1 || n > failures {
+			t.Fatalf("merchant 2's endpoint got %d requests, want 1 to %d", n, failures)
+		}
+		if st := e.breakers.State(jobs.EndpointKey(e.merchant.ID, srv.URL+"/m1")); st != "closed" {
+			t.Fatalf("merchant 1's circuit is %s, want closed", st)
+		}
+	})
+}
+
+// TestWebhookClientErrorsRetried: a receiver that answers 4xx (or a
+// redirect, which is not followed) has not acknowledged: the event is
+// retried on the schedule and dead-lettered, never delivered.
+func TestWebhookClientErrorsRetried(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusFound} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			t.Parallel()
+			storeKinds(t, func(t *testing.T, open func(*testing.T) backend) {
+				e := setup(t, open, setupOptions{})
+				rcv := newReceiver(t, e.merchant.WebhookSecret, e.clock, always(status))
+				ev := e.emit(t, rcv.url)
+				eventually(t, "dead-letter", dead(t, e, ev.ID))
+				e.settle(t)
+				if n := len(rcv.requests()); n != len(schedule)+1 {
+					t.Fatalf("receiver got %d requests, want %d", n, len(schedule)+1)
+				}
+				for _, a := range e.attempts(t, ev.ID) {
+					if a.Success || a.StatusCode != status {
+						t.Fatalf("attempt %+v, want a failed one with status %d", a, status)
+					}
+				}
+				if stored := e.event(t, ev.ID); !stored.DeliveredAt.IsZero() || stored.Attempts != len(schedule)+1 {
+					t.Fatalf("event: delivered %v, attempts %d", stored.DeliveredAt, stored.Attempts)
+				}
+			})
+		})
+	}
 }
 
 func TestEventServiceScoping(t *testing.T) {

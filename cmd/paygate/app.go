@@ -159,7 +159,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		return nil, err
 	}
 	jobs.RegisterCompensation(a.queue, a.service)
-	jobs.RegisterWebhooks(a.queue, jobs.WebhookConfig{Store: st, Logger: logger})
+	jobs.RegisterWebhooks(a.queue, jobs.WebhookConfig{Store: st, Logger: logger, Egress: jobs.EgressPolicy{
+		AllowPrivateNetworks: cfg.Webhooks.AllowPrivateNetworks, AllowHTTP: cfg.Webhooks.AllowHTTP,
+	}})
 	if a.limits, err = serverLimits(cfg, a.service.BarcodeWindow()); err != nil {
 		return nil, err
 	}

@@ -344,6 +344,8 @@ func TestMerchantCreateErrors(t *testing.T) {
 		{"no name", []string{"--data", dir}, "--name is required"},
 		{"notify url with a query", []string{"--data", dir, "--name", "x", "--notify-url", "https://shop.example.com/hook?a=b"}, "--notify-url"},
 		{"notify url not http", []string{"--data", dir, "--name", "x", "--notify-url", "ftp://shop.example.com/hook"}, "--notify-url"},
+		{"notify url with a password", []string{"--data", dir, "--name", "x", "--notify-url", "https://shop:hunter2@shop.example.com/hook?a=b"}, "--notify-url: the webhook URL must not carry user information"},
+		{"notify url host a number", []string{"--data", dir, "--name", "x", "--notify-url", "https://0x7f000001/hook"}, "is a number but not an IP address"},
 		{"no master key", []string{"--data", t.TempDir(), "--name", "x"}, "master.key"},
 	}
 	for _, tt := range tests {
@@ -352,6 +354,9 @@ func TestMerchantCreateErrors(t *testing.T) {
 			stdout, _, err := runCmd(t, append([]string{"merchant", "create"}, tt.args...)...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want one mentioning %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the error shows the URL's password: %v", err)
 			}
 			if stdout != "" {
 				t.Errorf("a failed create printed %q", stdout)
@@ -405,6 +410,9 @@ func TestServeCommandErrors(t *testing.T) {
 			stdout, stderr, err := runCmd(t, append([]string{"serve"}, tt.args...)...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want one mentioning %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the error shows the URL's password: %v", err)
 			}
 			for _, out := range []string{err.Error(), stdout, stderr} {
 				if strings.Contains(out, "s3cret") {

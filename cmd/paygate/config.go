@@ -98,7 +98,9 @@ type config struct {
 		RescueAfter        time.Duration `yaml:"rescue_after"`        // backstop: a job running this long is run again whatever its node; default job_timeout + 1m
 	} `yaml:"jobs"`
 	Webhooks struct {
-		RetrySchedule string `yaml:"retry_schedule"` // delays before each retry, e.g. "10s,30s,1m,..."
+		RetrySchedule        string `yaml:"retry_schedule"`         // delays before each retry, e.g. "10s,30s,1m,..."
+		AllowPrivateNetworks bool   `yaml:"allow_private_networks"` // let deliveries connect to loopback, private, link-local… addresses (demo: true)
+		AllowHTTP            bool   `yaml:"allow_http"`             // let deliveries use plain http:// (demo: true); else https only
 	} `yaml:"webhooks"`
 	Log struct {
 		Level string `yaml:"level"` // debug, info, warn, error

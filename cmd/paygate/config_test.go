@@ -297,3 +297,31 @@ func TestExampleConfig(t *testing.T) {
 		t.Error("the example lost its commented PostgreSQL URL")
 	}
 }
+
+// TestWebhookEgressConfig: serve's defaults keep webhooks off internal
+// networks and plain http; the demo, whose receivers are local, allows
+// both; either can be set by file or environment.
+func TestWebhookEgressConfig(t *testing.T) {
+	t.Parallel()
+	def := defaultConfig()
+	if def.Webhooks.AllowPrivateNetworks || def.Webhooks.AllowHTTP {
+		t.Fatalf("defaults allow private networks %v, http %v; want neither", def.Webhooks.AllowPrivateNetworks, def.Webhooks.AllowHTTP)
+	}
+	demo, err := demoConfig(t.TempDir(), "http://127.0.0.1:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !demo.Webhooks.AllowPrivateNetworks || !demo.Webhooks.AllowHTTP {
+		t.Fatalf("demo allows private networks %v, http %v; want both", demo.Webhooks.AllowPrivateNetworks, demo.Webhooks.AllowHTTP)
+	}
+	c, err := loadConfig(writeConfig(t, "webhooks:\n  allow_private_networks: true\n"), []string{"PAYGATE_WEBHOOKS_ALLOW_HTTP=true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Webhooks.AllowPrivateNetworks || !c.Webhooks.AllowHTTP {
+		t.Fatalf("loaded allow private networks %v, http %v; want both", c.Webhooks.AllowPrivateNetworks, c.Webhooks.AllowHTTP)
+	}
+	if _, err := loadConfig("", []string{"PAYGATE_WEBHOOKS_ALLOW_PRIVATE_NETWORKS=maybe"}); err == nil || !strings.Contains(err.Error(), "PAYGATE_WEBHOOKS_ALLOW_PRIVATE_NETWORKS") {
+		t.Fatalf("a malformed PAYGATE_WEBHOOKS_ALLOW_PRIVATE_NETWORKS: %v, want an error naming it", err)
+	}
+}

@@ -49,6 +49,10 @@ func newMerchantCreateCmd(stdout, _ io.Writer) *cobra.Command {
 				return fmt.Errorf("merchant create: --name is required")
 			}
 			if notifyURL != "" {
+				// First: its message never repeats the URL, which may hold a password.
+				if err := paygate.CheckWebhookURL(notifyURL); err != nil {
+					return fmt.Errorf("merchant create: --notify-url: %s", paygate.ErrorMessage(err))
+				}
 				if err := alipay.CheckNotifyURL(notifyURL); err != nil {
 					return fmt.Errorf("merchant create: --notify-url: %w", err)
 				}
