@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -72,18 +73,70 @@ func loadSealer(cfg config) (*paygate.Sealer, error) {
 // storeCloser is what both stores are.
 type storeCloser interface {
 	paygate.Store
+	paygate.KeyChecker
 	Migrate(ctx context.Context) error
 }
 
-// openStore opens database.url: sqlite:PATH or postgres://.
+// openData opens the configured store with the master key, migrates it and
+// checks the key against the one the database was sealed with (recording it
+// at first use): every command that reads or writes the data comes here, so
+// a wrong key is refused at once, never by every later call.
+func openData(ctx context.Context, cfg config) (storeCloser, error) {
+	sealer, err := loadSealer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg.Database.URL, sealer)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if err := st.CheckMasterKey(ctx); err != nil {
+		st.Close()
+		var mismatch *paygate.KeyMismatchError
+		if errors.As(err, &mismatch) {
+			return nil, fmt.Errorf("secrets.master_key does not match the key this database was sealed with (%s): "+
+				"start with the key the database was made with; another key cannot open its merchants' secrets", mismatch.Detail())
+		}
+		return nil, err
+	}
+	return st, nil
+}
+
+// openStore opens database.url: sqlite:PATH or postgres://. A SQLite file
+// whose directory does not exist is refused: it is far likelier a typo than
+// the wish for a new, empty database (the demo makes its own directory).
 func openStore(ctx context.Context, url string, sealer *paygate.Sealer) (storeCloser, error) {
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
-		return sqlite.Open(ctx, strings.TrimPrefix(url, "sqlite:"), sealer)
+		path := strings.TrimPrefix(url, "sqlite:")
+		if err := checkDir(path); err != nil {
+			return nil, err
+		}
+		return sqlite.Open(ctx, path, sealer)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return postgres.Open(ctx, url, sealer)
 	}
 	return nil, fmt.Errorf("config: database.url must be sqlite:PATH or postgres://…, not %q", redactURL(url))
+}
+
+// checkDir fails unless the SQLite file's directory exists.
+func checkDir(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("config: database.url: directory %s does not exist: create it (mkdir -p %s) if sqlite:%s is meant, "+
+			"paygate does not make a new empty database in a directory that is not there", dir, dir, path)
+	case err != nil:
+		return fmt.Errorf("config: database.url: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("config: database.url: %s is not a directory", dir)
+	}
+	return nil
 }
 
 // passwordParam is a password=VALUE setting in a key=value connection
@@ -112,19 +165,12 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 			a.close()
 		}
 	}()
-	sealer, err := loadSealer(cfg)
-	if err != nil {
-		return nil, err
-	}
-	st, err := openStore(ctx, cfg.Database.URL, sealer)
+	st, err := openData(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	a.store = st
 	a.closers = append(a.closers, st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
 	client, err := newChannel(cfg)
 	if err != nil {
 		return nil, err
