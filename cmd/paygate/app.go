@@ -112,19 +112,22 @@ func openData(ctx context.Context, cfg config) (storeCloser, error) {
 func openStore(ctx context.Context, url string, sealer *paygate.Sealer) (storeCloser, error) {
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
-		path := strings.TrimPrefix(url, "sqlite:")
-		if err := checkDir(path); err != nil {
+		if err := checkSQLiteDir(url); err != nil {
 			return nil, err
 		}
-		return sqlite.Open(ctx, path, sealer)
+		return sqlite.Open(ctx, strings.TrimPrefix(url, "sqlite:"), sealer)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return postgres.Open(ctx, url, sealer)
 	}
 	return nil, fmt.Errorf("config: database.url must be sqlite:PATH or postgres://…, not %q", redactURL(url))
 }
 
-// checkDir fails unless the SQLite file's directory exists.
-func checkDir(path string) error {
+// checkSQLiteDir fails unless a sqlite: URL's directory exists.
+func checkSQLiteDir(url string) error {
+	path, ok := strings.CutPrefix(url, "sqlite:")
+	if !ok {
+		return nil
+	}
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
 	switch {
@@ -165,6 +168,14 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 			a.close()
 		}
 	}()
+	if err := checkSQLiteDir(cfg.Database.URL); err != nil {
+		return nil, err
+	}
+	unlock, err := lockServing(cfg.Database.URL)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, unlock)
 	st, err := openData(ctx, cfg)
 	if err != nil {
 		return nil, err

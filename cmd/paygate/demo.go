@@ -32,7 +32,7 @@ const (
 func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 	var addr, dataDir string
 	cmd := &cobra.Command{
-		Use:   "demo [--addr :8080] [--data DIR]",
+		Use:   "demo [--addr 127.0.0.1:8080] [--data DIR]",
 		Short: "Run the whole system in one process, with a built-in Alipay simulator",
 		Long: "Run the gateway, the Alipay simulator (on the same address), SQLite under DIR and a demo\n" +
 			"merchant whose credentials are printed and written to DIR/" + demoMerchantFile + ".\n" +
@@ -42,7 +42,7 @@ func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 			return runDemo(cmd.Context(), addr, dataDir, stdout, stderr)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", ":8080", "address to listen on")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (loopback: /sim lets anyone pay and change faults)")
 	cmd.Flags().StringVar(&dataDir, "data", defaultDataDir, "data directory (SQLite, keys, simulator trades)")
 	return cmd
 }
