@@ -31,6 +31,7 @@ type app struct {
 	log     *slog.Logger
 	store   paygate.Store
 	service *gateway.Service
+	alipay  *alipay.Client // the channel without retries or breaker, for serve's startup check
 	queue   *jobs.Queue
 	metrics *metrics
 	api     *httpapi.Server
@@ -186,6 +187,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 	if err != nil {
 		return nil, err
 	}
+	a.alipay = client
 	// One breaker per channel account: this node's app id.
 	channel := gateway.NewResilientChannel(client, gateway.ResilientConfig{
 		Name: cfg.Alipay.AppID, Logger: logger,
@@ -226,7 +228,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		RateLimit: httpapi.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
 		Ready:     readiness(st),
 		Events:    &jobs.EventService{Store: st, Queue: a.queue},
-		Mounts:    append(mounts, httpapi.Mount{Path: "/metrics", Handler: a.metrics.handler()}),
+		Mounts:    mounts, // /metrics is not among them: serve has it on server.admin_addr, the demo mounts it
+
 	})
 	ok = true
 	return a, nil

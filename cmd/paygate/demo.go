@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 
@@ -94,7 +95,11 @@ func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer
 		return fmt.Errorf("demo: simulator: %w", err)
 	}
 	defer sim.Close()
-	a, err := newApp(ctx, cfg, logger, []httpapi.Mount{{Path: "/gateway.do", Handler: sim}, {Path: "/sim/", Handler: sim}})
+	// The demo has one (loopback) listener: /metrics is on it. The handler
+	// is looked up per request because the node's registry is made by newApp.
+	var a *app
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.metrics.handler().ServeHTTP(w, r) })
+	a, err = newApp(ctx, cfg, logger, []httpapi.Mount{{Path: "/gateway.do", Handler: sim}, {Path: "/sim/", Handler: sim}, {Path: "/metrics", Handler: metrics}})
 	if err != nil {
 		return err
 	}
@@ -167,11 +172,11 @@ func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials) {
   merchant API     %s/api/v1   (credentials in %s)
   access_key       %s
   Alipay simulator %s/gateway.do   (buyer actions: %s/sim/pay, trades: %s/sim/trades)
-  health           %s/healthz, %s/readyz
+  health           %s/healthz, %s/readyz, metrics %s/metrics
 
 Try it (another terminal):
   go run ./cmd/paygate api POST /api/v1/orders '{"out_trade_no":"T1","subject":"coffee","total_amount":"9.90","mode":"qr"}'
 
 Ctrl-C stops it; restarting keeps every order.
-`, base, base, filepath.Join(dataDir, demoMerchantFile), creds.AccessKey, base, base, base, base, base)
+`, base, base, filepath.Join(dataDir, demoMerchantFile), creds.AccessKey, base, base, base, base, base, base)
 }

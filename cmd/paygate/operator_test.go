@@ -2,11 +2,22 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/alipaysim"
 )
 
 // TestWrongMasterKeyRefused: a database remembers the master key it was
@@ -116,4 +127,150 @@ func TestDemoLoopbackByDefault(t *testing.T) {
 	if got := newDemoCmd(nil, nil).Flags().Lookup("addr").DefValue; got != "127.0.0.1:8080" {
 		t.Fatalf("demo --addr defaults to %q, want 127.0.0.1:8080", got)
 	}
+}
+
+// servingSim is an Alipay simulator on its own loopback server that knows
+// the live test app.
+func servingSim(t *testing.T) string {
+	t.Helper()
+	appKey := e2eMust(alipay.LoadPrivateKey(liveAppKeyFile))
+	alipayKey := e2eMust(alipay.LoadPrivateKey(liveAlipayKeyFile))
+	sim, err := alipaysim.New(alipaysim.Config{AlipayKey: alipayKey, Apps: []alipaysim.App{{AppID: liveAppID, PublicKey: &appKey.PublicKey}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(func() { srv.Close(); sim.Close() })
+	return srv.URL
+}
+
+// serveConfig is a complete serve config against gatewayURL on a new
+// SQLite database, with the live test keys; extra lines go at the end of
+// their sections through set (section.key → value).
+func serveConfig(t *testing.T, gatewayURL string, set map[string]string) string {
+	t.Helper()
+	v := map[string]string{
+		"server.addr": "127.0.0.1:0", "server.public_url": "http://127.0.0.1:9", "server.drain_delay": "0s",
+		"database.url":       "sqlite:" + filepath.Join(t.TempDir(), "paygate.db"),
+		"secrets.master_key": newMasterKeyHex(t),
+		"alipay.app_id":      liveAppID, "alipay.gateway_url": gatewayURL + "/gateway.do",
+		"alipay.private_key_file": liveAppKeyFile, "alipay.alipay_public_key_file": liveAlipayPubFile,
+		"alipay.call_timeout": "5s",
+	}
+	maps.Copy(v, set)
+	sections := map[string][]string{}
+	for k, val := range v {
+		sec, key, _ := strings.Cut(k, ".")
+		if val != "true" && val != "false" {
+			val = strconv.Quote(val)
+		}
+		sections[sec] = append(sections[sec], fmt.Sprintf("  %s: %s\n", key, val))
+	}
+	var b strings.Builder
+	for sec, lines := range sections {
+		b.WriteString(sec + ":\n" + strings.Join(lines, ""))
+	}
+	return writeConfig(t, b.String())
+}
+
+var serveListening = regexp.MustCompile(`paygate listening on (http://127\.0\.0\.1:\d+)\n`)
+
+// startServe runs `paygate serve --config cfg` in-process. It returns the
+// command's error if it ends before it listens; else its stdout once it
+// listens, stopping it when t ends.
+func startServe(t *testing.T, cfg string) (stdout string, stderr *syncBuffer, err error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", cfg}, out, errOut) }()
+	for !serveListening.MatchString(out.String()) {
+		select {
+		case err := <-done:
+			cancel()
+			return out.String(), errOut, fmt.Errorf("serve ended: %w", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return out.String(), errOut, nil
+}
+
+// TestServeAlipayStartupCheck: serve queries Alipay once at start. A key
+// mismatch is an ERROR naming the setting and serve exits (unless
+// alipay.skip_startup_check); a channel that does not answer is a warning.
+func TestServeAlipayStartupCheck(t *testing.T) {
+	t.Parallel()
+	gw := servingSim(t)
+	dir := t.TempDir()
+	otherApp, otherAlipay := e2eKeys()
+	wrongPub := filepath.Join(dir, "wrong_alipay_public_key.pem")
+	e2eWritePEM(t, wrongPub, "PUBLIC KEY", e2eMust(x509.MarshalPKIXPublicKey(&otherAlipay.PublicKey)), 0o644)
+	wrongPriv := filepath.Join(dir, "wrong_app_private_key.pem")
+	e2eWritePEM(t, wrongPriv, "PRIVATE KEY", e2eMust(x509.MarshalPKCS8PrivateKey(otherApp)), 0o600)
+	tests := []struct {
+		name    string
+		gateway string
+		set     map[string]string
+		refused string // "" when serve must start
+		log     string // what its log must say
+	}{
+		{"right keys", gw, nil, "", `"msg":"alipay keys verified"`},
+		{"wrong alipay public key", gw, map[string]string{"alipay.alipay_public_key_file": wrongPub}, "alipay.alipay_public_key_file (" + wrongPub + ")", `"level":"ERROR"`},
+		{"wrong app private key", gw, map[string]string{"alipay.private_key_file": wrongPriv}, "alipay.private_key_file (" + wrongPriv + ")", `"level":"ERROR"`},
+		{"unknown app id", gw, map[string]string{"alipay.app_id": "2021000000009999"}, "alipay.app_id 2021000000009999", `"level":"ERROR"`},
+		{"mismatch skipped", gw, map[string]string{"alipay.alipay_public_key_file": wrongPub, "alipay.skip_startup_check": "true"}, "", "alipay.skip_startup_check is true"},
+		{"channel down", "http://127.0.0.1:1", nil, "", `"msg":"alipay did not answer the startup check; keys not verified"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, stderr, err := startServe(t, serveConfig(t, tt.gateway, tt.set))
+			switch {
+			case tt.refused == "" && err != nil:
+				t.Fatalf("%v\nstderr: %s", err, stderr)
+			case tt.refused != "" && (err == nil || !strings.Contains(err.Error(), tt.refused)):
+				t.Fatalf("err = %v, want serve refused naming %q\nstderr: %s", err, tt.refused, stderr)
+			}
+			if !strings.Contains(stderr.String(), tt.log) {
+				t.Errorf("log does not say %s:\n%s", tt.log, stderr)
+			}
+		})
+	}
+}
+
+// TestServeAdminListener: serve has /metrics on server.admin_addr, not on
+// the public listener.
+func TestServeAdminListener(t *testing.T) {
+	t.Parallel()
+	stdout, stderr, err := startServe(t, serveConfig(t, servingSim(t), map[string]string{"server.admin_addr": "127.0.0.1:0"}))
+	if err != nil {
+		t.Fatalf("%v\nstderr: %s", err, stderr)
+	}
+	admin := regexp.MustCompile(`metrics on (http://127\.0\.0\.1:\d+/metrics)\n`).FindStringSubmatch(stdout)
+	if admin == nil {
+		t.Fatalf("no admin line in %q", stdout)
+	}
+	public := serveListening.FindStringSubmatch(stdout)[1]
+	get := func(u string) (int, string) {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(admin[1]); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("admin /metrics: %d %.200s", code, body)
+	}
+	if code, _ := get(public + "/metrics"); code != http.StatusNotFound {
+		t.Errorf("public /metrics: %d, want 404", code)
+	}
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 }
