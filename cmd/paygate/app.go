@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
 	"github.com/paygate/paygate/gateway"
@@ -265,6 +267,9 @@ func newNonces(cfg config, logger *slog.Logger, a *app) (paygate.NonceCache, err
 	if cfg.Redis.URL == "" {
 		return httpapi.NewMemoryNonces(time.Now), nil
 	}
+	// go-redis logs through one process-wide logger (raw lines on stderr
+	// by default): route it into this node's JSON log.
+	goredis.SetLogger(redisLog{logger.With("component", "redis")})
 	rc, err := redis.Open(cfg.Redis.URL)
 	if err != nil {
 		return nil, fmt.Errorf("config: redis.url: %w", err)
@@ -272,6 +277,14 @@ func newNonces(cfg config, logger *slog.Logger, a *app) (paygate.NonceCache, err
 	a.closers = append(a.closers, rc.Close)
 	logger.Info("nonce cache in redis")
 	return redis.NewNonceCache(rc, "paygate:nonce:"), nil
+}
+
+// redisLog is go-redis's logger interface on slog: its lines are warnings
+// (failed connections, dropped notifications, truncated durations).
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, v...))
 }
 
 // readiness fails when the database does not answer within a second.

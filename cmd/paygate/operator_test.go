@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/paygate/paygate/alipay"
 	"github.com/paygate/paygate/alipaysim"
+	"github.com/paygate/paygate/redis"
 )
 
 // TestWrongMasterKeyRefused: a database remembers the master key it was
@@ -273,4 +275,37 @@ func TestServeAdminListener(t *testing.T) {
 		t.Errorf("public /metrics: %d, want 404", code)
 	}
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+}
+
+// TestRedisLogsAreJSON: go-redis's own log lines go through the node's JSON
+// logger, not raw onto stderr. go-redis's logger is process-wide, so this
+// test does not run in parallel with others that wire Redis (none do).
+func TestRedisLogsAreJSON(t *testing.T) {
+	var logs syncBuffer
+	logger := e2eMust(newLogger(&logs, "info"))
+	cfg := defaultConfig()
+	cfg.Redis.URL = "redis://127.0.0.1:1/0" // never reached: the line below is logged before any dial
+	a := &app{log: logger}
+	if _, err := newNonces(cfg, logger, a); err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	rc := e2eMust(redis.Open(cfg.Redis.URL))
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond) // the dial fails; no need to wait
+	defer cancel()
+	rc.Set(ctx, "k", "v", 500*time.Microsecond) // go-redis logs that it truncates the expiry to 1ms
+	found := false
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var line struct{ Level, Msg, Component string }
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("a log line is not JSON: %q", l)
+		}
+		if strings.Contains(line.Msg, "truncating to 1ms") {
+			found = line.Level == "WARN" && line.Component == "redis"
+		}
+	}
+	if !found {
+		t.Fatalf("go-redis's warning is not in the JSON log as a WARN of component redis:\n%s", logs.String())
+	}
 }
