@@ -309,3 +309,17 @@ func TestRedisLogsAreJSON(t *testing.T) {
 		t.Fatalf("go-redis's warning is not in the JSON log as a WARN of component redis:\n%s", logs.String())
 	}
 }
+
+// TestRootHelpPromisesOnlyWhatExists: the root help does not promise
+// reconciliation while there is no reconcile command.
+func TestRootHelpPromisesOnlyWhatExists(t *testing.T) {
+	t.Parallel()
+	stdout, _, err := runCmd(t, "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := newRootCmd(io.Discard, io.Discard)
+	if cmd, _, err := root.Find([]string{"reconcile"}); (err != nil || cmd == root) && strings.Contains(strings.ToLower(stdout), "reconcil") {
+		t.Errorf("the help promises reconciliation, which has no command:\n%s", stdout)
+	}
+}
