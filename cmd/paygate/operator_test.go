@@ -323,3 +323,28 @@ func TestRootHelpPromisesOnlyWhatExists(t *testing.T) {
 		t.Errorf("the help promises reconciliation, which has no command:\n%s", stdout)
 	}
 }
+
+// TestDemoMetricsAndSecondDemo: the demo serves /metrics on its own
+// (loopback) address, and a second demo on the same data directory is
+// refused.
+func TestDemoMetricsAndSecondDemo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	d := startDemo(t, dir)
+	resp, err := d.http.Get(d.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "go_goroutines") {
+		t.Errorf("demo /metrics: %d %.200s", resp.StatusCode, body)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	var out, errOut syncBuffer
+	err = run(ctx, []string{"demo", "--addr", "127.0.0.1:0", "--data", dir}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "in use by another") {
+		t.Fatalf("second demo: err = %v, want it refused as in use", err)
+	}
+}
