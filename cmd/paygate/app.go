@@ -230,8 +230,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		RateLimit: httpapi.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
 		Ready:     readiness(st),
 		Events:    &jobs.EventService{Store: st, Queue: a.queue},
-		Mounts:    mounts, // /metrics is not among them: serve has it on server.admin_addr, the demo mounts it
-
+		Mounts:    mounts, // not /metrics: serve has it on server.admin_addr, the demo mounts it
 	})
 	ok = true
 	return a, nil
