@@ -33,6 +33,9 @@ const lockFile = "alipaysim.lock"
 
 var errLocked = errors.New("locked")
 
+// ErrInUse is New's error when Config.DataDir is in use by another simulator.
+var ErrInUse = errors.New("data directory in use by another simulator")
+
 // lockJournal locks dir's journal for this simulator: a second one on the
 // same directory would interleave its records with the first one's and each
 // would hold a different truth. The lock is released when the returned file
@@ -46,8 +49,7 @@ func lockJournal(dir string) (*os.File, error) {
 	if err := tryLock(f); err != nil {
 		f.Close()
 		if errors.Is(err, errLocked) {
-			return nil, fmt.Errorf("alipaysim: data directory %s is in use by another simulator (%s is locked): "+
-				"two simulators must not share one journal", dir, path)
+			return nil, fmt.Errorf("alipaysim: %w: %s (%s is locked); two simulators must not share one journal", ErrInUse, dir, path)
 		}
 		return nil, fmt.Errorf("alipaysim: journal lock %s: %w", path, err)
 	}

@@ -2,6 +2,7 @@ package alipaysim_test
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,7 +180,7 @@ func TestJournalLocked(t *testing.T) {
 		second.Close()
 		t.Fatal("a second simulator opened a journal in use")
 	}
-	if !strings.Contains(err.Error(), "in use by another simulator") {
+	if !errors.Is(err, alipaysim.ErrInUse) || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("err = %v, want one saying the directory is in use", err)
 	}
 	if after, _ := os.ReadFile(journal(t, dir)); string(after) != string(before) {

@@ -91,6 +91,9 @@ func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer
 		AlipayKey: simKey, DataDir: simDir, Logger: logger.With("component", "alipaysim"), PublicURL: base,
 		Apps: []alipaysim.App{{AppID: cfg.Alipay.AppID, PublicKey: &appKey.PublicKey}},
 	})
+	if errors.Is(err, alipaysim.ErrInUse) {
+		return fmt.Errorf("demo: data directory %s is in use by another paygate demo (or a paygate sim on %s): %w", dataDir, simDir, err)
+	}
 	if err != nil {
 		return fmt.Errorf("demo: simulator: %w", err)
 	}

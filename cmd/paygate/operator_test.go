@@ -344,7 +344,7 @@ func TestDemoMetricsAndSecondDemo(t *testing.T) {
 	defer cancel()
 	var out, errOut syncBuffer
 	err = run(ctx, []string{"demo", "--addr", "127.0.0.1:0", "--data", dir}, &out, &errOut)
-	if err == nil || !strings.Contains(err.Error(), "in use by another") {
+	if err == nil || !strings.Contains(err.Error(), "data directory "+dir+" is in use by another paygate demo") {
 		t.Fatalf("second demo: err = %v, want it refused as in use", err)
 	}
 }
