@@ -3,7 +3,9 @@ package paygate
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -15,7 +17,8 @@ import (
 // sealed value is "v1:" + base64(nonce || ciphertext || tag); the version
 // prefix leaves room for key rotation.
 type Sealer struct {
-	aead cipher.AEAD
+	aead  cipher.AEAD
+	check string // KeyCheck's value
 }
 
 // MasterKeySize is the master key's length in bytes (AES-256).
@@ -34,7 +37,9 @@ func NewSealer(masterKey []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead}, nil
+	mac := hmac.New(sha256.New, masterKey)
+	mac.Write([]byte(keyCheckLabel))
+	return &Sealer{aead: aead, check: hex.EncodeToString(mac.Sum(nil)[:keyCheckBytes])}, nil
 }
 
 // ParseMasterKey reads a master key written as 64 hex digits or as base64

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +46,20 @@ func TestSealer(t *testing.T) {
 	}
 	if _, err := ParseMasterKey("short"); err == nil {
 		t.Error("short master key accepted")
+	}
+}
+
+func TestKeyCheck(t *testing.T) {
+	a1, _ := NewSealer(bytes.Repeat([]byte{1}, MasterKeySize))
+	a2, _ := NewSealer(bytes.Repeat([]byte{1}, MasterKeySize))
+	b, _ := NewSealer(bytes.Repeat([]byte{2}, MasterKeySize))
+	if a1.KeyCheck() != a2.KeyCheck() {
+		t.Error("one key, two check values")
+	}
+	if a1.KeyCheck() == b.KeyCheck() {
+		t.Error("two keys, one check value")
+	}
+	if len(a1.KeyCheck()) != 2*keyCheckBytes || strings.Contains(a1.KeyCheck(), "0101") {
+		t.Errorf("check value %q: want 32 hex digits that are not the key", a1.KeyCheck())
 	}
 }

@@ -204,6 +204,13 @@ func (c *Client) call(ctx context.Context, method string, biz any, notifyURL str
 	return c.DecodeResponse(method, body, traceID, out)
 }
 
+// Verification failures of a response, in an *Error's Err: the configured
+// Alipay public key (or certificate) is not the one that signed it.
+var (
+	ErrResponseSignature = errors.New("response signature does not verify with the Alipay public key")
+	ErrAlipayCert        = errors.New("unexpected Alipay certificate")
+)
+
 // resultHolder is satisfied by every response type through its embedded Result.
 type resultHolder interface{ result() *Result }
 
@@ -236,10 +243,10 @@ func (c *Client) DecodeResponse(method string, body []byte, traceID string, out 
 		return fail(OutcomeUnknown, head(), errors.New("unsigned response"))
 	}
 	if c.cfg.Cert != nil && raw.AlipayCertSN != "" && raw.AlipayCertSN != c.cfg.Cert.AlipayCertSN {
-		return fail(OutcomeUnknown, head(), fmt.Errorf("response signed by Alipay certificate %s, configured %s; download Alipay's new certificate", raw.AlipayCertSN, c.cfg.Cert.AlipayCertSN))
+		return fail(OutcomeUnknown, head(), fmt.Errorf("%w: response signed by Alipay certificate %s, configured %s; download Alipay's new certificate", ErrAlipayCert, raw.AlipayCertSN, c.cfg.Cert.AlipayCertSN))
 	}
 	if err := c.verifyNode(raw.Node, raw.Sign); err != nil {
-		return fail(OutcomeUnknown, head(), errors.New("response signature does not verify with the Alipay public key"))
+		return fail(OutcomeUnknown, head(), ErrResponseSignature)
 	}
 	if raw.Key == ErrorResponseKey {
 		return fail(OutcomeConfig, head(), nil)

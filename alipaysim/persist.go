@@ -2,7 +2,10 @@ package alipaysim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/paygate/paygate/alipay"
@@ -22,6 +25,35 @@ func appRecordOf(a App) appRecord {
 		AppID: a.AppID, PublicKey: alipay.PublicKeyBase64(a.PublicKey),
 		AppCertSN: a.AppCertSN, RootCertSN: a.RootCertSN, SellerID: a.SellerID,
 	}
+}
+
+// lockFile sits beside the journal; the simulator holds an exclusive lock
+// on it while it runs.
+const lockFile = "alipaysim.lock"
+
+var errLocked = errors.New("locked")
+
+// ErrInUse is New's error when Config.DataDir is in use by another simulator.
+var ErrInUse = errors.New("data directory in use by another simulator")
+
+// lockJournal locks dir's journal for this simulator: a second one on the
+// same directory would interleave its records with the first one's and each
+// would hold a different truth. The lock is released when the returned file
+// is closed, or when the process ends, however it ends.
+func lockJournal(dir string) (*os.File, error) {
+	path := filepath.Join(dir, lockFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("alipaysim: journal lock: %w", err)
+	}
+	if err := tryLock(f); err != nil {
+		f.Close()
+		if errors.Is(err, errLocked) {
+			return nil, fmt.Errorf("alipaysim: %w: %s (%s is locked); two simulators must not share one journal", ErrInUse, dir, path)
+		}
+		return nil, fmt.Errorf("alipaysim: journal lock %s: %w", path, err)
+	}
+	return f, nil
 }
 
 // load restores the state a journal holds. Config.Apps are registered after

@@ -2,8 +2,10 @@ package alipaysim_test
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,4 +155,43 @@ func TestCloseStopsEverything(t *testing.T) {
 	if alipay.OutcomeOf(err) != alipay.OutcomeUnknown {
 		t.Fatalf("pay after Close: %v", err)
 	}
+}
+
+// TestJournalLocked: a second simulator on a data directory in use is
+// refused, saying why, and leaves the first one's journal alone; once the
+// first has closed, the directory is free again.
+func TestJournalLocked(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := alipaysim.Config{AlipayKey: alipayKey(), DataDir: dir}
+	first, err := alipaysim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.RegisterApp(alipaysim.App{AppID: otherAppID, PublicKey: &otherKey().PublicKey}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(journal(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := alipaysim.New(cfg)
+	if err == nil {
+		second.Close()
+		t.Fatal("a second simulator opened a journal in use")
+	}
+	if !errors.Is(err, alipaysim.ErrInUse) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("err = %v, want one saying the directory is in use", err)
+	}
+	if after, _ := os.ReadFile(journal(t, dir)); string(after) != string(before) {
+		t.Fatal("the refused simulator changed the journal")
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := alipaysim.New(cfg)
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	again.Close()
 }

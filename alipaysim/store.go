@@ -53,27 +53,36 @@ type snapshot map[string]map[string]json.RawMessage
 type store struct {
 	mu     sync.Mutex
 	f      *os.File
+	lock   *os.File // held while the store is open (lockJournal)
 	closed bool
 }
 
-// openStore loads dir's journal, compacts it and opens it for appending.
+// openStore locks dir's journal (see lockJournal), loads it, compacts it
+// and opens it for appending.
 func openStore(dir string) (*store, snapshot, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("alipaysim: data dir: %w", err)
 	}
-	path := filepath.Join(dir, journalFile)
-	snap, err := loadJournal(path)
+	lock, err := lockJournal(dir)
 	if err != nil {
 		return nil, nil, err
 	}
+	path := filepath.Join(dir, journalFile)
+	snap, err := loadJournal(path)
+	if err != nil {
+		lock.Close()
+		return nil, nil, err
+	}
 	if err := writeCompacted(path, snap); err != nil {
+		lock.Close()
 		return nil, nil, err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
+		lock.Close()
 		return nil, nil, fmt.Errorf("alipaysim: open journal: %w", err)
 	}
-	return &store{f: f}, snap, nil
+	return &store{f: f, lock: lock}, snap, nil
 }
 
 // loadJournal replays the journal. A last line without its newline that
@@ -216,5 +225,7 @@ func (s *store) close() error {
 		return nil
 	}
 	s.closed = true
-	return s.f.Close()
+	err := s.f.Close()
+	s.lock.Close() // after the journal: the next simulator finds it complete
+	return err
 }

@@ -33,6 +33,22 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) paygate.Store { return open(t, postgres.WithMigrate()) })
 }
 
+func TestKeyCheck(t *testing.T) {
+	t.Parallel()
+	pgtest.URL(t)
+	storetest.KeyCheck(t, func(t *testing.T) storetest.Reopener {
+		url, schema := pgtest.Schema(t)
+		return func(sealer *paygate.Sealer) paygate.Store {
+			s, err := postgres.Open(context.Background(), url, sealer, postgres.WithSearchPath(schema), postgres.WithMigrate())
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+	})
+}
+
 // TestConcurrentMigrate starts two stores on one new schema that migrate at
 // once, as replicas starting together do: both succeed, the schema once.
 func TestConcurrentMigrate(t *testing.T) {

@@ -40,6 +40,21 @@ func TestStore(t *testing.T) {
 	})
 }
 
+func TestKeyCheck(t *testing.T) {
+	t.Parallel()
+	storetest.KeyCheck(t, func(t *testing.T) storetest.Reopener {
+		path := filepath.Join(t.TempDir(), "paygate.db")
+		return func(sealer *paygate.Sealer) paygate.Store {
+			s, err := sqlite.Open(context.Background(), path, sealer, sqlite.WithMigrate())
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+	})
+}
+
 // TestPragmas checks the durability settings on several pooled connections
 // at once, not just the first one.
 func TestPragmas(t *testing.T) {

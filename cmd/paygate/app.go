@@ -9,9 +9,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
@@ -30,6 +33,7 @@ type app struct {
 	log     *slog.Logger
 	store   paygate.Store
 	service *gateway.Service
+	alipay  *alipay.Client // the channel without retries or breaker, for serve's startup check
 	queue   *jobs.Queue
 	metrics *metrics
 	api     *httpapi.Server
@@ -73,18 +77,73 @@ func loadSealer(cfg config) (*paygate.Sealer, error) {
 // storeCloser is what both stores are.
 type storeCloser interface {
 	paygate.Store
+	paygate.KeyChecker
 	Migrate(ctx context.Context) error
 }
 
-// openStore opens database.url: sqlite:PATH or postgres://.
+// openData opens the configured store with the master key, migrates it and
+// checks the key against the one the database was sealed with (recording it
+// at first use): every command that reads or writes the data comes here, so
+// a wrong key is refused at once, never by every later call.
+func openData(ctx context.Context, cfg config) (storeCloser, error) {
+	sealer, err := loadSealer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg.Database.URL, sealer)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if err := st.CheckMasterKey(ctx); err != nil {
+		st.Close()
+		var mismatch *paygate.KeyMismatchError
+		if errors.As(err, &mismatch) {
+			return nil, fmt.Errorf("secrets.master_key does not match the key this database was sealed with (%s): "+
+				"start with the key the database was made with; another key cannot open its merchants' secrets", mismatch.Detail())
+		}
+		return nil, err
+	}
+	return st, nil
+}
+
+// openStore opens database.url: sqlite:PATH or postgres://. A SQLite file
+// whose directory does not exist is refused: it is far likelier a typo than
+// the wish for a new, empty database (the demo makes its own directory).
 func openStore(ctx context.Context, url string, sealer *paygate.Sealer) (storeCloser, error) {
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
+		if err := checkSQLiteDir(url); err != nil {
+			return nil, err
+		}
 		return sqlite.Open(ctx, strings.TrimPrefix(url, "sqlite:"), sealer)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return postgres.Open(ctx, url, sealer)
 	}
 	return nil, fmt.Errorf("config: database.url must be sqlite:PATH or postgres://…, not %q", redactURL(url))
+}
+
+// checkSQLiteDir fails unless a sqlite: URL's directory exists.
+func checkSQLiteDir(url string) error {
+	path, ok := strings.CutPrefix(url, "sqlite:")
+	if !ok {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("config: database.url: directory %s does not exist: create it (mkdir -p %s) if sqlite:%s is meant, "+
+			"paygate does not make a new empty database in a directory that is not there", dir, dir, path)
+	case err != nil:
+		return fmt.Errorf("config: database.url: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("config: database.url: %s is not a directory", dir)
+	}
+	return nil
 }
 
 // passwordParam is a password=VALUE setting in a key=value connection
@@ -113,23 +172,25 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 			a.close()
 		}
 	}()
-	sealer, err := loadSealer(cfg)
+	if err := checkSQLiteDir(cfg.Database.URL); err != nil {
+		return nil, err
+	}
+	unlock, err := lockServing(cfg.Database.URL)
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg.Database.URL, sealer)
+	a.closers = append(a.closers, unlock)
+	st, err := openData(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	a.store = st
 	a.closers = append(a.closers, st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
 	client, err := newChannel(cfg)
 	if err != nil {
 		return nil, err
 	}
+	a.alipay = client
 	// One breaker per channel account: this node's app id.
 	channel := gateway.NewResilientChannel(client, gateway.ResilientConfig{
 		Name: cfg.Alipay.AppID, Logger: logger,
@@ -192,7 +253,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		NotifyAllowlist:  allow,
 		Ready:            readiness(st, noncesReady),
 		Events:           &jobs.EventService{Store: st, Queue: a.queue},
-		Mounts:           append(mounts, httpapi.Mount{Path: "/metrics", Handler: a.metrics.handler()}),
+		Mounts:           mounts, // not /metrics: serve has it on server.admin_addr, the demo mounts it
 	})
 	ok = true
 	return a, nil
@@ -253,6 +314,9 @@ func newNonces(ctx context.Context, cfg config, logger *slog.Logger, a *app) (pa
 		}
 		return httpapi.NewMemoryNonces(time.Now), nil, nil
 	}
+	// go-redis logs through one process-wide logger (raw lines on stderr
+	// by default): route it into this node's JSON log.
+	goredis.SetLogger(redisLog{logger.With("component", "redis")})
 	rc, err := redis.Open(cfg.Redis.URL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: redis.url: %w", err)
@@ -267,6 +331,14 @@ func newNonces(ctx context.Context, cfg config, logger *slog.Logger, a *app) (pa
 	logger.Info("nonce cache in redis")
 	ping := func(ctx context.Context) error { return rc.Ping(ctx).Err() }
 	return redis.NewNonceCache(rc, "paygate:nonce:"), ping, nil
+}
+
+// redisLog is go-redis's logger interface on slog: its lines are warnings
+// (failed connections, dropped notifications, truncated durations).
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, v...))
 }
 
 // readiness fails when the database, or Redis when used (noncesPing not

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ type config struct {
 		MaxHeaderBytes    int           `yaml:"max_header_bytes"`    // request line and headers at most
 		TrustedProxies    string        `yaml:"trusted_proxies"`     // comma-separated CIDRs whose X-Forwarded-For is believed
 		SingleNode        bool          `yaml:"single_node"`         // PostgreSQL without redis.url: the operator runs one node only
+		AdminAddr         string        `yaml:"admin_addr"`          // serve: /metrics listens here, apart from the API; empty: not served
 	} `yaml:"server"`
 	Database struct {
 		URL string `yaml:"url"` // sqlite:PATH or postgres://...
@@ -55,7 +57,8 @@ type config struct {
 		SkipSellerCheck     bool          `yaml:"skip_seller_check"` // ...unless this says, on purpose, not to check
 		NotifyURL           string        `yaml:"notify_url"`        // default public_url + /notify/alipay
 		CallTimeout         time.Duration `yaml:"call_timeout"`
-		NotifyAllowlist     string        `yaml:"notify_allowlist"` // comma-separated CIDRs; empty: any address may notify
+		NotifyAllowlist     string        `yaml:"notify_allowlist"`   // comma-separated CIDRs; empty: any address may notify
+		SkipStartupCheck    bool          `yaml:"skip_startup_check"` // serve: do not refuse to start when the startup query shows a key mismatch
 	} `yaml:"alipay"`
 	Channel struct {
 		BreakerFailures int           `yaml:"breaker_failures"` // consecutive channel failures that open the circuit
@@ -175,16 +178,40 @@ func loadConfig(path string, environ []string) (config, error) {
 	return c, nil
 }
 
+// envExempt are the prefixes of PAYGATE_ variables that are not settings:
+// the tests' (PAYGATE_TEST_POSTGRES_URL, ...) and the chaos suite's.
+var envExempt = []string{"PAYGATE_TEST_", "PAYGATE_CHAOS_", "PAYGATE_UPDATE_GOLDEN"}
+
 // applyEnv sets every PAYGATE_<SECTION>_<KEY> found in environ onto c, the
-// section and key being the YAML names upper-cased. An unknown PAYGATE_
-// variable is ignored (test variables share the prefix); a malformed value
-// is an error naming the variable.
+// section and key being the YAML names upper-cased. Any other PAYGATE_
+// variable is an error naming it (and the closest setting), so a typo such
+// as PAYGATE_DATABSE_URL never silently keeps a default; only the test
+// variables (envExempt) are left alone. A malformed value is an error
+// naming the variable.
 func applyEnv(c *config, environ []string) error {
 	env := map[string]string{}
 	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "PAYGATE_") {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "PAYGATE_") && !envIsExempt(k) {
 			env[k] = v
 		}
+	}
+	known := envNames(c)
+	var unknown []string
+	for k := range env {
+		if !slices.Contains(known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		msg := fmt.Sprintf("config: unknown environment variable %s", unknown[0])
+		if near := closest(unknown[0], known); near != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", near)
+		}
+		if len(unknown) > 1 {
+			msg += fmt.Sprintf("; also unknown: %s", strings.Join(unknown[1:], ", "))
+		}
+		return errors.New(msg + "; every PAYGATE_ variable must name a setting, PAYGATE_<SECTION>_<KEY>")
 	}
 	root := reflect.ValueOf(c).Elem()
 	for i := 0; i < root.NumField(); i++ {
@@ -203,6 +230,62 @@ func applyEnv(c *config, environ []string) error {
 		}
 	}
 	return nil
+}
+
+func envIsExempt(name string) bool {
+	for _, p := range envExempt {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// envNames lists every setting's variable name.
+func envNames(c *config) []string {
+	var names []string
+	root := reflect.ValueOf(c).Elem()
+	for i := 0; i < root.NumField(); i++ {
+		section := root.Type().Field(i).Tag.Get("yaml")
+		st := root.Field(i).Type()
+		for j := 0; j < st.NumField(); j++ {
+			names = append(names, "PAYGATE_"+strings.ToUpper(section)+"_"+strings.ToUpper(st.Field(j).Tag.Get("yaml")))
+		}
+	}
+	return names
+}
+
+// closest is the known name nearest to name by edit distance, if it is
+// near enough to be a typo (at most a third of its length away).
+func closest(name string, known []string) string {
+	best, bestD := "", len(name)/3+1
+	for _, k := range known {
+		if d := editDistance(name, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func setField(f reflect.Value, v string) error {

@@ -175,8 +175,8 @@ func TestLoadConfigIgnoresOtherVariables(t *testing.T) {
 	c, err := loadConfig("", []string{
 		"PAYGATE_TEST_POSTGRES_URL=not a url at all",
 		"PAYGATE_TEST_RATE_LIMIT_BURST=many",
-		"PAYGATE_DATABASE=x",
-		"PAYGATE_=x",
+		"PAYGATE_CHAOS_PG_BIN=/usr/lib/postgresql/17/bin",
+		"PAYGATE_UPDATE_GOLDEN=1",
 		"PAYGATE",
 		"paygate_server_addr=:1",
 		"DATABASE_URL=postgres://elsewhere",
@@ -186,6 +186,39 @@ func TestLoadConfigIgnoresOtherVariables(t *testing.T) {
 	}
 	if !reflect.DeepEqual(c, defaultConfig()) {
 		t.Fatalf("unrelated variables changed the config: %+v", c)
+	}
+}
+
+// TestLoadConfigUnknownVariable: a PAYGATE_ variable that names no setting
+// is an error naming it and the setting it was probably meant to be.
+func TestLoadConfigUnknownVariable(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		env  []string
+		want []string
+	}{
+		{[]string{"PAYGATE_DATABSE_URL=sqlite:/x.db"}, []string{"PAYGATE_DATABSE_URL", "did you mean PAYGATE_DATABASE_URL?"}},
+		{[]string{"PAYGATE_DATABASE=x"}, []string{"PAYGATE_DATABASE", "did you mean PAYGATE_DATABASE_URL?"}},
+		{[]string{"PAYGATE_=x"}, []string{"unknown environment variable PAYGATE_"}},
+		{[]string{"PAYGATE_SERVER_ADDR=:1", "PAYGATE_ZZZ=1", "PAYGATE_SECRETS_MASTERKEY=x"},
+			[]string{"PAYGATE_SECRETS_MASTERKEY (did you mean PAYGATE_SECRETS_MASTER_KEY?)", "also unknown: PAYGATE_ZZZ"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env[0], func(t *testing.T) {
+			t.Parallel()
+			_, err := loadConfig("", tt.env)
+			if err == nil {
+				t.Fatal("an unknown PAYGATE_ variable was accepted")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v, want it to say %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "sqlite:/x.db") || strings.Contains(err.Error(), "=x") {
+				t.Errorf("err = %v quotes the value (it may be a secret)", err)
+			}
+		})
 	}
 }
 

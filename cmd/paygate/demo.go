@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 
@@ -32,7 +33,7 @@ const (
 func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 	var addr, dataDir string
 	cmd := &cobra.Command{
-		Use:   "demo [--addr :8080] [--data DIR]",
+		Use:   "demo [--addr 127.0.0.1:8080] [--data DIR]",
 		Short: "Run the whole system in one process, with a built-in Alipay simulator",
 		Long: "Run the gateway, the Alipay simulator (on the same address), SQLite under DIR and a demo\n" +
 			"merchant whose credentials are printed and written to DIR/" + demoMerchantFile + ".\n" +
@@ -42,7 +43,7 @@ func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 			return runDemo(cmd.Context(), addr, dataDir, stdout, stderr)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", ":8080", "address to listen on")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (loopback: /sim lets anyone pay and change faults)")
 	cmd.Flags().StringVar(&dataDir, "data", defaultDataDir, "data directory (SQLite, keys, simulator trades)")
 	return cmd
 }
@@ -90,11 +91,18 @@ func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer
 		AlipayKey: simKey, DataDir: simDir, Logger: logger.With("component", "alipaysim"), PublicURL: base,
 		Apps: []alipaysim.App{{AppID: cfg.Alipay.AppID, PublicKey: &appKey.PublicKey, SellerID: cfg.Alipay.SellerID}},
 	})
+	if errors.Is(err, alipaysim.ErrInUse) {
+		return fmt.Errorf("demo: data directory %s is in use by another paygate demo (or a paygate sim on %s): %w", dataDir, simDir, err)
+	}
 	if err != nil {
 		return fmt.Errorf("demo: simulator: %w", err)
 	}
 	defer sim.Close()
-	a, err := newApp(ctx, cfg, logger, []httpapi.Mount{{Path: "/gateway.do", Handler: sim}, {Path: "/sim/", Handler: sim}})
+	// The demo has one (loopback) listener: /metrics is on it. The handler
+	// is looked up per request because the node's registry is made by newApp.
+	var a *app
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.metrics.handler().ServeHTTP(w, r) })
+	a, err = newApp(ctx, cfg, logger, []httpapi.Mount{{Path: "/gateway.do", Handler: sim}, {Path: "/sim/", Handler: sim}, {Path: "/metrics", Handler: metrics}})
 	if err != nil {
 		return err
 	}
@@ -171,11 +179,11 @@ func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials) {
   merchant API     %s/api/v1   (credentials in %s)
   access_key       %s
   Alipay simulator %s/gateway.do   (buyer actions: %s/sim/pay, trades: %s/sim/trades)
-  health           %s/healthz, %s/readyz
+  health           %s/healthz, %s/readyz, metrics %s/metrics
 
 Try it (another terminal):
   go run ./cmd/paygate api POST /api/v1/orders '{"out_trade_no":"T1","subject":"coffee","total_amount":"9.90","mode":"qr"}'
 
 Ctrl-C stops it; restarting keeps every order.
-`, base, base, filepath.Join(dataDir, demoMerchantFile), creds.AccessKey, base, base, base, base, base)
+`, base, base, filepath.Join(dataDir, demoMerchantFile), creds.AccessKey, base, base, base, base, base, base)
 }

@@ -131,25 +131,14 @@ func newEventsResendCmd(stdout, _ io.Writer) *cobra.Command {
 	return cmd
 }
 
-// openEventStore opens and migrates the configured store.
+// openEventStore opens, migrates and key-checks the configured store.
 func openEventStore(ctx context.Context, d *dataFlags) (storeCloser, config, error) {
 	cfg, err := d.resolve()
 	if err != nil {
 		return nil, cfg, err
 	}
-	sealer, err := loadSealer(cfg)
-	if err != nil {
-		return nil, cfg, err
-	}
-	st, err := openStore(ctx, cfg.Database.URL, sealer)
-	if err != nil {
-		return nil, cfg, err
-	}
-	if err := st.Migrate(ctx); err != nil {
-		st.Close()
-		return nil, cfg, fmt.Errorf("migrate: %w", err)
-	}
-	return st, cfg, nil
+	st, err := openData(ctx, cfg)
+	return st, cfg, err
 }
 
 // merchantID is the ID of the merchant with accessKey, 0 (every merchant)

@@ -61,18 +61,11 @@ func newMerchantCreateCmd(stdout, _ io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sealer, err := loadSealer(cfg)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), cfg.Database.URL, sealer)
+			st, err := openData(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if err := st.Migrate(cmd.Context()); err != nil {
-				return err
-			}
 			creds, err := createMerchant(cmd.Context(), st, name, notifyURL)
 			if err != nil {
 				return err

@@ -11,25 +11,18 @@ func newMigrateCmd(stdout, _ io.Writer) *cobra.Command {
 	var d dataFlags
 	cmd := &cobra.Command{
 		Use:   "migrate [--config FILE | --data DIR]",
-		Short: "Apply database migrations (serve and demo apply them too)",
+		Short: "Apply database migrations (serve and demo apply them too) and check the master key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := d.resolve()
 			if err != nil {
 				return err
 			}
-			sealer, err := loadSealer(cfg)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), cfg.Database.URL, sealer)
+			st, err := openData(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if err := st.Migrate(cmd.Context()); err != nil {
-				return fmt.Errorf("migrate: %w", err)
-			}
 			fmt.Fprintf(stdout, "migrations applied to %s\n", redactURL(cfg.Database.URL))
 			return nil
 		},

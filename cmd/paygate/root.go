@@ -13,7 +13,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "paygate",
 		Short: "A self-hosted payment gateway for Alipay face-to-face payments",
 		Long: "paygate is a self-hosted payment gateway for Alipay face-to-face payment (当面付):\n" +
-			"a signed merchant API, Alipay's protocol, webhooks and daily reconciliation in one binary.",
+			"a signed merchant API, Alipay's protocol, webhooks, an Alipay simulator and the operator's\n" +
+			"tools in one binary.",
 		SilenceUsage: true,
 	}
 	root.SetOut(stdout)

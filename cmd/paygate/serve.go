@@ -22,9 +22,11 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "serve --config FILE",
 		Short: "Run the production gateway",
 		Long: "Run one gateway node: the merchant API, Alipay's notification endpoint, health and\n" +
-			"readiness. Several nodes may share one PostgreSQL (and Redis for nonces). On SIGTERM\n" +
-			"the node turns unready, drains, and lets in-flight requests finish. Until its database\n" +
-			"answers it waits, unready, trying again with growing pauses.",
+			"readiness; /metrics on server.admin_addr when set. Several nodes may share one PostgreSQL\n" +
+			"(and Redis for nonces); a SQLite file serves one node. Until its database answers it\n" +
+			"waits, unready, trying again with growing pauses; then it queries Alipay once and refuses\n" +
+			"to run when the keys do not match. On SIGTERM the node turns unready, drains, and lets\n" +
+			"in-flight requests finish.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfigFile(configPath)
@@ -81,6 +83,18 @@ func runServe(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer a.close()
+	if err := checkChannel(ctx, a.alipay, cfg, logger); err != nil {
+		ln.Close()
+		return err
+	}
+	if cfg.Server.AdminAddr != "" {
+		stop, err := serveAdmin(cfg.Server.AdminAddr, a.metrics, stdout, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
+	}
 	logger.Info("paygate serving", "addr", ln.Addr().String(), "database", redactURL(cfg.Database.URL))
 	return a.serve(ctx, ln)
 }
@@ -163,3 +177,23 @@ func serveWhileStarting(ln net.Listener, h http.Handler, logger *slog.Logger) (s
 type keepOpen struct{ net.Listener }
 
 func (keepOpen) Close() error { return nil }
+
+// serveAdmin serves /metrics on addr, apart from the public API, until stop
+// is called.
+func serveAdmin(addr string, m *metrics, stdout io.Writer, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("serve: server.admin_addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("admin listener", "err", err)
+		}
+	}()
+	fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", printableAddr(ln.Addr()))
+	logger.Info("admin listener", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
+}

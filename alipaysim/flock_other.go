@@ -1,0 +1,9 @@
+//go:build !unix
+
+package alipaysim
+
+import "os"
+
+// tryLock does nothing where flock(2) does not exist: the journal is not
+// guarded against a second simulator there.
+func tryLock(*os.File) error { return nil }
