@@ -86,6 +86,15 @@ func TestOrphanedJobsHandedBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		beat := func() error {
+			return sqlExec(t, b,
+				`INSERT INTO paygate_nodes (id, started_at, heartbeat_at) VALUES ('alive-node', ?, ?) ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`,
+				`INSERT INTO paygate_nodes (id, started_at, heartbeat_at) VALUES ('alive-node', $1, $2) ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`,
+				sqliteOrPg(b, time.Now()), sqliteOrPg(b, time.Now()))
+		}
+		if err := beat(); err != nil { // alive before the queue looks
+			t.Fatal(err)
+		}
 		stop := make(chan struct{})
 		beating := make(chan struct{})
 		go func() {

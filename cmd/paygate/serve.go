@@ -77,16 +77,21 @@ func runServe(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: listen: %w", err)
 	}
 	fmt.Fprintf(stdout, "paygate listening on http://%s\n", printableAddr(ln.Addr()))
-	a, err := waitForApp(ctx, cfg, logger, ln)
+	// Until the node serves, the listener answers alive, not ready (503):
+	// while it waits for its database, and while it checks Alipay's keys.
+	stop := serveWhileStarting(ln, httpapi.Starting("starting: waiting for the database, then checking the channel"), logger)
+	a, err := waitForApp(ctx, cfg, logger)
+	if err == nil && a != nil {
+		if err = checkChannel(ctx, a.alipay, cfg, logger); err != nil {
+			a.close()
+		}
+	}
+	stop()
 	if err != nil || a == nil {
 		ln.Close()
 		return err
 	}
 	defer a.close()
-	if err := checkChannel(ctx, a.alipay, cfg, logger); err != nil {
-		ln.Close()
-		return err
-	}
 	if cfg.Server.AdminAddr != "" {
 		stop, err := serveAdmin(cfg.Server.AdminAddr, a.metrics, stdout, logger)
 		if err != nil {
@@ -108,17 +113,15 @@ const (
 
 // waitForApp wires the node, waiting for the database as long as it cannot
 // be reached (a database starting after the node, a failover): meanwhile the
-// listener answers through httpapi.Starting (alive, not ready, 503), and
-// every attempt is logged. Any other error ends serve at once: waiting does
+// listener answers through httpapi.Starting (alive, not ready, 503; see
+// runServe), and every attempt is logged. Any other error ends serve at once: waiting does
 // not mend a wrong configuration. When ctx ends first it returns nil, nil.
-func waitForApp(ctx context.Context, cfg config, logger *slog.Logger, ln net.Listener) (*app, error) {
+func waitForApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
 	a, err := newApp(ctx, cfg, logger, nil)
 	if err == nil || paygate.ErrorCode(err) != paygate.EDatabaseDown {
 		return a, err
 	}
 	const reason = "waiting for the database"
-	stop := serveWhileStarting(ln, httpapi.Starting(reason), logger)
-	defer stop()
 	pause := startBackoffMin
 	for attempt := 1; ; attempt++ {
 		logger.Warn(reason+": it cannot be reached yet; /readyz answers 503 meanwhile",

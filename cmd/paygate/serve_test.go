@@ -182,19 +182,13 @@ log:
 	wantUnavailable("while waiting")
 
 	proxy.Start()
-	waitFor(t, "/readyz 200 once the database answers", func() bool {
-		status, _, _ := httpGet(t, s.base+"/readyz")
-		return status == http.StatusOK
-	})
+	waitFor(t, "/readyz 200 once the database answers", func() bool { return readyStatus(s.base) == http.StatusOK })
 	if !strings.Contains(s.stderr.String(), "the database answers") {
 		t.Errorf("the log does not say the database answered:\n%s", s.stderr)
 	}
 
 	proxy.Stop()
-	waitFor(t, "/readyz 503 with the database gone", func() bool {
-		status, _, _ := httpGet(t, s.base+"/readyz")
-		return status == http.StatusServiceUnavailable
-	})
+	waitFor(t, "/readyz 503 with the database gone", func() bool { return readyStatus(s.base) == http.StatusServiceUnavailable })
 	wantUnavailable("with the database gone")
 	proxy.Start() // so serve's shutdown finds it
 }
@@ -240,6 +234,7 @@ alipay:
 		t.Fatalf("merchant create printed %q: %v", out, err)
 	}
 	s := startServe(t, cfg)
+	waitFor(t, "serve ready", func() bool { return readyStatus(s.base) == http.StatusOK })
 	c := client.New(s.base, creds.AccessKey, creds.SecretKey)
 	o, err := c.CreateOrder(context.Background(), client.CreateOrderRequest{OutTradeNo: "SEL1", Subject: "tea", TotalAmount: "3.00", Mode: "qr"})
 	if err != nil {
@@ -365,4 +360,16 @@ func TestIdempotencyLeaseOutlastsBarcode(t *testing.T) {
 	if window < 145*time.Second || lease < window+idempotencyLeaseMargin {
 		t.Fatalf("barcode window %v, idempotency lease %v; want the lease at least %v past the window", window, lease, idempotencyLeaseMargin)
 	}
+}
+
+// readyStatus is /readyz's status, 0 when no answer came (a node switching
+// from its starting answers to serving may drop a kept-alive connection).
+func readyStatus(base string) int {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(base + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
