@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
 )
 
@@ -48,11 +50,37 @@ type Faults struct {
 	// BadSignatureRate answers with a sign that does not verify; the call
 	// takes effect.
 	BadSignatureRate float64 `json:"bad_signature_rate,omitempty"`
+	// AmountSkewFen adds this many fen (negative: takes them) to every
+	// total_amount and refund_amount of the answers, correctly signed: an
+	// Alipay that reports another amount than the order's, which a gateway
+	// must not apply. The call takes effect; Methods limits it. A test knob,
+	// not a fault seen in the wild.
+	AmountSkewFen int64 `json:"amount_skew_fen,omitempty"`
 }
 
 // maxLatency bounds latency and notification delay faults, so a typo cannot
 // stall a test run for hours.
 const maxLatency = 10 * time.Minute
+
+// maxSkewFen bounds amount_skew_fen: Alipay's largest amount, 100,000,000
+// yuan.
+const maxSkewFen = 100_000_000_00
+
+// skewedAmount matches the amounts amount_skew_fen changes in an answer
+// node: the trade's total and a refund's amount, never fund_bill_list's.
+var skewedAmount = regexp.MustCompile(`"(total_amount|refund_amount)":"(-?[0-9]+\.[0-9]{2})"`)
+
+// skewAmounts adds fen to every total_amount and refund_amount of n.
+func skewAmounts(n *node, fen int64) {
+	n.buf = skewedAmount.ReplaceAllFunc(n.buf, func(m []byte) []byte {
+		sub := skewedAmount.FindSubmatch(m)
+		v, err := paygate.ParseYuan(string(sub[2]))
+		if err != nil {
+			return m
+		}
+		return fmt.Appendf(nil, `"%s":"%s"`, sub[1], (v + paygate.Money(fen)).Yuan())
+	})
+}
 
 // alipaySchedule is the retry schedule of §5.1 after the first delivery:
 // 1 delivery and 7 retries over about 24 h 24 min.
@@ -109,6 +137,9 @@ func (f Faults) Validate() error {
 		if d.ms < 0 || time.Duration(d.ms)*time.Millisecond > maxLatency {
 			return fmt.Errorf("faults: %s is %d; want 0 to %d", d.name, d.ms, maxLatency.Milliseconds())
 		}
+	}
+	if f.AmountSkewFen < -maxSkewFen || f.AmountSkewFen > maxSkewFen {
+		return fmt.Errorf("faults: amount_skew_fen is %d; want %d to %d", f.AmountSkewFen, -maxSkewFen, maxSkewFen)
 	}
 	if _, err := parseSchedule(f.NotifySchedule); err != nil {
 		return err

@@ -113,7 +113,7 @@ func TestFaultsAPI(t *testing.T) {
 	e := setup(t)
 	bad := []string{
 		`{"unknown_rate":1.5}`, `{"timeout_rate":-0.1}`, `{"latency_ms":-1}`, `{"notify_schedule":"1s,x"}`,
-		`{"notify_schedule":"0s"}`, `{"methods":["alipay.trade.create"]}`, `{"typo_rate":0.1}`, `[1]`, `{"latency_ms":1}{}`,
+		`{"notify_schedule":"0s"}`, `{"amount_skew_fen":10000000001}`, `{"methods":["alipay.trade.create"]}`, `{"typo_rate":0.1}`, `[1]`, `{"latency_ms":1}{}`,
 	}
 	for _, b := range bad {
 		resp, err := http.Post(e.srv.URL+"/sim/faults", "application/json", strings.NewReader(b))
@@ -157,5 +157,33 @@ func TestFaultsAPI(t *testing.T) {
 	a, b := outcomes(), outcomes()
 	if a != b || !strings.Contains(a, "u") || !strings.Contains(a, "f") {
 		t.Fatalf("seeded outcomes %s and %s", a, b)
+	}
+}
+
+// TestAmountSkewFault: the answers of the methods named report the trade's
+// total and the refund's amount off by the skew, signed so that they
+// verify; the trade itself and other methods' answers are untouched.
+func TestAmountSkewFault(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *alipaysim.Config) {
+		c.Faults = alipaysim.Faults{AmountSkewFen: 1, Methods: []string{alipay.MethodQuery, alipay.MethodRefundQuery}}
+	})
+	pay := e.paidTrade("SK1", "5.00", "")
+	if pay.TotalAmount != yuan("5.00") {
+		t.Fatalf("pay answer total %s; pay is not in Methods", pay.TotalAmount)
+	}
+	q, err := e.query("SK1")
+	if err != nil || q.TotalAmount != yuan("5.01") || q.ReceiptAmount != yuan("5.00") {
+		t.Fatalf("query answer: %+v, %v; want total_amount 5.01 (signed), receipt_amount untouched", q, err)
+	}
+	if _, err := e.client.Refund(ctx(t), alipay.RefundRequest{OutTradeNo: "SK1", RefundAmount: yuan("2.00"), OutRequestNo: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	rq, err := e.client.RefundQuery(ctx(t), alipay.RefundQueryRequest{OutTradeNo: "SK1", OutRequestNo: "r1"})
+	if err != nil || rq.RefundAmount != yuan("2.01") || rq.TotalAmount != yuan("5.01") {
+		t.Fatalf("refund query answer: %+v, %v; want refund_amount 2.01", rq, err)
+	}
+	if v := e.view("SK1"); v.TotalAmount != yuan("5.00") || v.RefundFee != yuan("2.00") {
+		t.Fatalf("the trade itself changed: total %s, refunded %s", v.TotalAmount, v.RefundFee)
 	}
 }

@@ -64,6 +64,9 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		if s.dice.roll(f.UnknownRate) {
 			res.node = busy()
 		}
+		if f.AmountSkewFen != 0 && res.node != nil {
+			skewAmounts(res.node, f.AmountSkewFen)
+		}
 		badSign = s.dice.roll(f.BadSignatureRate)
 		if s.dice.roll(f.TimeoutRate) {
 			s.wait(r.Context(), maxHold)

@@ -23,16 +23,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paygate/paygate/testenv"
 )
 
 func needOpenSSL(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is not installed in CI")
-		}
-		t.Skip("skipping openssl cross-checks: openssl not on PATH")
-	}
+	testenv.LookPath(t, "openssl")
 }
 
 // writePEM writes a key for openssl: a PKCS#8 private key or a PKIX public key.

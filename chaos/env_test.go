@@ -7,7 +7,6 @@ package chaos
 // balancer and webhook receiver.
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -70,7 +69,7 @@ type env struct {
 	pg      *pgInstance
 	standby *pgInstance // the failover drill's streaming replica, promoted mid-run
 	probe   jobsProbe   // River's jobs, for the recovery measures
-	redis   string      // redis.url, or "" when none is reachable
+	redis   string      // redis.url: the suite's own Redis (PostgreSQL replicas), or ""
 	creds   merchantCreds
 	clients []*client.Client // one per node
 	hc      *http.Client     // for /sim
@@ -103,7 +102,7 @@ func newEnv(t *testing.T, store, bin string, seed uint64, webhookFail float64) *
 		if store == "failover" {
 			e.standby = startStandby(t, e.pg)
 		}
-		e.redis = redisURL(t)
+		e.redis = startRedis(t, e.logDir) // likewise
 		e.probe = &pgProbe{instances: func() []*pgInstance {
 			if e.standby != nil {
 				return []*pgInstance{e.standby, e.pg}
@@ -263,38 +262,6 @@ func nodeConfig(port int, dbURL, masterKey, redisURL, gatewayURL, notifyURL, app
 	w("log:")
 	w("  level: info")
 	return b.String()
-}
-
-// redisURL is $PAYGATE_TEST_REDIS_URL or redis://127.0.0.1:6379/0 when it
-// answers PING; else "" (replicas then keep nonces in memory each), which
-// fails in CI.
-func redisURL(t *testing.T) string {
-	u := os.Getenv("PAYGATE_TEST_REDIS_URL")
-	if u == "" {
-		u = "redis://127.0.0.1:6379/0"
-	}
-	host := strings.TrimPrefix(u, "redis://")
-	if i := strings.IndexAny(host, "/?"); i >= 0 {
-		host = host[:i]
-	}
-	if at := strings.LastIndex(host, "@"); at >= 0 {
-		host = host[at+1:]
-	}
-	conn, err := net.DialTimeout("tcp", host, 2*time.Second)
-	if err == nil {
-		defer conn.Close()
-		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
-		_, _ = conn.Write([]byte("PING\r\n"))
-		line, rerr := bufio.NewReader(conn).ReadString('\n')
-		if rerr == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH")) {
-			return u
-		}
-	}
-	if inCI() {
-		t.Fatalf("chaos: Redis at %s does not answer (CI=true): %v", u, err)
-	}
-	t.Logf("chaos: Redis at %s does not answer; the replicas keep nonces in memory each", u)
-	return ""
 }
 
 func lastLine(s string) string {

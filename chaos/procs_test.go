@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/paygate/paygate/testenv"
 )
 
 // inCI reports whether the suite runs in CI, where a missing prerequisite
@@ -38,7 +40,7 @@ func require(t *testing.T, ok bool, format string, args ...any) {
 	if inCI() {
 		t.Fatalf("chaos: %s (CI=true: a missing prerequisite fails the suite)", msg)
 	}
-	t.Skipf("chaos: skipping: %s", msg)
+	testenv.Missing(t, "a prerequisite of the chaos suite", msg) // skips, and says so after the run
 }
 
 // goTool is the go command that runs this test.

@@ -333,7 +333,13 @@ func TestResilientNoRetryAfterCancel(t *testing.T) {
 			_, err := rc.Query(ctx, alipay.TradeRef{OutTradeNo: "C1"})
 			done <- err
 		}()
-		<-first
+		select {
+		case <-first:
+		case err := <-done:
+			t.Fatalf("the query ended before its first attempt was made: %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no attempt within 10 s")
+		}
 		cancel()
 		select {
 		case err := <-done:

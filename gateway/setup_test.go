@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -21,6 +20,7 @@ import (
 	"github.com/paygate/paygate/postgres"
 	"github.com/paygate/paygate/postgres/pgtest"
 	"github.com/paygate/paygate/sqlite"
+	"github.com/paygate/paygate/testenv"
 )
 
 var (
@@ -57,12 +57,7 @@ func storeKinds(t *testing.T, fn func(t *testing.T, open func(t *testing.T) payg
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		if os.Getenv("PAYGATE_TEST_POSTGRES_URL") == "" {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("PAYGATE_TEST_POSTGRES_URL is not set in CI")
-			}
-			t.Skip("skipping PostgreSQL: PAYGATE_TEST_POSTGRES_URL not set")
-		}
+		testenv.Postgres(t)
 		fn(t, openPostgres)
 	})
 }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,27 +18,46 @@ import (
 	"github.com/paygate/paygate/jobs"
 )
 
-// fakeQueue records the jobs enqueued, or fails with err.
+// fakeQueue is the real River queue on the fixture's SQLite database (not
+// started: jobs stay in its table, inserted in the caller's transaction and
+// gone if it rolls back), or fails with err.
 type fakeQueue struct {
-	mu   sync.Mutex
-	jobs []paygate.Job
-	err  error
+	mu    sync.Mutex
+	err   error
+	db    *sql.DB
+	river *jobs.Queue
 }
 
-func (q *fakeQueue) Enqueue(_ context.Context, _ paygate.StoreTx, job paygate.Job) error {
+func (q *fakeQueue) Enqueue(ctx context.Context, tx paygate.StoreTx, job paygate.Job) error {
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.err != nil {
-		return q.err
+	err := q.err
+	q.mu.Unlock()
+	if err != nil {
+		return err
 	}
-	q.jobs = append(q.jobs, job)
-	return nil
+	return q.river.Enqueue(ctx, tx, job)
 }
 
-func (q *fakeQueue) Jobs() []paygate.Job {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return append([]paygate.Job(nil), q.jobs...)
+// Jobs are the delivery jobs committed so far, oldest first.
+func (q *fakeQueue) Jobs(t *testing.T) []paygate.Job {
+	t.Helper()
+	rows, err := q.db.Query(`SELECT json_extract(args, '$.event_id') FROM river_job WHERE kind = 'deliver_event' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []paygate.Job
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, paygate.Job{Kind: paygate.JobDeliverEvent, EventID: id})
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // eventsFixture is a server with the events routes on a real
@@ -53,6 +73,15 @@ func setupEvents(t *testing.T) *eventsFixture {
 	svc := &jobs.EventService{Queue: q}
 	f := setup(t, func(c *httpapi.Config) { c.Events = svc })
 	svc.Store = f.store // before any request
+	q.db = f.store.DB()
+	if err := jobs.MigrateSQLite(context.Background(), q.db); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if q.river, err = jobs.NewSQLite(q.db, jobs.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	jobs.RegisterWebhooks(q.river, jobs.WebhookConfig{Store: f.store})
 	return &eventsFixture{fixture: f, queue: q}
 }
 
@@ -299,7 +328,7 @@ func TestResendEvent(t *testing.T) {
 		t.Fatalf("resend: %d %+v", resp.StatusCode, got)
 	}
 	want := []paygate.Job{{Kind: paygate.JobDeliverEvent, EventID: e.ID}}
-	if jobs := f.queue.Jobs(); !reflect.DeepEqual(jobs, want) {
+	if jobs := f.queue.Jobs(t); !reflect.DeepEqual(jobs, want) {
 		t.Fatalf("enqueued %+v, want %+v", jobs, want)
 	}
 	if stored, _ := f.store.EventByID(ctx, e.ID); !stored.DeadAt.IsZero() {
@@ -311,7 +340,7 @@ func TestResendEvent(t *testing.T) {
 	wantError(t, status, hdr, b, http.StatusNotFound, paygate.ENotFound, "")
 	status, hdr, b = f.send(t, req{method: "POST", path: "/api/v1/events/" + e.ID + "/resend", body: []byte(`{"x":1}`)})
 	wantError(t, status, hdr, b, http.StatusBadRequest, paygate.EInvalid, "unknown field")
-	if n := len(f.queue.Jobs()); n != 1 {
+	if n := len(f.queue.Jobs(t)); n != 1 {
 		t.Fatalf("%d jobs enqueued, want 1", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -57,10 +58,13 @@ func TestDrain(t *testing.T) {
 	f.orders.set(func(f *fakeOrders) { f.block, f.started = block, started })
 	var wg sync.WaitGroup
 	var inflight int
+	var body []byte
+	first := make(chan struct{})
 	wg.Go(func() {
-		inflight, _, _ = f.send(t, req{method: "POST", path: "/api/v1/orders", body: []byte(orderBody)})
+		defer close(first)
+		inflight, _, body = f.send(t, req{method: "POST", path: "/api/v1/orders", body: []byte(orderBody)})
 	})
-	<-started
+	waitStarted(t, started, first, func() string { return fmt.Sprintf("%d %s", inflight, body) })
 
 	f.api.Drain()
 	if status, m := get(t, f.url+"/readyz"); status != 503 || m["reason"] != "draining" {

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -98,8 +99,12 @@ func TestIdempotencyInFlight(t *testing.T) {
 	var wg sync.WaitGroup
 	var status1 int
 	var body1 []byte
-	wg.Go(func() { status1, _, body1 = f.send(t, idemReq("key-1", orderBody)) })
-	<-started
+	first := make(chan struct{})
+	wg.Go(func() {
+		defer close(first)
+		status1, _, body1 = f.send(t, idemReq("key-1", orderBody))
+	})
+	waitStarted(t, started, first, func() string { return fmt.Sprintf("%d %s", status1, body1) })
 	status, hdr, b := f.send(t, idemReq("key-1", orderBody))
 	wantError(t, status, hdr, b, http.StatusConflict, "IDEMPOTENCY_IN_FLIGHT", "still running")
 	close(block)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,19 +12,14 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/paygate/paygate/redis"
+	"github.com/paygate/paygate/testenv"
 )
 
 // setup connects to PAYGATE_TEST_REDIS_URL and returns a cache under a
 // random prefix, whose keys it deletes at the end.
 func setup(t *testing.T) (*redis.NonceCache, *goredis.Client, string) {
 	t.Helper()
-	url := os.Getenv("PAYGATE_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PAYGATE_TEST_REDIS_URL is not set; CI must run the Redis nonce cache tests")
-		}
-		t.Skip("skipping the Redis nonce cache tests: PAYGATE_TEST_REDIS_URL is not set (for example redis://127.0.0.1:6379/0)")
-	}
+	url := testenv.Redis(t)
 	client, err := redis.Open(url)
 	if err != nil {
 		t.Fatal(err)

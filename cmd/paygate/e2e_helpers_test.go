@@ -37,6 +37,7 @@ import (
 	"github.com/paygate/paygate/client"
 	"github.com/paygate/paygate/httpapi"
 	"github.com/paygate/paygate/postgres/pgtest"
+	"github.com/paygate/paygate/testenv"
 )
 
 // The e2e app id registered with the simulator.
@@ -101,11 +102,8 @@ func e2eStores(t *testing.T, fn func(t *testing.T, kind string)) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			if kind == "postgres" && os.Getenv("PAYGATE_TEST_POSTGRES_URL") == "" {
-				if os.Getenv("CI") == "true" {
-					t.Fatal("PAYGATE_TEST_POSTGRES_URL is not set in CI")
-				}
-				t.Skip("skipping PostgreSQL: PAYGATE_TEST_POSTGRES_URL not set")
+			if kind == "postgres" {
+				testenv.Postgres(t)
 			}
 			fn(t, kind)
 		})

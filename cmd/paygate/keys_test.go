@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/paygate/paygate/testenv"
 )
 
 // runCmd runs the paygate command tree in-process with args.
@@ -118,10 +120,7 @@ func TestKeysGen(t *testing.T) {
 	}
 
 	t.Run("openssl", func(t *testing.T) {
-		openssl, err := exec.LookPath("openssl")
-		if err != nil {
-			t.Skip("openssl not found in PATH; skipping the cross-check of the PEM files with openssl")
-		}
+		openssl := testenv.LookPath(t, "openssl")
 		for _, args := range [][]string{
 			{"pkey", "-in", filepath.Join(dir, appPrivateKeyFile), "-noout"},
 			{"pkey", "-pubin", "-in", filepath.Join(dir, appPublicKeyPEMFile), "-noout"},

@@ -6,7 +6,6 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
-	"os"
 	"strings"
 	"testing"
 
@@ -14,20 +13,15 @@ import (
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/postgres"
+	"github.com/paygate/paygate/testenv"
 )
 
-// URL is the test database. Without one a test is skipped, saying so, or
-// failed in CI (CI=true), where skipping would hide that nothing ran.
+// URL is the test database. Without one a test is skipped, and counted for
+// testenv.Main's summary, or failed in CI (CI=true), where skipping would
+// hide that nothing ran.
 func URL(t testing.TB) string {
 	t.Helper()
-	url := os.Getenv("PAYGATE_TEST_POSTGRES_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PAYGATE_TEST_POSTGRES_URL is not set in CI")
-		}
-		t.Skip("skipping PostgreSQL tests: PAYGATE_TEST_POSTGRES_URL not set")
-	}
-	return url
+	return testenv.Postgres(t)
 }
 
 // Schema creates an empty schema for t, dropped when t ends.
