@@ -243,6 +243,7 @@ var authCodes = map[kind]string{kindB28: "280000000000000001", kindB29: "2900000
 func (r *runner) do(o *order) {
 	s := o.script[o.next]
 	o.next++
+	r.logf("op %s %s (%s %s)", s, o.name, o.kind, o.amount.Yuan())
 	switch s {
 	case stepCreate:
 		req := paygate.CreateOrder{OutTradeNo: o.name, Subject: Subject(o.name), TotalAmount: o.amount, Mode: paygate.ModeQR,
@@ -252,7 +253,7 @@ func (r *runner) do(o *order) {
 		}
 		got, _, err := r.w.Svc.CreateOrder(r.ctx, r.w.Merchant, req)
 		r.tell(o.name, got, err)
-		r.logf("op create %s %s %s → %s %s", o.name, o.kind, o.amount.Yuan(), status(got, err), outcome(err))
+		r.logf("→ create %s: %s %s", o.name, status(got, err), outcome(err))
 	case stepPay, stepScan:
 		code := r.qrCode(o.name)
 		var err error
@@ -263,15 +264,15 @@ func (r *runner) do(o *order) {
 		} else {
 			err = r.w.Sim.ScanQR(r.ctx, code, "")
 		}
-		r.logf("op %s %s → %v", s, o.name, errText(err))
+		r.logf("→ %s %s: %s", s, o.name, errText(err))
 	case stepClose:
 		got, err := r.w.Svc.CloseOrder(r.ctx, r.w.Merchant, o.name)
 		r.tell(o.name, got, err)
-		r.logf("op close %s → %s %s", o.name, status(got, err), outcome(err))
+		r.logf("→ close %s: %s %s", o.name, status(got, err), outcome(err))
 	case stepGet:
 		got, err := r.w.Svc.GetOrder(r.ctx, r.w.Merchant, o.name, r.rng.IntN(2) == 0)
 		r.tell(o.name, got, err)
-		r.logf("op get %s → %s %s", o.name, status(got, err), outcome(err))
+		r.logf("→ get %s: %s %s", o.name, status(got, err), outcome(err))
 	case stepRefund:
 		o.refund++
 		no := fmt.Sprintf("%s-r%d", o.name, o.refund)
@@ -287,7 +288,7 @@ func (r *runner) do(o *order) {
 				r.claim(o.name).RefundsOK[no] = true
 			}
 		}
-		r.logf("op refund %s %s %s → %s %s", o.name, no, amount.Yuan(), st, outcome(err))
+		r.logf("→ refund %s %s %s: %s %s", o.name, no, amount.Yuan(), st, outcome(err))
 	}
 }
 
