@@ -13,6 +13,8 @@ import (
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/dst"
+	"github.com/paygate/paygate/postgres"
+	"github.com/paygate/paygate/postgres/pgtest"
 	"github.com/paygate/paygate/sqlite"
 )
 
@@ -20,6 +22,8 @@ var (
 	flagSeeds = flag.Int("dst.seeds", 300, "how many seeds TestDST runs")
 	flagStart = flag.Int64("dst.start", 1, "the first seed TestDST runs")
 	flagSeed  = flag.Int64("dst.seed", 0, "replay this one seed with its whole trace")
+	flagWork  = flag.Int("dst.workers", 1, "seeds run side by side, each worker on its own database")
+	flagStore = flag.String("dst.store", "sqlite", "sqlite, or postgres (PAYGATE_TEST_POSTGRES_URL)")
 )
 
 var (
@@ -37,22 +41,30 @@ func testKeys(t *testing.T) dst.Keys {
 	return keys
 }
 
-// openStore is a SQLite store for many seeds (each has its own merchant),
-// on tmpfs when the machine has one: the runs fsync every commit.
+// openStore is a store for many seeds (each has its own merchant): SQLite
+// on tmpfs when the machine has one (the runs fsync every commit), or with
+// -dst.store postgres a schema of its own on the test database.
 func openStore(t *testing.T) paygate.Store {
 	t.Helper()
+	k := make([]byte, 32)
+	rand.Read(k)
+	sealer, err := paygate.NewSealer(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch *flagStore {
+	case "sqlite":
+	case "postgres":
+		return pgtest.Open(t, sealer, postgres.WithMigrate())
+	default:
+		t.Fatalf("-dst.store %q: want sqlite or postgres", *flagStore)
+	}
 	dir := t.TempDir()
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
 		if d, err := os.MkdirTemp("/dev/shm", "paygate-dst-"); err == nil {
 			dir = d
 			t.Cleanup(func() { os.RemoveAll(d) })
 		}
-	}
-	k := make([]byte, 32)
-	rand.Read(k)
-	sealer, err := paygate.NewSealer(k)
-	if err != nil {
-		t.Fatal(err)
 	}
 	st, err := sqlite.Open(context.Background(), dir+"/dst.db", sealer, sqlite.WithMigrate())
 	if err != nil {
@@ -83,14 +95,44 @@ func TestDST(t *testing.T) {
 		}
 		return
 	}
+	if *flagSeeds < 1 || *flagWork < 1 {
+		t.Fatalf("-dst.seeds and -dst.workers must be at least 1")
+	}
+	results := make([]*dst.Result, *flagSeeds)
+	stores := []paygate.Store{st}
+	for range *flagWork - 1 {
+		stores = append(stores, openStore(t))
+	}
 	start := time.Now()
+	seeds := make(chan int)
+	errs := make(chan error, len(stores))
+	var wg sync.WaitGroup
+	for _, st := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range seeds {
+				res, err := dst.Run(ctx, st, k, *flagStart+int64(i))
+				if err != nil {
+					errs <- fmt.Errorf("seed %d: %w", *flagStart+int64(i), err)
+					continue
+				}
+				results[i] = res
+			}
+		}()
+	}
+	for i := range results {
+		seeds <- i
+	}
+	close(seeds)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
 	var orders, storeFaults, chanFaults int
 	var failed []*dst.Result
-	for seed := *flagStart; seed < *flagStart+int64(*flagSeeds); seed++ {
-		res, err := dst.Run(ctx, st, k, seed)
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
+	for _, res := range results {
 		orders += res.Orders
 		storeFaults += res.StoreFaults
 		chanFaults += res.ChannelFaults
@@ -99,14 +141,14 @@ func TestDST(t *testing.T) {
 		}
 	}
 	elapsed := time.Since(start)
-	t.Logf("DST: %d seeds × %d orders, %d store faults and %d channel faults injected, %d seeds failed; %.0f seeds/min",
-		*flagSeeds, orders, storeFaults, chanFaults, len(failed), float64(*flagSeeds)/elapsed.Minutes())
+	t.Logf("DST (%s, %d workers): %d seeds × %d orders, %d store faults and %d channel faults injected, %d seeds failed; %.0f seeds/min",
+		*flagStore, len(stores), *flagSeeds, orders, storeFaults, chanFaults, len(failed), float64(*flagSeeds)/elapsed.Minutes())
 	for _, res := range failed {
 		var ms []string
 		for _, m := range res.Mismatches {
 			ms = append(ms, m.String())
 		}
-		t.Errorf("seed %d: %s\n\treplay: go test ./dst -run 'TestDST$' -v -dst.seed %d", res.Seed, strings.Join(ms, "; "), res.Seed)
+		t.Errorf("seed %d: %s\n\treplay: go test ./dst -run 'TestDST$' -v -dst.store %s -dst.seed %d", res.Seed, strings.Join(ms, "; "), *flagStore, res.Seed)
 	}
 }
 
