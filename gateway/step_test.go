@@ -10,6 +10,8 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +92,9 @@ type stepScenario struct {
 	// gateway: they arrive while the barcode loop polls.
 	deliverOnSleep bool
 	run            func(r *stepRun)
+	// clean is how the clean run must end: order, status, refunded amount
+	// (so that each scenario is known to take its path).
+	clean string
 }
 
 const (
@@ -105,17 +110,17 @@ func stepScenarios() []stepScenario {
 		return err == nil && o.Status == paygate.StatusPaid
 	}
 	return []stepScenario{
-		{name: "barcode28", run: func(r *stepRun) { r.create("b28", paygate.ModeBarcode, 1234, auth28, 0) }},
-		{name: "barcode29_polled", run: func(r *stepRun) { r.create("b29", paygate.ModeBarcode, 53464, auth29, 0) }},
-		{name: "barcode29_notified_while_polling", deliverOnSleep: true, run: func(r *stepRun) {
+		{name: "barcode28", clean: "b28 paid 0.00", run: func(r *stepRun) { r.create("b28", paygate.ModeBarcode, 1234, auth28, 0) }},
+		{name: "barcode29_polled", clean: "b29 paid 0.00", run: func(r *stepRun) { r.create("b29", paygate.ModeBarcode, 53464, auth29, 0) }},
+		{name: "barcode29_notified_while_polling", clean: "b29n paid 0.00", deliverOnSleep: true, run: func(r *stepRun) {
 			r.create("b29n", paygate.ModeBarcode, 53464, auth29, 0)
 		}},
-		{name: "barcode27_cancelled", run: func(r *stepRun) { r.create("b27", paygate.ModeBarcode, 800, auth27, 0) }},
-		{name: "barcode26_refused", run: func(r *stepRun) { r.create("b26", paygate.ModeBarcode, 800, auth26, 0) }},
-		{name: "barcode28_pay_unknown", sim: alipaysim.Faults{UnknownRate: 1, Methods: []string{alipay.MethodPay}}, run: func(r *stepRun) {
+		{name: "barcode27_cancelled", clean: "b27 closed 0.00", run: func(r *stepRun) { r.create("b27", paygate.ModeBarcode, 800, auth27, 0) }},
+		{name: "barcode26_refused", clean: "b26 closed 0.00", run: func(r *stepRun) { r.create("b26", paygate.ModeBarcode, 800, auth26, 0) }},
+		{name: "barcode28_pay_unknown", clean: "bu paid 0.00", sim: alipaysim.Faults{UnknownRate: 1, Methods: []string{alipay.MethodPay}}, run: func(r *stepRun) {
 			r.create("bu", paygate.ModeBarcode, 900, auth28, 0)
 		}},
-		{name: "qr_paid_notified", run: func(r *stepRun) {
+		{name: "qr_paid_notified", clean: "qp paid 0.00", run: func(r *stepRun) {
 			if _, err := r.create("qp", paygate.ModeQR, 1500, "", 15*time.Minute); err != nil {
 				return
 			}
@@ -125,7 +130,7 @@ func stepScenarios() []stepScenario {
 			r.w.DeliverAll(r.ctx)
 			r.get("qp", false)
 		}},
-		{name: "qr_expired_closed", run: func(r *stepRun) {
+		{name: "qr_expired_closed", clean: "qe closed 0.00", run: func(r *stepRun) {
 			if _, err := r.create("qe", paygate.ModeQR, 1500, "", 5*time.Minute); err != nil {
 				return
 			}
@@ -135,31 +140,32 @@ func stepScenarios() []stepScenario {
 			r.w.Clock.Advance(6 * time.Minute)
 			r.close("qe")
 		}},
-		{name: "qr_close_races_payment", run: func(r *stepRun) {
+		{name: "qr_close_races_payment", clean: "qc paid 0.00", run: func(r *stepRun) {
 			if _, err := r.create("qc", paygate.ModeQR, 2500, "", 15*time.Minute); err != nil {
 				return
 			}
-			code := r.qrCode("qc")
+			code, paid := r.qrCode("qc"), false
 			r.w.Net.OnCall(func(method string) {
-				if method == alipay.MethodCancel && code != "" {
-					r.w.Sim.PayQR(r.ctx, code, "") // the buyer pays between close and cancel
+				if (method == alipay.MethodClose || method == alipay.MethodCancel) && code != "" && !paid {
+					paid = true
+					r.w.Sim.PayQR(r.ctx, code, "") // the buyer pays as the close goes out
 				}
 			})
 			r.close("qc")
 			r.w.Net.OnCall(nil)
 		}},
-		{name: "refund_partial", run: func(r *stepRun) {
+		{name: "refund_partial", clean: "rp paid 15.00", run: func(r *stepRun) {
 			if paid(r, "rp", 3000) {
 				r.refund("rp", "rp-1", 1000)
 				r.refund("rp", "rp-2", 500)
 			}
 		}},
-		{name: "refund_full", run: func(r *stepRun) {
+		{name: "refund_full", clean: "rf refunded 30.00", run: func(r *stepRun) {
 			if paid(r, "rf", 3000) {
 				r.refund("rf", "rf-1", 3000)
 			}
 		}},
-		{name: "refund_unknown_resolved", run: func(r *stepRun) {
+		{name: "refund_unknown_resolved", clean: "ru paid 12.00", run: func(r *stepRun) {
 			if !paid(r, "ru", 3000) {
 				return
 			}
@@ -172,7 +178,7 @@ func stepScenarios() []stepScenario {
 				}
 			}
 		}},
-		{name: "notify_closed", run: func(r *stepRun) {
+		{name: "notify_closed", clean: "nc closed 0.00", run: func(r *stepRun) {
 			if _, err := r.create("nc", paygate.ModeQR, 700, "", 5*time.Minute); err != nil {
 				return
 			}
@@ -182,7 +188,7 @@ func stepScenarios() []stepScenario {
 			r.w.Clock.Advance(6 * time.Minute)
 			r.w.DeliverAll(r.ctx)
 		}},
-		{name: "notify_refund", run: func(r *stepRun) {
+		{name: "notify_refund", clean: "nr refunded 40.00", run: func(r *stepRun) {
 			if paid(r, "nr", 4000) {
 				r.w.DeliverAll(r.ctx) // the payment's notification
 				r.refund("nr", "nr-1", 4000)
@@ -205,7 +211,7 @@ func outage(k int) func(faultstore.Call) faultstore.When {
 // runStep runs sc once on a fresh world over st with plan (nil: clean),
 // recovers and checks; it returns the scenario's store calls and the
 // mismatches.
-func runStep(t *testing.T, st paygate.Store, sc stepScenario, plan func(faultstore.Call) faultstore.When) (int, []dst.Mismatch) {
+func runStep(t *testing.T, st paygate.Store, sc stepScenario, plan func(faultstore.Call) faultstore.When) (int, string, []dst.Mismatch) {
 	t.Helper()
 	app, ali := keys(t)
 	ctx := context.Background()
@@ -228,7 +234,15 @@ func runStep(t *testing.T, st paygate.Store, sc stepScenario, plan func(faultsto
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n, ms
+	orders, err := w.Orders(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var end []string
+	for _, o := range orders {
+		end = append(end, fmt.Sprintf("%s %s %s", o.OutTradeNo, o.Status, o.RefundedAmount.Yuan()))
+	}
+	return n, strings.Join(end, "; "), ms
 }
 
 // TestStoreFailureEachStep: see the top of this file.
@@ -237,9 +251,12 @@ func TestStoreFailureEachStep(t *testing.T) {
 		st := open(t)
 		for _, sc := range stepScenarios() {
 			t.Run(sc.name, func(t *testing.T) {
-				n, ms := runStep(t, st, sc, nil)
+				n, end, ms := runStep(t, st, sc, nil)
 				if len(ms) > 0 {
 					t.Errorf("clean run: %v", ms)
+				}
+				if end != sc.clean {
+					t.Errorf("clean run ended %q; want %q", end, sc.clean)
 				}
 				if n == 0 {
 					t.Fatal("the scenario made no store calls")
@@ -264,7 +281,7 @@ func TestStoreFailureEachStep(t *testing.T) {
 							}
 							return w
 						}
-						_, ms := runStep(t, st, sc, spy)
+						_, _, ms := runStep(t, st, sc, spy)
 						if len(ms) > 0 {
 							failed++
 							t.Errorf("k=%d/%d (%v) %s: %v", k, n, calls, m.name, ms)
