@@ -3,17 +3,20 @@ package alipaysim
 import (
 	"cmp"
 	"context"
+	"maps"
 	"slices"
 )
 
 // DeliverDue applies the clock to every trade, then makes one scheduled
 // delivery of one due notification, in the caller's goroutine, exactly as
-// the background notifier would (faults, retry schedule, history). pick
-// chooses among the n due notifications, ordered by due time then creation
-// (0 ≤ pick(n) < n); nil picks the first. It reports false when nothing is
-// due. It is meant for Config.ManualNotify; with the background notifier
-// running the two may race for the same notification.
-func (s *Server) DeliverDue(ctx context.Context, pick func(n int) int) (NotifyAttempt, bool) {
+// the background notifier would (faults, retry schedule, history), and
+// returns its attempt. pick chooses among the due notifications, described
+// as the attempts they would make (At is when each fell due; Form lacks
+// notify_time and sign), ordered by due time then creation; it returns an
+// index, and nil picks the first. It reports false when nothing is due. It
+// is meant for Config.ManualNotify; with the background notifier running
+// the two may race for the same notification.
+func (s *Server) DeliverDue(ctx context.Context, pick func(due []NotifyAttempt) int) (NotifyAttempt, bool) {
 	s.mu.Lock()
 	s.sweep(s.now())
 	s.mu.Unlock()
@@ -33,7 +36,7 @@ func (s *Server) DeliverDue(ctx context.Context, pick func(n int) int) (NotifyAt
 
 // takeDue marks one due notification in flight and returns it; nil when
 // none is due.
-func (n *notifier) takeDue(pick func(int) int) *notification {
+func (n *notifier) takeDue(pick func([]NotifyAttempt) int) *notification {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := n.now()
@@ -51,8 +54,13 @@ func (n *notifier) takeDue(pick func(int) int) *notification {
 	})
 	i := 0
 	if pick != nil {
-		i = pick(len(due))
-		if i < 0 || i >= len(due) {
+		views := make([]NotifyAttempt, len(due))
+		for j, nt := range due {
+			views[j] = NotifyAttempt{NotifyID: nt.ID, URL: nt.URL, AppID: nt.AppID, TradeNo: nt.TradeNo,
+				OutTradeNo: nt.OutTradeNo, TradeStatus: nt.TradeStatus, Attempt: nt.Attempts + 1, At: nt.NextAt,
+				Form: maps.Clone(nt.Fields)}
+		}
+		if i = pick(views); i < 0 || i >= len(due) {
 			i = 0
 		}
 	}

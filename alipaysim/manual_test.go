@@ -45,11 +45,16 @@ func TestManualNotify(t *testing.T) {
 		t.Fatalf("%d notifications sent before DeliverDue", n)
 	}
 	steps := []struct {
-		pick func(int) int
+		pick func([]alipaysim.NotifyAttempt) int
 		want string
 	}{
 		{nil, "m1 TRADE_SUCCESS"},
-		{func(n int) int { return n - 1 }, "m3 TRADE_SUCCESS"},
+		{func(due []alipaysim.NotifyAttempt) int {
+			if len(due) != 2 || due[0].OutTradeNo != "m2" || due[1].Form["out_trade_no"] != "m3" || due[1].Attempt != 1 {
+				t.Errorf("due %+v; want m2 then m3, first attempts", due)
+			}
+			return len(due) - 1
+		}, "m3 TRADE_SUCCESS"},
 		{nil, "m2 TRADE_SUCCESS"},
 	}
 	for i, s := range steps {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/alipaysim"
 )
 
 // maybeActor lets, with the seed's actor rate, one piece of "concurrent"
@@ -18,7 +19,9 @@ func (r *runner) maybeActor(point string) {
 	defer func() { r.busy = false }()
 	switch r.rng.IntN(6) {
 	case 0, 1:
-		a, ok := r.w.Sim.DeliverDue(r.ctx, func(n int) int { return r.rng.IntN(n) })
+		a, ok := r.w.Sim.DeliverDue(r.ctx, func(due []alipaysim.NotifyAttempt) int {
+			return stableOrder(due)[r.rng.IntN(len(due))]
+		})
 		if ok {
 			r.logf("actor at %s: notify %s %s acked=%v dup=%v", point, subjectOf(a.Form), a.TradeStatus, a.Acked, a.Duplicate)
 		}

@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/paygate/paygate"
@@ -174,15 +176,41 @@ func (w *World) Orders(ctx context.Context) ([]*paygate.Order, error) {
 	return all, nil
 }
 
-// DeliverAll delivers every due notification; it returns how many.
+// DeliverAll delivers every due notification, in stableOrder; it returns
+// how many.
 func (w *World) DeliverAll(ctx context.Context) int {
 	n := 0
+	first := func(due []alipaysim.NotifyAttempt) int { return stableOrder(due)[0] }
 	for ; n < 10_000; n++ {
-		if _, ok := w.Sim.DeliverDue(ctx, nil); !ok {
+		if _, ok := w.Sim.DeliverDue(ctx, first); !ok {
 			break
 		}
 	}
 	return n
+}
+
+// stableOrder orders due notifications by what does not depend on random
+// ids (the gateway's channel numbers, the simulator's trade numbers and
+// notify ids): due time, then the order's subject, status and refund
+// fields. Two notifications that tie are alike in everything the gateway
+// acts on.
+func stableOrder(due []alipaysim.NotifyAttempt) []int {
+	idx := make([]int, len(due))
+	for i := range idx {
+		idx[i] = i
+	}
+	key := func(a alipaysim.NotifyAttempt) string {
+		f := a.Form
+		return strings.Join([]string{f["subject"], a.TradeStatus, f["refund_fee"], f["gmt_refund"], f["gmt_close"], f["total_amount"]}, "\x00")
+	}
+	sort.SliceStable(idx, func(i, j int) bool {
+		a, b := due[idx[i]], due[idx[j]]
+		if !a.At.Equal(b.At) {
+			return a.At.Before(b.At)
+		}
+		return key(a) < key(b)
+	})
+	return idx
 }
 
 // drainSteps are the clock moves of Recover: past the barcode window,
