@@ -19,7 +19,7 @@ import (
 )
 
 var (
-	flagSeeds = flag.Int("dst.seeds", 300, "how many seeds TestDST runs")
+	flagSeeds = flag.Int("dst.seeds", 300, "how many seeds TestDST runs (50 with -short)")
 	flagStart = flag.Int64("dst.start", 1, "the first seed TestDST runs")
 	flagSeed  = flag.Int64("dst.seed", 0, "replay this one seed with its whole trace")
 	flagWork  = flag.Int("dst.workers", 1, "seeds run side by side, each worker on its own database")
@@ -94,6 +94,11 @@ func TestDST(t *testing.T) {
 			t.Errorf("seed %d: %d mismatches", res.Seed, len(res.Mismatches))
 		}
 		return
+	}
+	seedsSet := false
+	flag.Visit(func(f *flag.Flag) { seedsSet = seedsSet || f.Name == "dst.seeds" })
+	if testing.Short() && !seedsSet {
+		*flagSeeds = 50
 	}
 	if *flagSeeds < 1 || *flagWork < 1 {
 		t.Fatalf("-dst.seeds and -dst.workers must be at least 1")
