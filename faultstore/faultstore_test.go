@@ -181,3 +181,24 @@ func TestCountAndHook(t *testing.T) {
 		}
 	})
 }
+
+// TestOutsideTx: a call outside a transaction failed after it happened has
+// taken effect; failed before, it has not.
+func TestOutsideTx(t *testing.T) {
+	stores(t, func(t *testing.T, open func(t *testing.T) paygate.Store) {
+		ctx := context.Background()
+		inner := open(t)
+		for _, w := range []faultstore.When{faultstore.Before, faultstore.After} {
+			s := faultstore.New(inner)
+			s.SetPlan(faultstore.FailAt(1, w))
+			m := &paygate.Merchant{Name: "shop", AccessKey: "ak_" + rand.Text(), SecretKey: "sk", WebhookSecret: "wh", CreatedAt: t0}
+			if err := s.CreateMerchant(ctx, m); !errors.Is(err, faultstore.ErrInjected) {
+				t.Fatalf("%s: err = %v; want an injected fault", w, err)
+			}
+			_, err := inner.MerchantByAccessKey(ctx, m.AccessKey)
+			if exists := err == nil; exists != (w == faultstore.After) {
+				t.Fatalf("%s: merchant exists %v (%v)", w, exists, err)
+			}
+		}
+	})
+}
