@@ -26,12 +26,16 @@ func (r *runner) maybeActor(point string) {
 			r.logf("actor at %s: notify %s %s acked=%v dup=%v", point, subjectOf(a.Form), a.TradeStatus, a.Acked, a.Duplicate)
 		}
 	case 2:
-		if o := r.pickOrder(paygate.StatusPending); o != nil {
-			d, err := r.w.Svc.CompensateOrder(r.ctx, o.ID)
-			r.logf("actor at %s: compensate %s → %s %s", point, o.OutTradeNo, d, outcome(err))
+		if job, err, ok := r.w.RunJob(r.ctx, func(n int) int { return r.rng.IntN(n) }); ok {
+			r.logf("actor at %s: job %s %s %s → %s", point, job.Kind, r.orderName(job.OrderID), job.OutRequestNo, outcome(err))
 		}
 	case 3:
-		if o := r.pickOrder(""); o != nil {
+		if r.rng.IntN(2) == 0 {
+			if o := r.pickOrder(paygate.StatusPending); o != nil {
+				d, err := r.w.Svc.CompensateOrder(r.ctx, o.ID)
+				r.logf("actor at %s: compensate %s → %s %s", point, o.OutTradeNo, d, outcome(err))
+			}
+		} else if o := r.pickOrder(""); o != nil {
 			refunds, err := r.w.Store.Inner().RefundsByOrder(r.ctx, o.ID)
 			if err != nil {
 				return
@@ -84,6 +88,20 @@ func (r *runner) pickOrder(st paygate.OrderStatus) *paygate.Order {
 func subjectOf(form map[string]string) string {
 	if s, ok := form["subject"]; ok {
 		return s
+	}
+	return "?"
+}
+
+// orderName is the out_trade_no of the order with id ("?" if none).
+func (r *runner) orderName(id int64) string {
+	all, err := r.w.Orders(r.ctx)
+	if err != nil {
+		return "?"
+	}
+	for _, o := range all {
+		if o.ID == id {
+			return o.OutTradeNo
+		}
 	}
 	return "?"
 }

@@ -98,7 +98,7 @@ func Run(ctx context.Context, st paygate.Store, keys Keys, seed int64) (*Result,
 		UnknownRate: pick(0, 0, 0.05, 0.15), CancelRetryRate: pick(0, 0.2), BadSignatureRate: pick(0, 0, 0.03),
 		NotifyDropRate: pick(0, 0, 0.1, 0.3), NotifyDuplicateRate: pick(0, 0.1, 0.3),
 	}
-	w, err := New(ctx, Config{Store: st, Keys: keys, Seed: int64(rng.Uint64()>>1) | 1, SimFaults: simFaults})
+	w, err := New(ctx, Config{Store: st, Keys: keys, Seed: int64(rng.Uint64()>>1) | 1, SimFaults: simFaults, Jobs: true})
 	if err != nil {
 		return nil, err
 	}

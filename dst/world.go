@@ -66,6 +66,11 @@ type Config struct {
 	// that wait on real time (latency, timeout, notify delay) are refused.
 	SimFaults alipaysim.Faults
 	Logger    *slog.Logger
+	// Jobs gives the gateway a job queue (World.Jobs): Recover then runs the
+	// compensation and refund resolution the gateway enqueued, as River
+	// would, and nothing else. Without it Recover compensates every pending
+	// order and resolves every pending refund itself.
+	Jobs bool
 }
 
 // World is one gateway, its store and the simulator on one virtual clock.
@@ -76,6 +81,8 @@ type World struct {
 	Net      *Net
 	Svc      *gateway.Service
 	Merchant *paygate.Merchant
+	// Jobs is the gateway's job queue when Config.Jobs is set, else nil.
+	Jobs *Jobs
 }
 
 // Timing of the gateway in a World (virtual time).
@@ -115,11 +122,16 @@ func New(ctx context.Context, cfg Config) (*World, error) {
 		sim.Close()
 		return nil, err
 	}
-	w.Svc, err = gateway.New(gateway.Config{
+	gcfg := gateway.Config{
 		Store: w.Store, Channel: ch, Logger: cfg.Logger, Now: w.Clock.Now, Sleep: w.Clock.Sleep,
 		NotifyURL: notifyURL, PollInterval: PollInterval, PollTimeout: PollTimeout, CancelInterval: CancelInterval,
 		CallTimeout: time.Minute,
-	})
+	}
+	if cfg.Jobs {
+		w.Jobs = &Jobs{}
+		gcfg.Jobs = w.Jobs
+	}
+	w.Svc, err = gateway.New(gcfg)
 	if err != nil {
 		sim.Close()
 		return nil, err
@@ -222,7 +234,8 @@ var drainSteps = []time.Duration{0, time.Minute, 5 * time.Minute, 10 * time.Minu
 // Recover turns every fault and hook off and lets the system settle as it
 // would once the outage is over: it delivers every notification, runs
 // compensation for every pending order and resolution for every pending
-// refund, and moves the clock on, until past every window and retry.
+// refund (with Config.Jobs: the jobs the gateway enqueued, when due), and
+// moves the clock on, until past every window and retry.
 func (w *World) Recover(ctx context.Context) error {
 	w.Store.SetPlan(nil)
 	w.Store.OnCall(nil)
@@ -235,6 +248,15 @@ func (w *World) Recover(ctx context.Context) error {
 	for _, d := range drainSteps {
 		w.Clock.Advance(d)
 		w.DeliverAll(ctx)
+		if w.Jobs != nil {
+			for range 10_000 {
+				if _, _, ok := w.RunJob(ctx, nil); !ok {
+					break
+				}
+			}
+			w.DeliverAll(ctx)
+			continue
+		}
 		orders, err := w.Orders(ctx)
 		if err != nil {
 			return err

@@ -212,7 +212,7 @@ func do0(s *Store, method string, inTx bool, fn func() error) error {
 // Tx counts the begin ("Tx"), every call of fn's transaction ("Tx.…") and
 // the commit ("Tx.commit"). A fault at the begin fails it before fn runs; a
 // fault Before the commit rolls back; a fault After the commit commits and
-// still fails.
+// still fails. Once committed, the transaction's AfterCommit functions run.
 func (s *Store) Tx(ctx context.Context, fn func(tx paygate.StoreTx) error) error {
 	c, w := s.enter("Tx", false)
 	if w != None {
@@ -227,8 +227,10 @@ func (s *Store) Tx(ctx context.Context, fn func(tx paygate.StoreTx) error) error
 		s.mu.Unlock()
 	}()
 	var lost error
+	var tx *Tx
 	err := s.inner.Tx(ctx, func(inner paygate.StoreTx) error {
-		if err := fn(&Tx{inner: inner, s: s}); err != nil {
+		tx = &Tx{inner: inner, s: s}
+		if err := fn(tx); err != nil {
 			return err
 		}
 		c, w := s.enter("Tx.commit", true)
@@ -240,6 +242,11 @@ func (s *Store) Tx(ctx context.Context, fn func(tx paygate.StoreTx) error) error
 		}
 		return nil
 	})
+	if err == nil && tx != nil {
+		for _, f := range tx.onCommit {
+			f()
+		}
+	}
 	if err == nil && lost != nil {
 		return lost
 	}

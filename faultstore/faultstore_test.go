@@ -202,3 +202,35 @@ func TestOutsideTx(t *testing.T) {
 		}
 	})
 }
+
+// TestAfterCommit: AfterCommit functions run when the transaction
+// committed, even if the caller was told it failed, and never on rollback.
+func TestAfterCommit(t *testing.T) {
+	stores(t, func(t *testing.T, open func(t *testing.T) paygate.Store) {
+		ctx := context.Background()
+		inner := open(t)
+		o := seed(t, inner)
+		cases := []struct {
+			plan    func(faultstore.Call) faultstore.When
+			wantRan bool
+		}{
+			{nil, true},
+			{faultstore.FailAt(3, faultstore.Before), false}, // Tx.commit before: rolled back
+			{faultstore.FailAt(3, faultstore.After), true},   // Tx.commit after: committed, answer lost
+			{faultstore.FailAt(2, faultstore.Before), false}, // Tx.OrderForUpdate failed
+		}
+		for i, c := range cases {
+			s := faultstore.New(inner)
+			s.SetPlan(c.plan)
+			ran := false
+			s.Tx(ctx, func(tx paygate.StoreTx) error {
+				tx.(*faultstore.Tx).AfterCommit(func() { ran = true })
+				_, err := tx.OrderForUpdate(ctx, o.ID)
+				return err
+			})
+			if ran != c.wantRan {
+				t.Errorf("case %d: ran %v, want %v", i, ran, c.wantRan)
+			}
+		}
+	})
+}

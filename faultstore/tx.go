@@ -9,9 +9,15 @@ import (
 // Tx is a transaction's view through the wrapper: every method is one
 // counted call ("Tx.…").
 type Tx struct {
-	inner paygate.StoreTx
-	s     *Store
+	inner    paygate.StoreTx
+	s        *Store
+	onCommit []func()
 }
+
+// AfterCommit runs fn once the transaction has committed, also when a fault
+// After the commit hides that from the caller, and never after a rollback:
+// what a job enqueued in the transaction needs.
+func (t *Tx) AfterCommit(fn func()) { t.onCommit = append(t.onCommit, fn) }
 
 var (
 	_ paygate.StoreTx   = (*Tx)(nil)
