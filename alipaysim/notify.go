@@ -57,6 +57,7 @@ type notification struct {
 	Fields      map[string]string `json:"fields"` // all but notify_time and sign
 	Attempts    int               `json:"attempts"`
 	NextAt      time.Time         `json:"next_at"`
+	seq         uint64            // order of creation, for DeliverDue; not persisted
 }
 
 // notifier delivers notifications on Alipay's schedule with a bounded pool
@@ -74,6 +75,7 @@ type notifier struct {
 
 	mu       sync.Mutex
 	pending  map[string]*notification
+	seq      uint64 // numbers notifications as they are added
 	inflight map[string]bool
 	attempts []NotifyAttempt
 	wake     chan struct{}
@@ -107,6 +109,8 @@ func (n *notifier) add(notes []*notification) {
 	}
 	n.mu.Lock()
 	for _, nt := range notes {
+		n.seq++
+		nt.seq = n.seq
 		n.pending[nt.ID] = nt
 	}
 	n.mu.Unlock()

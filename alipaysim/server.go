@@ -118,6 +118,11 @@ type Config struct {
 	SweepInterval time.Duration
 	// NotifyWorkers bounds concurrent notification deliveries. Default 8.
 	NotifyWorkers int
+	// ManualNotify starts no background goroutines: no notifier and no
+	// sweeper. Time is applied whenever a call, Trades or DeliverDue looks,
+	// and notifications wait until DeliverDue sends them, one at a time in
+	// the caller's goroutine. For deterministic simulation tests.
+	ManualNotify bool
 }
 
 // App is a merchant application the gateway accepts requests from.
@@ -208,6 +213,9 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
+	if cfg.ManualNotify {
+		return s, nil
+	}
 	s.wg.Add(2)
 	go s.sweepLoop()
 	go s.notifier.run(s.ctx, &s.wg)

@@ -17,37 +17,37 @@ import (
 	"github.com/paygate/paygate/gateway"
 )
 
-// outage is a real store that can be taken down: while down, every call
+// storeOutage is a real store that can be taken down: while down, every call
 // fails as a dead connection does, before it reaches the database.
-type outage struct {
+type storeOutage struct {
 	paygate.Store
 	down atomic.Bool
 }
 
 var errReset = &net.OpError{Op: "read", Net: "tcp", Err: io.ErrUnexpectedEOF}
 
-func (s *outage) err() error {
+func (s *storeOutage) err() error {
 	if s.down.Load() {
 		return errReset
 	}
 	return nil
 }
 
-func (s *outage) Tx(ctx context.Context, fn func(tx paygate.StoreTx) error) error {
+func (s *storeOutage) Tx(ctx context.Context, fn func(tx paygate.StoreTx) error) error {
 	if err := s.err(); err != nil {
 		return err
 	}
 	return s.Store.Tx(ctx, fn)
 }
 
-func (s *outage) OrderByChannelNo(ctx context.Context, no string) (*paygate.Order, error) {
+func (s *storeOutage) OrderByChannelNo(ctx context.Context, no string) (*paygate.Order, error) {
 	if err := s.err(); err != nil {
 		return nil, err
 	}
 	return s.Store.OrderByChannelNo(ctx, no)
 }
 
-func (s *outage) OrderByOutTradeNo(ctx context.Context, merchantID int64, no string) (*paygate.Order, error) {
+func (s *storeOutage) OrderByOutTradeNo(ctx context.Context, merchantID int64, no string) (*paygate.Order, error) {
 	if err := s.err(); err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func (c *clockOffset) option(g *gateway.Config) { g.Now = c.now }
 func TestCancelRefundUnrecorded(t *testing.T) {
 	t.Parallel()
 	storeKinds(t, func(t *testing.T, open func(*testing.T) paygate.Store) {
-		st := &outage{Store: open(t)}
+		st := &storeOutage{Store: open(t)}
 		var clock clockOffset
 		e := setup(t, func(*testing.T) paygate.Store { return st },
 			withFaults(alipaysim.Faults{GatewayErrorRate: 1, Methods: []string{alipay.MethodQuery},
