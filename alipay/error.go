@@ -126,10 +126,13 @@ func OutcomeOf(err error) Outcome {
 	return OutcomeUnknown
 }
 
-// IsSubCode reports whether err is an Alipay error with the given sub_code.
+// IsSubCode reports whether err is an Alipay error with the given sub_code
+// from an answer whose signature verified. A sub_code read from an answer
+// that did not verify (or was not signed) is only shown in the error's
+// text: nothing may act on it.
 func IsSubCode(err error, subCode string) bool {
 	var e *Error
-	return errors.As(err, &e) && e.SubCode == subCode
+	return errors.As(err, &e) && e.Err == nil && e.SubCode == subCode
 }
 
 // Result is the common head of every response node.

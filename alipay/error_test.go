@@ -54,3 +54,17 @@ func TestOutcomeOf(t *testing.T) {
 		t.Errorf("transportError(Canceled) = %v", te)
 	}
 }
+
+// TestIsSubCodeOnlyVerified: a sub_code from an answer whose signature did
+// not verify, or that was not signed, is never acted on.
+func TestIsSubCodeOnlyVerified(t *testing.T) {
+	for _, cause := range []error{ErrResponseSignature, errors.New("unsigned response")} {
+		e := &Error{Outcome: OutcomeUnknown, Method: MethodClose, Code: "40004", SubCode: SubTradeNotExist, Err: cause}
+		if IsSubCode(e, SubTradeNotExist) {
+			t.Errorf("IsSubCode believed %s from an answer that failed with %v", SubTradeNotExist, cause)
+		}
+	}
+	if !IsSubCode(&Error{Outcome: OutcomeFailed, Method: MethodClose, Code: "40004", SubCode: SubTradeNotExist}, SubTradeNotExist) {
+		t.Error("IsSubCode refused a verified answer")
+	}
+}
