@@ -186,15 +186,8 @@ func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outReques
 		if err := tx.CreateRefund(ctx, r); err != nil {
 			return err
 		}
-		o.RefundedAmount += r.Amount
-		o.UpdatedAt = now
-		if o.RefundedAmount == o.TotalAmount {
-			if err := o.Transition(paygate.StatusRefunded, now); err != nil {
-				return err
-			}
-		}
 		log.Warn("recorded a refund made at the channel, not through paygate", "amount", r.Amount.Yuan())
-		return s.event(ctx, tx, o, r, paygate.EventRefundSucceeded, now)
+		return s.refunded(ctx, tx, o, r, now)
 	})
 	return err
 }

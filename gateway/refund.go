@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
@@ -153,16 +154,23 @@ func (s *Service) refundSucceeded(ctx context.Context, orderID int64, outRequest
 		if err := tx.UpdateRefund(ctx, r); err != nil {
 			return err
 		}
-		o.RefundedAmount += r.Amount
-		o.UpdatedAt = now
-		if o.RefundedAmount == o.TotalAmount {
-			if err := o.Transition(paygate.StatusRefunded, now); err != nil {
-				return err
-			}
-		}
-		return s.event(ctx, tx, o, r, paygate.EventRefundSucceeded, now)
+		return s.refunded(ctx, tx, o, r, now)
 	})
 	return r, err
+}
+
+// refunded applies r, succeeded and written, to o in tx: the refunded
+// amount grows, a full refund moves the order to refunded, and the
+// refund.succeeded event is recorded. The caller writes o (see update).
+func (s *Service) refunded(ctx context.Context, tx paygate.StoreTx, o *paygate.Order, r *paygate.Refund, now time.Time) error {
+	o.RefundedAmount += r.Amount
+	o.UpdatedAt = now
+	if o.RefundedAmount == o.TotalAmount {
+		if err := o.Transition(paygate.StatusRefunded, now); err != nil {
+			return err
+		}
+	}
+	return s.event(ctx, tx, o, r, paygate.EventRefundSucceeded, now)
 }
 
 // refundFailed releases a refund the channel refused.

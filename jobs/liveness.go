@@ -193,31 +193,10 @@ func (s sqliteLiveness) beat(ctx context.Context, id string, started time.Time) 
 	return err
 }
 
-func (s sqliteLiveness) rescue(ctx context.Context, staleAfter time.Duration) (int64, error) {
-	now := time.Now()
-	horizon := sqliteTime(now.Add(-staleAfter))
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE river_job SET
-			state = 'available',
-			scheduled_at = ?,
-			max_attempts = CASE WHEN attempt >= max_attempts THEN attempt + 1 ELSE max_attempts END,
-			errors = jsonb(json_insert(json(coalesce(errors, jsonb('[]'))), '$[#]',
-				json_object('at', ?, 'attempt', attempt, 'error', ?, 'trace', '')))
-		WHERE state = 'running'
-			AND attempted_at < ?
-			AND coalesce(json_extract(json(attempted_by), '$[#-1]'), '') NOT IN
-				(SELECT id FROM paygate_nodes WHERE heartbeat_at >= ?)`,
-		sqliteTime(now), now.UTC().Format(time.RFC3339Nano), orphanedError, horizon, horizon)
-	if err != nil {
-		return 0, err
-	}
-	n, _ := res.RowsAffected()
-	// Rows of nodes long gone are only clutter.
-	_, _ = s.db.ExecContext(ctx, `DELETE FROM paygate_nodes WHERE heartbeat_at < ?`, sqliteTime(now.Add(-24*time.Hour)))
-	return n, nil
-}
-
-func (s sqliteLiveness) orphansAtStart(ctx context.Context, id string) (int64, error) {
+// handBack makes the running jobs that where selects available again at
+// once, their error list saying why, one more attempt allowed if they had
+// used them all.
+func (s sqliteLiveness) handBack(ctx context.Context, where string, args ...any) (int64, error) {
 	now := time.Now()
 	res, err := s.db.ExecContext(ctx, `
 		UPDATE river_job SET
@@ -226,13 +205,29 @@ func (s sqliteLiveness) orphansAtStart(ctx context.Context, id string) (int64, e
 			max_attempts = CASE WHEN attempt >= max_attempts THEN attempt + 1 ELSE max_attempts END,
 			errors = jsonb(json_insert(json(coalesce(errors, jsonb('[]'))), '$[#]',
 				json_object('at', ?, 'attempt', attempt, 'error', ?, 'trace', '')))
-		WHERE state = 'running'
-			AND coalesce(json_extract(json(attempted_by), '$[#-1]'), '') <> ?`,
-		sqliteTime(now), now.UTC().Format(time.RFC3339Nano), orphanedError, id)
+		WHERE state = 'running' AND `+where,
+		append([]any{sqliteTime(now), now.UTC().Format(time.RFC3339Nano), orphanedError}, args...)...)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+func (s sqliteLiveness) rescue(ctx context.Context, staleAfter time.Duration) (int64, error) {
+	horizon := sqliteTime(time.Now().Add(-staleAfter))
+	n, err := s.handBack(ctx, `attempted_at < ?
+			AND coalesce(json_extract(json(attempted_by), '$[#-1]'), '') NOT IN
+				(SELECT id FROM paygate_nodes WHERE heartbeat_at >= ?)`, horizon, horizon)
+	if err != nil {
+		return 0, err
+	}
+	// Rows of nodes long gone are only clutter.
+	_, _ = s.db.ExecContext(ctx, `DELETE FROM paygate_nodes WHERE heartbeat_at < ?`, sqliteTime(time.Now().Add(-24*time.Hour)))
+	return n, nil
+}
+
+func (s sqliteLiveness) orphansAtStart(ctx context.Context, id string) (int64, error) {
+	return s.handBack(ctx, `coalesce(json_extract(json(attempted_by), '$[#-1]'), '') <> ?`, id)
 }
 
 func (s sqliteLiveness) leave(ctx context.Context, id string) error {
