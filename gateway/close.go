@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
@@ -44,37 +43,36 @@ func (s *Service) closeAtChannel(ctx context.Context, o *paygate.Order) (*paygat
 		if qerr != nil {
 			return nil, channelError("close", qerr)
 		}
-		if settled.Status == paygate.StatusPaid {
+		switch {
+		case settled.Status == paygate.StatusPaid:
 			return nil, paygate.Errorf(paygate.EConflict, "order %s was paid before it could be closed; refund it instead", o.OutTradeNo)
+		case settled.Status != paygate.StatusPending:
+			return settled, nil
+		case !settled.CancelRequestedAt.IsZero():
+			// Paid at the channel while a cancel was on its way (its intent
+			// keeps the payment from being applied): see the cancel through.
+			return s.cancelTrade(ctx, settled)
 		}
-		return settled, nil
+		// The channel says the trade cannot be closed, yet a query does not
+		// say it is paid or closed: unclear, settled by a later look.
+		return nil, paygate.Errorf(paygate.EChannel, "close: the channel refused to close order %s but its status is not final yet; it will be settled by query", o.OutTradeNo)
 	default:
 		return nil, channelError("close", err)
 	}
 }
 
-// cancelUnscanned cancels an order whose code nobody scanned yet. If a buyer
-// paid in the meantime, the cancel refunds it and the order still ends closed.
+// cancelUnscanned cancels an order whose code nobody scanned yet, as the
+// barcode loop cancels (cancelTrade: the intent first, then the cancel,
+// repeated while Alipay asks for it). If a buyer paid in the meantime, the
+// cancel refunds it and the order still ends closed. A cancel not confirmed
+// is unclear (502), never final: compensation repeats it.
 func (s *Service) cancelUnscanned(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
-	// The intent first, as for a barcode (see requestCancel): a buyer who
-	// pays now is refunded by this cancel, so nothing may report that
-	// payment once the cancel is on its way.
-	marked, err := s.requestCancel(ctx, o.ID)
+	out, err := s.cancelTrade(ctx, o)
 	if err != nil {
-		return nil, fmt.Errorf("record the cancel intent: %w", err)
+		return nil, err
 	}
-	switch marked.Status {
-	case paygate.StatusPaid, paygate.StatusRefunded:
+	if out.Status == paygate.StatusPaid || out.Status == paygate.StatusRefunded {
 		return nil, paygate.Errorf(paygate.EConflict, "order %s was paid before it could be closed; refund it instead", o.OutTradeNo)
-	case paygate.StatusClosed:
-		return marked, nil
 	}
-	o = marked
-	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.cfg.Channel.Cancel(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
-	cancel()
-	if err != nil {
-		return nil, channelError("close", err)
-	}
-	return s.cancelled(ctx, o, resp)
+	return out, nil
 }

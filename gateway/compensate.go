@@ -43,7 +43,7 @@ func (s *Service) CompensateOrder(ctx context.Context, orderID int64) (time.Dura
 			s.log.Warn("compensation: cancel not confirmed yet; will try again", "out_trade_no", o.OutTradeNo, "err", err)
 			return s.nextLook(o, now), nil
 		}
-		return 0, nil
+		return s.doneUnlessPending(ctx, o, now)
 	}
 	settled, err := s.settleByQuery(ctx, o)
 	if err != nil {
@@ -60,15 +60,28 @@ func (s *Service) CompensateOrder(ctx context.Context, orderID int64) (time.Dura
 		if _, err := s.cancelTrade(ctx, settled); err != nil {
 			return s.nextLook(o, now), nil
 		}
-		return 0, nil
+		return s.doneUnlessPending(ctx, o, now)
 	case !now.Before(o.ExpiresAt):
 		if _, err := s.closeAtChannel(ctx, o); err != nil {
 			s.log.Warn("compensation: expired order not closed yet; will try again", "out_trade_no", o.OutTradeNo, "err", err)
 			return s.nextLook(o, now), nil
 		}
 		s.log.Info("expired order closed", "out_trade_no", o.OutTradeNo)
+		return s.doneUnlessPending(ctx, o, now)
+	}
+	return s.nextLook(o, now), nil
+}
+
+// doneUnlessPending ends compensation only once the order, as stored now, is
+// no longer pending: whatever a step answered (a racing cancel, a payment
+// its intent keeps from being applied), a pending order is looked at again,
+// or nothing would ever settle it.
+func (s *Service) doneUnlessPending(ctx context.Context, o *paygate.Order, now time.Time) (time.Duration, error) {
+	cur, err := s.load(ctx, o.ID)
+	if err == nil && cur.Status != paygate.StatusPending {
 		return 0, nil
 	}
+	s.log.Warn("compensation: the order is still pending; will look again", "out_trade_no", o.OutTradeNo, "err", err)
 	return s.nextLook(o, now), nil
 }
 

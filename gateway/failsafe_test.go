@@ -279,3 +279,73 @@ func cancelRefundNo(t *testing.T, tr alipaysim.TradeView) string {
 	t.Fatalf("trade %s has no refund by cancel", tr.OutTradeNo)
 	return ""
 }
+
+// TestPaidWhileItsCancelWasLost: an order whose cancel intent is recorded
+// but whose cancel never reached Alipay (the node died, or the answer was
+// lost before anything was sent), and whose buyer then pays. The payment's
+// notification is deferred; a merchant's close, or compensation, sees the
+// cancel through: the payment goes back and the order ends closed, never
+// paid, never left pending.
+func TestPaidWhileItsCancelWasLost(t *testing.T) {
+	t.Parallel()
+	for _, second := range []string{"close", "compensation"} {
+		t.Run(second, func(t *testing.T) {
+			t.Parallel()
+			storeKinds(t, func(t *testing.T, open func(*testing.T) paygate.Store) {
+				var clock clockOffset
+				e := setup(t, open, withFaults(alipaysim.Faults{NotifyDropRate: 1}), func(g *gateway.Config, _ *alipaysim.Config) {
+					clock.option(g)
+				})
+				ctx := context.Background()
+				o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "CL1", TotalAmount: 1234, Mode: paygate.ModeQR})
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The intent as a close records it before its cancel.
+				err = e.store.Tx(ctx, func(tx paygate.StoreTx) error {
+					cur, err := tx.OrderForUpdate(ctx, o.ID)
+					if err != nil {
+						return err
+					}
+					cur.CancelRequestedAt = time.Now()
+					return tx.UpdateOrder(ctx, cur)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := e.sim.PayQR(ctx, o.QRCode, ""); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.sim.SetFaults(alipaysim.Faults{NotifyDropRate: 1}); err != nil {
+					t.Fatal(err)
+				}
+				// The payment's notification is deferred: a cancel is on its way.
+				tr := e.trade(t, o)
+				if err := e.svc.HandleNotification(ctx, notifyForm(t, tr, alipay.TradeSuccess, "")); err == nil {
+					t.Fatal("the payment of an order being cancelled was acknowledged")
+				}
+				switch second {
+				case "close":
+					got, err := e.svc.CloseOrder(ctx, e.merchant, "CL1")
+					if err != nil || got.Status != paygate.StatusClosed {
+						t.Fatalf("second close: %+v, %v; want closed", got, err)
+					}
+				case "compensation":
+					clock.skip(3 * time.Hour) // expired too
+					next, err := e.svc.CompensateOrder(ctx, o.ID)
+					if err != nil || next != 0 {
+						t.Fatalf("compensation: next %s, %v", next, err)
+					}
+				}
+				got := e.order(t, "CL1")
+				tr = e.trade(t, o)
+				if got.Status != paygate.StatusClosed || tr.TradeStatus != alipay.TradeClosed || tr.RefundFee != 1234 {
+					t.Fatalf("order %s; channel %s refund_fee %s; want closed, the payment refunded in full", got.Status, tr.TradeStatus, tr.RefundFee)
+				}
+				if evs := e.events(t, o.ID); !slices.Equal(evs, []string{paygate.EventOrderClosed}) {
+					t.Errorf("events = %v; want only order.closed", evs)
+				}
+			})
+		})
+	}
+}

@@ -78,9 +78,16 @@ func (s *Service) HandleNotification(ctx context.Context, form url.Values) error
 // channel, outside this gateway) as the channel's refund query reports it.
 func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order, n *alipay.Notification) error {
 	if o.Status == paygate.StatusPending {
-		if _, err := s.markPaid(ctx, o.ID, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.TotalAmount, PaidAt: n.GmtPayment}); err != nil {
+		paid, err := s.markPaid(ctx, o.ID, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.TotalAmount, PaidAt: n.GmtPayment})
+		if err != nil {
 			return err
 		}
+		if paid.Status == paygate.StatusPending {
+			// A cancel's intent was recorded meanwhile: the refund cannot be
+			// recorded on an order that is not paid; Alipay sends it again.
+			return errCancelling
+		}
+		o = paid
 	}
 	_, err := s.refundSucceeded(ctx, o.ID, n.OutBizNo)
 	if paygate.ErrorCode(err) == paygate.ENotFound {
@@ -113,11 +120,13 @@ func (s *Service) BarcodeWindow() time.Duration { return s.barcodeWindow() }
 // the polling, whose last round (a pause and a query) may start just before
 // PollTimeout; every cancel attempt, each a call and a pause; the query
 // after a cancel refused for good; and a margin for the database writes in
-// between.
+// between (a SQLite write may wait its 10 s busy timeout). Overrunning it is
+// safe for money (the cancel intent decides, see requestCancel); it only
+// lets compensation cancel a slow buyer's payment early.
 func (s *Service) barcodeWindow() time.Duration {
 	return s.cfg.CallTimeout + s.cfg.PollTimeout + s.cfg.PollInterval + s.cfg.CallTimeout +
 		time.Duration(s.cfg.CancelAttempts)*(s.cfg.CallTimeout+s.cfg.CancelInterval) + s.cfg.CallTimeout +
-		5*time.Second
+		15*time.Second
 }
 
 // paidAfterClose handles a paid notification for a closed order. Most often
@@ -169,8 +178,14 @@ func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outReques
 		} else if paygate.ErrorCode(err) != paygate.ENotFound {
 			return err
 		}
-		if o.Status != paygate.StatusPaid {
-			return errNoChange
+		switch o.Status {
+		case paygate.StatusPending:
+			// Not paid here (yet): nothing to record the refund on, and
+			// acknowledging it would lose it. Alipay sends it again.
+			return fmt.Errorf("refund %s made at the channel for order %s, which is not paid here yet: not applied", outRequestNo, o.OutTradeNo)
+		case paygate.StatusPaid:
+		default:
+			return errNoChange // closed or fully refunded: nothing left
 		}
 		if o.RefundedAmount+resp.RefundAmount > o.TotalAmount {
 			log.Error("refund made at the channel exceeds what the order has left: not applied; an operator must look",

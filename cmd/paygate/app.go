@@ -266,7 +266,7 @@ const idempotencyLeaseMargin = 30 * time.Second
 // idempotencyLease is how long a request owns its Idempotency-Key: longer
 // than the slowest create can take (a barcode payment: its polling
 // (barcode.poll_timeout), then every cancel attempt, each bounded by
-// alipay.call_timeout; 145 s with the defaults), so that a client's repeat
+// alipay.call_timeout; 178 s with the defaults), so that a client's repeat
 // gets 409 in flight instead of taking over a payment still being decided.
 // Never below httpapi's default.
 func idempotencyLease(svc *gateway.Service) time.Duration {

@@ -92,13 +92,23 @@ func TestSQLiteMissingDirectory(t *testing.T) {
 // refused; migrate and merchant create still work beside the running node.
 func TestSQLiteServedOnce(t *testing.T) {
 	t.Parallel()
-	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "paygate.db")
+	dir := t.TempDir()
+	dbURL := "sqlite:" + filepath.Join(dir, "paygate.db")
 	key := newMasterKeyHex(t)
 	startLiveGateway(t, dbURL, func(c *config) { c.Secrets.MasterKey = key })
 	cfg := writeConfig(t, "database:\n  url: "+dbURL+"\nsecrets:\n  master_key: "+key+"\n"+onlyData)
 	_, _, err := runCmd(t, "serve", "--config", cfg)
 	if err == nil || !strings.Contains(err.Error(), "is in use by another paygate serve or demo") {
 		t.Fatalf("second serve: err = %v, want it refused as in use", err)
+	}
+	// The same file through a symbolic link is the same database.
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	viaLink := writeConfig(t, "database:\n  url: sqlite:"+filepath.Join(link, "paygate.db")+"\nsecrets:\n  master_key: "+key+"\n"+onlyData)
+	if _, _, err := runCmd(t, "serve", "--config", viaLink); err == nil || !strings.Contains(err.Error(), "is in use by another paygate serve or demo") {
+		t.Fatalf("second serve through a symbolic link: err = %v, want it refused as in use", err)
 	}
 	for _, cmd := range [][]string{{"migrate", "--config", cfg}, {"merchant", "create", "--config", cfg, "--name", "beside"}} {
 		if _, stderr, err := runCmd(t, cmd...); err != nil {

@@ -348,7 +348,7 @@ alipay:
 
 // TestIdempotencyLeaseOutlastsBarcode: with the default timeouts an
 // Idempotency-Key is held longer than a barcode payment can take to decide
-// (145 s), not the fixed 2 minutes.
+// (178 s with the defaults), not the fixed 2 minutes.
 func TestIdempotencyLeaseOutlastsBarcode(t *testing.T) {
 	t.Parallel()
 	e := e2e(t, "sqlite", func(cfg *config, _ *alipaysim.Config) {

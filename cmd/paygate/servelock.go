@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -20,7 +21,10 @@ func lockServing(dbURL string) (func() error, error) {
 	if !ok {
 		return func() error { return nil }, nil
 	}
-	lockPath := path + ".lock"
+	// The lock names the file itself, however it is reached: two URLs
+	// through a symbolic link (or a relative and an absolute path) are one
+	// database.
+	lockPath := canonicalPath(path) + ".lock"
 	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("database lock: %w", err)
@@ -34,4 +38,20 @@ func lockServing(dbURL string) (func() error, error) {
 		return nil, fmt.Errorf("database lock %s: %w", lockPath, err)
 	}
 	return f.Close, nil
+}
+
+// canonicalPath is path made absolute with its symbolic links resolved (the
+// file's, or its directory's while the file does not exist yet).
+func canonicalPath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		return filepath.Join(dir, filepath.Base(abs))
+	}
+	return abs
 }
