@@ -41,11 +41,17 @@ const authFailedMessage = "authentication failed: check X-Access-Key, X-Timestam
 func (s *Server) authenticate(c *gin.Context) {
 	now := s.now()
 	ip := ipKey(c.ClientIP())
-	if d := max(s.ipLimit.take(ip, now), s.authFailures.empty(ip, now)); d > 0 {
+	if d := s.ipLimit.take(ip, now); d > 0 {
 		s.abort(c, rateLimited(d))
 		return
 	}
-	m, body, err := s.verify(c.Request.Context(), c.Request, now)
+	// An address that has failed too often is not refused outright: a
+	// forger may share it with a real merchant (a NAT, a proxy), who must
+	// not be locked out. It only loses what costs: a request from it whose
+	// key the merchant cache does not know gets 429 before any lookup; one
+	// under a known merchant's key costs an HMAC and is judged by it.
+	fenced := s.authFailures.empty(ip, now)
+	m, body, err := s.verify(c.Request.Context(), c.Request, now, fenced)
 	if err == nil {
 		if d := s.limiter.wait(m.ID, now); d > 0 {
 			err = rateLimited(d)
@@ -86,7 +92,7 @@ func readBody(r *http.Request) ([]byte, error) {
 // verify checks the query, the headers' form, the timestamp and the
 // merchant before it reads the body, then the signature. Its 401 errors
 // carry the reason for the log, never for the caller.
-func (s *Server) verify(ctx context.Context, r *http.Request, now time.Time) (*paygate.Merchant, []byte, error) {
+func (s *Server) verify(ctx context.Context, r *http.Request, now time.Time, fenced time.Duration) (*paygate.Merchant, []byte, error) {
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, nil, paygate.Errorf(paygate.EInvalid, "the query string is not valid form encoding")
@@ -104,7 +110,7 @@ func (s *Server) verify(ctx context.Context, r *http.Request, now time.Time) (*p
 		return nil, nil, paygate.Errorf(paygate.EUnauthorized,
 			"X-Timestamp is more than %v away from the server's clock", s.tolerance)
 	}
-	m, err := s.merchantByKey(ctx, h.accessKey, now)
+	m, err := s.merchantByKey(ctx, h.accessKey, now, fenced)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,12 +130,15 @@ func (s *Server) verify(ctx context.Context, r *http.Request, now time.Time) (*p
 // per claimed key (beside the cache, which is bounded): a key that names a
 // merchant never uses up its bucket, so forgeries under a real merchant's
 // key cannot lock the merchant out.
-func (s *Server) merchantByKey(ctx context.Context, key string, now time.Time) (*paygate.Merchant, error) {
-	if m, cached := s.mcache.get(key, now); cached {
-		if m == nil {
-			return nil, paygate.Errorf(paygate.EUnauthorized, "unknown access key")
-		}
+func (s *Server) merchantByKey(ctx context.Context, key string, now time.Time, fenced time.Duration) (*paygate.Merchant, error) {
+	m, cached := s.mcache.get(key, now)
+	switch {
+	case cached && m != nil:
 		return m, nil
+	case fenced > 0:
+		return nil, rateLimited(fenced) // the address failed too often: no lookups for it
+	case cached:
+		return nil, paygate.Errorf(paygate.EUnauthorized, "unknown access key")
 	}
 	if d := s.unknownKeys.empty(key, now); d > 0 {
 		return nil, rateLimited(d)

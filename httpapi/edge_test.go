@@ -151,7 +151,8 @@ func TestLimitsBeforeAuthentication(t *testing.T) {
 			}
 		}
 		before := lk.n.Load()
-		// The address has failed enough: even a good request waits.
+		// The address has failed enough: a key the cache does not know
+		// waits, without a lookup...
 		status, hdr, b := f.send(t, req{path: listPath, accessKey: "ak_unknown_x"})
 		wantError(t, status, hdr, b, http.StatusTooManyRequests, "RATE_LIMITED", "Retry-After")
 		if hdr.Get("Retry-After") != "2" {
@@ -159,6 +160,17 @@ func TestLimitsBeforeAuthentication(t *testing.T) {
 		}
 		if n := lk.n.Load(); n != before {
 			t.Fatalf("a throttled request looked up the merchant (%d lookups, want %d)", n, before)
+		}
+		// ...but the real merchant behind the same address (a NAT, a proxy)
+		// is not locked out by the forger: a known key costs an HMAC only.
+		if status, _, b := f.send(t, req{path: listPath}); status != http.StatusOK {
+			t.Fatalf("the merchant from a throttled address: %d %s", status, b)
+		}
+		if status, _, _ := f.send(t, req{path: listPath, secret: "forged"}); status != http.StatusUnauthorized {
+			t.Fatalf("a forgery under the known key from a throttled address: %d, want 401", status)
+		}
+		if n := lk.n.Load(); n != before {
+			t.Fatalf("requests under a cached key looked up the merchant (%d lookups, want %d)", n, before)
 		}
 		f.clock.Add(2 * time.Second)
 		if status, _, b := f.send(t, req{path: listPath}); status != http.StatusOK {
