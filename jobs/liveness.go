@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // orphanedError is what a rescued job's error list says.
@@ -73,7 +76,9 @@ type liveness struct {
 	log     *slog.Logger
 	started time.Time
 
+	fence         *fence // raised when this node's own heartbeats fail
 	mu            sync.Mutex
+	lastBeat      time.Time // the last heartbeat written
 	healthySince  time.Time // the first heartbeat of the current unbroken run
 	cancel        context.CancelFunc
 	done          chan struct{}
@@ -97,6 +102,7 @@ func (l *liveness) start(ctx context.Context) error {
 			l.rescuedJobsFn(n)
 		}
 	}
+	l.lastBeat = time.Now()
 	// Steady from the start: a node starts against a database that answers.
 	// (On PostgreSQL, a database itself just restarted is checked apart.)
 	l.healthySince = time.Now().Add(-l.stale)
@@ -132,13 +138,24 @@ func (l *liveness) tick(ctx context.Context) {
 	if err := l.db.beat(cctx, l.id, l.started); err != nil {
 		l.mu.Lock()
 		l.healthySince = time.Time{}
+		silent := time.Since(l.lastBeat)
 		l.mu.Unlock()
 		if ctx.Err() == nil {
 			l.log.Warn("jobs: heartbeat failed", "node", l.id, "err", err)
 		}
+		// Fence itself well before others may take it for dead (after a
+		// whole NodeTimeout): its running jobs stop, so no job runs twice.
+		if silent >= l.stale/2 && l.fence != nil && l.fence.current().Err() == nil {
+			l.log.Error("jobs: no heartbeat for half the node timeout: stopping this node's running jobs until the database answers", "silent", silent.Round(time.Millisecond).String())
+			l.fence.raise()
+		}
 		return
 	}
 	l.mu.Lock()
+	l.lastBeat = time.Now()
+	if l.fence != nil {
+		l.fence.lower()
+	}
 	if l.healthySince.IsZero() {
 		l.healthySince = time.Now()
 	}
@@ -276,4 +293,64 @@ func (p pgLiveness) orphansAtStart(context.Context, string) (int64, error) { ret
 func (p pgLiveness) leave(ctx context.Context, id string) error {
 	_, err := p.pool.Exec(ctx, `DELETE FROM paygate_nodes WHERE id = $1`, id)
 	return err
+}
+
+// errFenced ends the work of a job on a node whose heartbeats fail: other
+// nodes may take it for dead and hand its jobs back, and a job must not run
+// twice at once. River retries the job later, here or elsewhere.
+var errFenced = errors.New("jobs: this node's heartbeats fail (its database is out of reach); its running jobs are stopped so that no other node runs them at the same time")
+
+// fence is River worker middleware: while raised, the node's running jobs
+// are cancelled and new ones end at once.
+type fence struct {
+	river.MiddlewareDefaults
+	mu     sync.Mutex
+	ctx    context.Context // done while the fence is up
+	cancel context.CancelFunc
+}
+
+func newFence() *fence {
+	f := &fence{}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	return f
+}
+
+func (f *fence) current() context.Context {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ctx
+}
+
+// raise stops every running job's work; lower lets jobs run again.
+func (f *fence) raise() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cancel()
+}
+
+func (f *fence) lower() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ctx.Err() != nil {
+		f.ctx, f.cancel = context.WithCancel(context.Background())
+	}
+}
+
+// Work runs the job with a context that ends when the fence goes up.
+func (f *fence) Work(ctx context.Context, _ *rivertype.JobRow, doInner func(context.Context) error) error {
+	fctx := f.current()
+	if fctx.Err() != nil {
+		return errFenced
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(fctx, func() { cancel(errFenced) })
+	defer stop()
+	if err := doInner(ctx); err != nil {
+		if context.Cause(ctx) == errFenced {
+			return errFenced
+		}
+		return err
+	}
+	return nil
 }

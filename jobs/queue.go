@@ -101,13 +101,14 @@ func (c *Config) defaults() {
 	}
 }
 
-func (q *Queue) newLiveness(db livenessDB) *liveness {
+func (q *Queue) newLiveness(db livenessDB, f *fence) *liveness {
 	return &liveness{db: db, id: q.cfg.ID, every: max(q.cfg.NodeTimeout/5, 100*time.Millisecond),
-		stale: q.cfg.NodeTimeout, log: q.log, rescuedJobsFn: q.cfg.OnRescue}
+		stale: q.cfg.NodeTimeout, log: q.log, rescuedJobsFn: q.cfg.OnRescue, fence: f}
 }
 
-func (c *Config) river(workers *river.Workers) *river.Config {
+func (c *Config) river(workers *river.Workers, f *fence) *river.Config {
 	return &river.Config{
+		Middleware:        []rivertype.Middleware{f},
 		ID:                c.ID,
 		Logger:            c.Logger.With("component", "river"),
 		Workers:           workers,
@@ -127,8 +128,9 @@ func (c *Config) river(workers *river.Workers) *river.Config {
 func NewSQLite(db *sql.DB, cfg Config) (*Queue, error) {
 	cfg.defaults()
 	q := &Queue{cfg: cfg, log: cfg.Logger, workers: river.NewWorkers()}
-	q.live = q.newLiveness(sqliteLiveness{db})
-	client, err := river.NewClient(riversqlite.New(db), cfg.river(q.workers))
+	f := newFence()
+	q.live = q.newLiveness(sqliteLiveness{db}, f)
+	client, err := river.NewClient(riversqlite.New(db), cfg.river(q.workers, f))
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
@@ -148,8 +150,9 @@ func NewSQLite(db *sql.DB, cfg Config) (*Queue, error) {
 func NewPostgres(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	cfg.defaults()
 	q := &Queue{cfg: cfg, log: cfg.Logger, workers: river.NewWorkers()}
-	q.live = q.newLiveness(pgLiveness{pool})
-	client, err := river.NewClient(riverpgxv5.New(pool), cfg.river(q.workers))
+	f := newFence()
+	q.live = q.newLiveness(pgLiveness{pool}, f)
+	client, err := river.NewClient(riverpgxv5.New(pool), cfg.river(q.workers, f))
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
