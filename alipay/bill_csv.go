@@ -1,6 +1,8 @@
 package alipay
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/transform"
 
 	"github.com/paygate/paygate"
 )
@@ -77,7 +80,52 @@ type billDetailCols struct {
 }
 
 func parseBillDetail(gbk []byte) (*Bill, error) {
-	t, err := openBillTable(gbk, "业务明细列表")
+	r, err := newBillReader(bytes.NewReader(gbk))
+	if err != nil {
+		return nil, err
+	}
+	b := &Bill{Account: r.Account, Start: r.Start, End: r.End}
+	for {
+		row, err := r.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		b.Rows = append(b.Rows, row)
+	}
+	b.TradeCount, b.TradeAmount, b.RefundCount, b.RefundAmount = r.tradeCount, r.tradeAmount, r.refundCount, r.refundAmount
+	return b, nil
+}
+
+// BillReader streams the rows of a trade bill's 业务明细 file (GBK), one at a
+// time, with the checks ParseBillCSV makes: a bill of any size is read in
+// constant memory. At the end, once the rows have been checked against the
+// #交易合计 and #退款合计 lines, Next returns io.EOF.
+type BillReader struct {
+	Account    string    // #账号
+	Start, End time.Time // the bill's period, from #起始日期 … 终止日期
+
+	t                         *billTable
+	c                         billDetailCols
+	tradeCount, refundCount   int
+	tradeAmount, refundAmount paygate.Money
+	err                       error
+}
+
+// NewBillReader reads the bill's head lines and the table's header from
+// gbk; the rows follow with Next.
+func NewBillReader(gbk io.Reader) (*BillReader, error) {
+	r, err := newBillReader(gbk)
+	if err != nil {
+		return nil, fmt.Errorf("alipay: bill: %w", err)
+	}
+	return r, nil
+}
+
+func newBillReader(gbk io.Reader) (*BillReader, error) {
+	t, err := openBillTableReader(gbk, "业务明细列表")
 	if err != nil {
 		return nil, err
 	}
@@ -96,32 +144,48 @@ func parseBillDetail(gbk []byte) (*Bill, error) {
 	if t.err != nil {
 		return nil, t.err
 	}
-	b := &Bill{Account: t.account, Start: t.start, End: t.end}
-	for {
-		rec, line, err := t.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		row, err := parseBillRow(t, &c, rec)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
-		}
-		if row.Kind == BillKindTrade {
-			b.TradeCount++
-			b.TradeAmount += row.ReceiptAmount
-		} else {
-			b.RefundCount++
-			b.RefundAmount += row.ReceiptAmount
-		}
-		b.Rows = append(b.Rows, row)
+	return &BillReader{Account: t.account, Start: t.start, End: t.end, t: t, c: c}, nil
+}
+
+// Next returns the next row; io.EOF after the last, once the totals agree.
+// After any other error the bill is not to be trusted, and every later call
+// returns the same error.
+func (r *BillReader) Next() (BillRow, error) {
+	row, err := r.next()
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("alipay: bill: %w", err)
 	}
-	if err := checkBillTotals(t, b); err != nil {
-		return nil, err
+	return row, err
+}
+
+func (r *BillReader) next() (BillRow, error) {
+	if r.err != nil {
+		return BillRow{}, r.err
 	}
-	return b, nil
+	rec, line, err := r.t.next()
+	if err == io.EOF {
+		err = checkBillTotals(r.t, r.tradeCount, r.tradeAmount, r.refundCount, r.refundAmount)
+		if err == nil {
+			err = io.EOF
+		}
+	}
+	if err != nil {
+		r.err = err
+		return BillRow{}, err
+	}
+	row, err := parseBillRow(r.t, &r.c, rec)
+	if err != nil {
+		r.err = fmt.Errorf("line %d: %w", line, err)
+		return BillRow{}, r.err
+	}
+	if row.Kind == BillKindTrade {
+		r.tradeCount++
+		r.tradeAmount += row.ReceiptAmount
+	} else {
+		r.refundCount++
+		r.refundAmount += row.ReceiptAmount
+	}
+	return row, nil
 }
 
 func parseBillRow(t *billTable, c *billDetailCols, rec []string) (BillRow, error) {
@@ -177,7 +241,7 @@ func billTime(s, col string) (time.Time, error) {
 
 // checkBillTotals requires the #交易合计 and #退款合计 lines after the table
 // and that the rows add up to them, count and 商家实收 alike.
-func checkBillTotals(t *billTable, b *Bill) error {
+func checkBillTotals(t *billTable, tradeCount int, tradeAmount paygate.Money, refundCount int, refundAmount paygate.Money) error {
 	var sawTrade, sawRefund bool
 	for i, l := range t.footer {
 		n := t.footerLine + i
@@ -187,10 +251,10 @@ func checkBillTotals(t *billTable, b *Bill) error {
 		var err error
 		switch {
 		case strings.HasPrefix(l, "#交易合计"):
-			label, what, wantCount, wantAmount, sawTrade = "#交易合计", "payments", b.TradeCount, b.TradeAmount, true
+			label, what, wantCount, wantAmount, sawTrade = "#交易合计", "payments", tradeCount, tradeAmount, true
 			count, amount, err = billTotalLine(l, billTradeTotalRe)
 		case strings.HasPrefix(l, "#退款合计"):
-			label, what, wantCount, wantAmount, sawRefund = "#退款合计", "refunds", b.RefundCount, b.RefundAmount, true
+			label, what, wantCount, wantAmount, sawRefund = "#退款合计", "refunds", refundCount, refundAmount, true
 			count, amount, err = billTotalLine(l, billRefundTotalRe)
 			// Only the magnitude is checked: a refund total is never positive.
 			if amount > 0 {
@@ -306,48 +370,54 @@ type billTable struct {
 	headerLine int
 	r          *csv.Reader
 	firstLine  int      // the file's line number of the reader's line 1
-	footer     []string // the lines after the end marker
+	footer     []string // the lines after the end marker, once it is reached
 	footerLine int      // the file's line number of footer[0]
+
+	br      *bufio.Reader // the file, decoded from GBK
+	list    string        // the table's marker word
+	lineNo  int           // lines read from br
+	pending string        // the rest of a line the CSV reader has not taken yet
+	ended   bool          // the end marker was read
 }
 
 func openBillTable(gbk []byte, list string) (*billTable, error) {
-	text, err := simplifiedchinese.GBK.NewDecoder().Bytes(gbk)
-	if err != nil {
-		return nil, fmt.Errorf("decode GBK: %w", err)
-	}
-	lines := strings.Split(string(text), "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimSuffix(l, "\r")
-	}
-	begin, end := -1, -1
-	for i, l := range lines {
-		if !strings.HasPrefix(l, "#") {
-			continue
+	return openBillTableReader(bytes.NewReader(gbk), list)
+}
+
+// openBillTableReader reads a bill file's head lines up to the table's
+// marker; the table's rows then stream from r as they are read (next), and
+// the lines after its end marker are kept once it is reached (footer).
+// Nothing but one line at a time is held, whatever the file's size.
+func openBillTableReader(gbk io.Reader, list string) (*billTable, error) {
+	t := &billTable{br: bufio.NewReaderSize(transform.NewReader(gbk, simplifiedchinese.GBK.NewDecoder()), 64<<10), list: list}
+	var head []string
+	for {
+		l, err := t.line()
+		if err == io.EOF {
+			return nil, fmt.Errorf("no #---%s--- line", list)
 		}
-		if strings.Contains(l, list+"结束") {
-			end = i
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(l, "#") && strings.Contains(l, list+"结束") {
+			return nil, fmt.Errorf("no #---%s--- line", list)
+		}
+		if strings.HasPrefix(l, "#") && strings.Contains(l, list) {
 			break
 		}
-		if begin < 0 && strings.Contains(l, list) {
-			begin = i
-		}
+		head = append(head, l)
 	}
-	if begin < 0 {
-		return nil, fmt.Errorf("no #---%s--- line", list)
-	}
-	if end < 0 {
-		return nil, fmt.Errorf("no #---%s结束--- line after line %d: the file is cut short", list, begin+1)
-	}
-	t := &billTable{footer: lines[end+1:], footerLine: end + 2, firstLine: begin + 2}
-	if err := t.readHead(lines[:begin]); err != nil {
+	t.firstLine = t.lineNo + 1
+	if err := t.readHead(head); err != nil {
 		return nil, err
 	}
-	t.r = csv.NewReader(strings.NewReader(strings.Join(lines[begin+1:end], "\n")))
+	t.r = csv.NewReader(tableLines{t})
 	t.r.FieldsPerRecord = -1
 	t.r.LazyQuotes = true
+	t.r.ReuseRecord = false
 	header, line, err := t.read()
 	if err == io.EOF {
-		return nil, fmt.Errorf("line %d: no header row after the %s marker", begin+1, list)
+		return nil, fmt.Errorf("line %d: no header row after the %s marker", t.firstLine-1, list)
 	}
 	if err != nil {
 		return nil, err
@@ -364,6 +434,58 @@ func openBillTable(gbk []byte, list string) (*billTable, error) {
 		t.cols[billColKey(h)] = i
 	}
 	return t, nil
+}
+
+// line reads the file's next line, without its line end (\n or \r\n).
+func (t *billTable) line() (string, error) {
+	l, err := t.br.ReadString('\n')
+	if err == io.EOF && l == "" {
+		return "", io.EOF
+	}
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("decode GBK: %w", err)
+	}
+	t.lineNo++
+	return strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\r"), nil
+}
+
+// tableLines feeds the CSV reader the table's lines, one at a time, up to
+// the end marker, which ends the table (io.EOF); the lines after it are
+// kept in the footer. A file without the marker was cut short.
+type tableLines struct{ t *billTable }
+
+func (r tableLines) Read(p []byte) (int, error) {
+	t := r.t
+	if t.ended {
+		return 0, io.EOF
+	}
+	if t.pending == "" {
+		l, err := t.line()
+		if err == io.EOF {
+			return 0, fmt.Errorf("no #---%s结束--- line after line %d: the file is cut short", t.list, t.firstLine-1)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if strings.HasPrefix(l, "#") && strings.Contains(l, t.list+"结束") {
+			t.ended, t.footerLine = true, t.lineNo+1
+			for {
+				f, err := t.line()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return 0, err
+				}
+				t.footer = append(t.footer, f)
+			}
+			return 0, io.EOF
+		}
+		t.pending = l + "\n"
+	}
+	n := copy(p, t.pending)
+	t.pending = t.pending[n:]
+	return n, nil
 }
 
 func (t *billTable) readHead(lines []string) error {

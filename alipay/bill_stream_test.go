@@ -1,0 +1,158 @@
+package alipay
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+)
+
+// syntheticBillHead and syntheticBillRow write a 业务明细 file of payments,
+// in Alipay's form (GBK once encoded), for streaming tests and benchmarks.
+const syntheticBillHead = "#支付宝业务明细查询\r\n#账号：[20889110551340340156]\r\n" +
+	"#起始日期：[2019年09月16日 00:00:00]   终止日期：[2019年09月17日 00:00:00]\r\n" +
+	"#-----------------------------------------业务明细列表----------------------------------------\r\n" +
+	"支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,对方账户,订单金额（元）,商家实收（元）,退款批次号/请求号\r\n"
+
+func syntheticBillRow(i int) string {
+	return fmt.Sprintf("2019091622001401%012d\t,PG20190916%016X\t,交易,咖啡,2019-09-16 10:00:00,2019-09-16 10:00:05,abc***@example.com,1.00,1.00,\r\n", i, i)
+}
+
+func syntheticBillFoot(n int) string {
+	return "#-----------------------------------------业务明细列表结束------------------------------------\r\n" +
+		fmt.Sprintf("#交易合计：%d笔，商家实收共%d.00元，商家优惠共0.00元\r\n", n, n) +
+		"#退款合计：0笔，商家实收退款共0.00元，商家优惠退款共0.00元\r\n"
+}
+
+func gbk(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := simplifiedchinese.GBK.NewEncoder().Bytes([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestBillReaderMatchesParse: the streaming reader yields exactly the rows
+// ParseBillCSV returns, and ends with io.EOF once the totals agree.
+func TestBillReaderMatchesParse(t *testing.T) {
+	t.Parallel()
+	fixture, err := os.ReadFile(filepath.Join("testdata", "bill_detail.csv.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ParseBillCSV(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewBillReader(bytes.NewReader(fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Account != want.Account || !r.Start.Equal(want.Start) || !r.End.Equal(want.End) {
+		t.Errorf("head: %s %v %v; want %s %v %v", r.Account, r.Start, r.End, want.Account, want.Start, want.End)
+	}
+	var got []BillRow
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, row)
+	}
+	if !reflect.DeepEqual(got, want.Rows) {
+		t.Errorf("rows:\n%+v\nwant\n%+v", got, want.Rows)
+	}
+}
+
+// TestBillReaderStreams: the first row is delivered while the rest of the
+// file is not even written yet, so a bill of any size is read in constant
+// memory; totals that do not add up fail at the end, and stay failed.
+func TestBillReaderStreams(t *testing.T) {
+	t.Parallel()
+	pr, pw := io.Pipe()
+	firstRead := make(chan struct{})
+	go func() {
+		pw.Write(gbk(t, syntheticBillHead+syntheticBillRow(1)+syntheticBillRow(2)))
+		select {
+		case <-firstRead:
+		case <-time.After(10 * time.Second):
+			pw.CloseWithError(errors.New("the reader did not deliver a row before the end of the file"))
+			return
+		}
+		pw.Write(gbk(t, syntheticBillRow(3)+syntheticBillFoot(4))) // says 4 rows; there are 3
+		pw.Close()
+	}()
+	r, err := NewBillReader(pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := r.Next()
+	if err != nil || row.TradeNo != "2019091622001401000000000001" || row.OutTradeNo != "PG20190916"+fmt.Sprintf("%016X", 1) {
+		t.Fatalf("first row: %+v, %v", row, err)
+	}
+	close(firstRead)
+	for range 2 {
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = r.Next()
+	if err == nil || err == io.EOF || !strings.Contains(err.Error(), "#交易合计 says 4 payments") {
+		t.Fatalf("end of a bill whose totals do not add up: %v", err)
+	}
+	if _, again := r.Next(); again == nil || again.Error() != err.Error() {
+		t.Errorf("after a failure Next returned %v, want the same error", again)
+	}
+}
+
+// BenchmarkBillReader streams a synthetic bill of b.N payments, never held
+// whole: rows/s is the reader's rate (GBK decoding, CSV, row checks).
+func BenchmarkBillReader(b *testing.B) {
+	head, foot := gbk(b, syntheticBillHead), gbk(b, syntheticBillFoot(b.N))
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write(head)
+		var buf bytes.Buffer
+		for i := range b.N {
+			buf.WriteString(syntheticBillRow(i))
+			if buf.Len() > 64<<10 || i == b.N-1 {
+				pw.Write(gbk(b, buf.String()))
+				buf.Reset()
+			}
+		}
+		pw.Write(foot)
+		pw.Close()
+	}()
+	b.ResetTimer()
+	r, err := NewBillReader(pr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for {
+		_, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	if n != b.N {
+		b.Fatalf("%d rows, want %d", n, b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
