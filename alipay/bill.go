@@ -204,7 +204,44 @@ func ParseBillZip(data []byte) (*Bill, error) {
 }
 
 func parseBillZip(data []byte) (*Bill, error) {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	r, err := openBillZip(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	bill := &Bill{Account: r.Account, Start: r.Start, End: r.End}
+	for {
+		row, err := r.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		bill.Rows = append(bill.Rows, row)
+	}
+	bill.TradeCount, bill.TradeAmount, bill.RefundCount, bill.RefundAmount = r.tradeCount, r.tradeAmount, r.refundCount, r.refundAmount
+	bill.Summary = r.summary
+	return bill, nil
+}
+
+// OpenBillZip streams the rows of a bill archive read through ra (a file, or
+// bytes in memory): the *_业务明细.csv entry is decompressed, decoded and
+// parsed as Next asks for rows, never held whole, its CRC-32 checked at its
+// end. The *_业务明细(汇总).csv entry, when present, is read first (it is
+// small) and must agree with the detail: Next returns io.EOF only once the
+// rows add up to both the detail's totals and the summary's, as
+// ParseBillZip requires. Close releases the entry.
+func OpenBillZip(ra io.ReaderAt, size int64) (*BillReader, error) {
+	r, err := openBillZip(ra, size)
+	if err != nil {
+		return nil, fmt.Errorf("alipay: %w", err)
+	}
+	return r, nil
+}
+
+func openBillZip(ra io.ReaderAt, size int64) (*BillReader, error) {
+	zr, err := zip.NewReader(ra, size)
 	if err != nil {
 		return nil, fmt.Errorf("bill archive: %w", err)
 	}
@@ -229,29 +266,33 @@ func parseBillZip(data []byte) (*Bill, error) {
 	if detail == nil {
 		return nil, fmt.Errorf("bill archive: no file named *%s", billDetailSuffix)
 	}
-	raw, err := readZipEntry(detail)
+	var s *BillSummary
+	if summary != nil {
+		raw, err := readZipEntry(summary)
+		if err != nil {
+			return nil, fmt.Errorf("bill %s: %w", summaryName, err)
+		}
+		if s, err = parseBillSummary(raw); err != nil {
+			return nil, fmt.Errorf("bill %s: %w", summaryName, err)
+		}
+	}
+	if detail.UncompressedSize64 > maxBillFile {
+		return nil, fmt.Errorf("bill %s: file larger than %d MiB", detailName, maxBillFile>>20)
+	}
+	rc, err := detail.Open()
 	if err != nil {
 		return nil, fmt.Errorf("bill %s: %w", detailName, err)
 	}
-	bill, err := parseBillDetail(raw)
+	// Reading the entry to its end makes archive/zip check the CRC-32; the
+	// limit guards against an entry that lies about its size.
+	r, err := newBillReader(io.LimitReader(rc, maxBillFile+1))
 	if err != nil {
+		rc.Close()
 		return nil, fmt.Errorf("bill %s: %w", detailName, err)
 	}
-	if summary == nil {
-		return bill, nil
-	}
-	if raw, err = readZipEntry(summary); err != nil {
-		return nil, fmt.Errorf("bill %s: %w", summaryName, err)
-	}
-	s, err := parseBillSummary(raw)
-	if err != nil {
-		return nil, fmt.Errorf("bill %s: %w", summaryName, err)
-	}
-	if err := checkBillSummary(bill, s); err != nil {
-		return nil, fmt.Errorf("bill %s disagrees with the detail: %w", summaryName, err)
-	}
-	bill.Summary = s
-	return bill, nil
+	r.closer, r.summary, r.where = rc, s, "bill "+detailName
+	r.summaryName = summaryName
+	return r, nil
 }
 
 // zipEntryNames is how f's name may read: as UTF-8 when the entry says so;

@@ -112,6 +112,22 @@ type BillReader struct {
 	tradeCount, refundCount   int
 	tradeAmount, refundAmount paygate.Money
 	err                       error
+
+	// From an archive (OpenBillZip): the entry to close, the summary the
+	// totals must agree with, and the names errors give.
+	closer      io.Closer
+	summary     *BillSummary
+	where       string
+	summaryName string
+}
+
+// Close releases the archive's entry; a reader not from an archive has
+// nothing to release.
+func (r *BillReader) Close() error {
+	if r.closer == nil {
+		return nil
+	}
+	return r.closer.Close()
 }
 
 // NewBillReader reads the bill's head lines and the table's header from
@@ -153,7 +169,11 @@ func newBillReader(gbk io.Reader) (*BillReader, error) {
 func (r *BillReader) Next() (BillRow, error) {
 	row, err := r.next()
 	if err != nil && err != io.EOF {
-		err = fmt.Errorf("alipay: bill: %w", err)
+		if r.where == "" {
+			err = fmt.Errorf("alipay: bill: %w", err)
+		} else {
+			err = fmt.Errorf("alipay: %w", err)
+		}
 	}
 	return row, err
 }
@@ -164,18 +184,21 @@ func (r *BillReader) next() (BillRow, error) {
 	}
 	rec, line, err := r.t.next()
 	if err == io.EOF {
-		err = checkBillTotals(r.t, r.tradeCount, r.tradeAmount, r.refundCount, r.refundAmount)
-		if err == nil {
-			err = io.EOF
-		}
+		err = r.finish()
 	}
 	if err != nil {
+		if err != io.EOF && r.where != "" {
+			err = fmt.Errorf("%s: %w", r.where, err)
+		}
 		r.err = err
 		return BillRow{}, err
 	}
 	row, err := parseBillRow(r.t, &r.c, rec)
 	if err != nil {
 		r.err = fmt.Errorf("line %d: %w", line, err)
+		if r.where != "" {
+			r.err = fmt.Errorf("%s: %w", r.where, r.err)
+		}
 		return BillRow{}, r.err
 	}
 	if row.Kind == BillKindTrade {
@@ -186,6 +209,28 @@ func (r *BillReader) next() (BillRow, error) {
 		r.refundAmount += row.ReceiptAmount
 	}
 	return row, nil
+}
+
+// finish checks, at the table's end, the rows against the bill's totals
+// and its summary, and an archive's entry to its end (its CRC-32): io.EOF
+// when all agree.
+func (r *BillReader) finish() error {
+	if err := checkBillTotals(r.t, r.tradeCount, r.tradeAmount, r.refundCount, r.refundAmount); err != nil {
+		return err
+	}
+	if r.closer != nil {
+		if _, err := io.Copy(io.Discard, r.t.br); err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+	}
+	if r.summary != nil {
+		b := &Bill{Account: r.Account, Start: r.Start, End: r.End, TradeCount: r.tradeCount, TradeAmount: r.tradeAmount,
+			RefundCount: r.refundCount, RefundAmount: r.refundAmount}
+		if err := checkBillSummary(b, r.summary); err != nil {
+			return fmt.Errorf("the summary %s disagrees with the detail: %w", r.summaryName, err)
+		}
+	}
+	return io.EOF
 }
 
 func parseBillRow(t *billTable, c *billDetailCols, rec []string) (BillRow, error) {
@@ -443,7 +488,7 @@ func (t *billTable) line() (string, error) {
 		return "", io.EOF
 	}
 	if err != nil && err != io.EOF {
-		return "", fmt.Errorf("decode GBK: %w", err)
+		return "", fmt.Errorf("read: %w", err)
 	}
 	t.lineNo++
 	return strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\r"), nil

@@ -1,6 +1,7 @@
 package alipay
 
 import (
+	"archive/zip"
 	"bytes"
 	"errors"
 	"fmt"
@@ -155,4 +156,84 @@ func BenchmarkBillReader(b *testing.B) {
 		b.Fatalf("%d rows, want %d", n, b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// TestOpenBillZip: the archive streams the same rows ParseBillZip returns,
+// from a file on disk; a detail entry whose bytes were altered fails on its
+// CRC-32 at the end, never yielding io.EOF.
+func TestOpenBillZip(t *testing.T) {
+	t.Parallel()
+	data := specZip(t, specSummaryLines)
+	want, err := ParseBillZip(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "bill.zip")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	r, err := OpenBillZip(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var got []BillRow
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, row)
+	}
+	if !reflect.DeepEqual(got, want.Rows) || r.Account != want.Account {
+		t.Errorf("rows %+v, account %s; want %+v, %s", got, r.Account, want.Rows, want.Account)
+	}
+
+	// The same archive stored (not deflated), one digit of an amount
+	// changed in place: the entry's CRC-32 no longer matches.
+	detail := billFile(t, specDetailLines, "\r\n", nil)
+	stored := storedZip(t, specZipBase+"_业务明细.csv", detail)
+	i := bytes.Index(stored, []byte("10.00,10.00"))
+	if i < 0 {
+		t.Fatal("amount not found in the stored entry")
+	}
+	stored[i] = '2' // 20.00 in 订单金额 only: the rows still add up, the CRC does not
+	r, err = OpenBillZip(bytes.NewReader(stored), int64(len(stored)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		_, err = r.Next()
+		if err != nil {
+			break
+		}
+	}
+	if err == io.EOF || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("altered entry ended with %v; want a checksum error", err)
+	}
+}
+
+func storedZip(t testing.TB, name string, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: string(billGBK(t, name)), NonUTF8: true, Method: zip.Store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
