@@ -27,7 +27,8 @@ type billFile struct {
 }
 
 // billURL answers alipay.data.dataservice.bill.downloadurl.query (§3.8) for
-// bill_type trade and daily dates before today (China time). The bill is
+// bill_type trade and daily dates before today (China time; today too with
+// the bill_same_day fault, as the day stands so far). The bill is
 // built at once; its link works for 30 s. A day without trades gets an empty
 // bill, flagged with bill_file_code EMPTY_DATA_WITH_BILL_FILE.
 func (s *Server) billURL(c *call) *node {
@@ -56,7 +57,8 @@ func (s *Server) billURL(c *call) *node {
 	}
 	today := c.now.In(alipay.ChinaTime)
 	today = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, alipay.ChinaTime)
-	if !day.Before(today) || billType != alipay.BillTypeTrade {
+	sameDay := day.Equal(today) && s.Faults().BillSameDay
+	if (!day.Before(today) && !sameDay) || billType != alipay.BillTypeTrade {
 		return business(alipay.SubBillNotExist, subMsgBillNotExist)
 	}
 

@@ -118,3 +118,33 @@ func TestBillArguments(t *testing.T) {
 		t.Fatalf("PublicURL: %v %+v", err, r)
 	}
 }
+
+// TestBillSameDay: Alipay serves a day's bill only once the day is over;
+// the bill_same_day fault lets a test reconcile the day it made, as it
+// stands so far. Tomorrow stays refused either way.
+func TestBillSameDay(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.paidTrade("SD1", "4.00", "")
+	today := e.clock.Now().In(alipay.ChinaTime).Format("2006-01-02")
+	tomorrow := e.clock.Now().In(alipay.ChinaTime).AddDate(0, 0, 1).Format("2006-01-02")
+	_, err := e.client.BillURL(ctx(t), alipay.BillURLRequest{BillDate: today})
+	wantSub(t, err, alipay.OutcomeFailed, alipay.SubBillNotExist)
+
+	if err := e.sim.SetFaults(alipaysim.Faults{BillSameDay: true}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.client.BillURL(ctx(t), alipay.BillURLRequest{BillDate: today})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bill, err := e.client.DownloadBill(ctx(t), r.BillDownloadURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bill.TradeCount != 1 || bill.TradeAmount != yuan("4.00") || bill.Rows[0].OutTradeNo != "SD1" {
+		t.Fatalf("today's bill: %+v", bill)
+	}
+	_, err = e.client.BillURL(ctx(t), alipay.BillURLRequest{BillDate: tomorrow})
+	wantSub(t, err, alipay.OutcomeFailed, alipay.SubBillNotExist)
+}

@@ -56,6 +56,11 @@ type Faults struct {
 	// must not apply. The call takes effect; Methods limits it. A test knob,
 	// not a fault seen in the wild.
 	AmountSkewFen int64 `json:"amount_skew_fen,omitempty"`
+	// BillSameDay lets the bill download URL query serve today's trade bill
+	// (China time), so far, as Alipay never does (a day's bill exists only
+	// once the day is over): a test can reconcile the day it made. A test
+	// knob, not a fault.
+	BillSameDay bool `json:"bill_same_day,omitempty"`
 }
 
 // maxLatency bounds latency and notification delay faults, so a typo cannot
