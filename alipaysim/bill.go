@@ -2,13 +2,16 @@ package alipaysim
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/transform"
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
@@ -74,53 +77,124 @@ func BillFileName(accountID string, day time.Time) string {
 // sign, an ID Alipay could not have issued, or finished outside the day is an
 // error: the bill is only as true as its rows.
 func BuildBill(accountID string, day time.Time, rows []BillRow) ([]byte, error) {
+	rows = append([]BillRow(nil), rows...)
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Finished.Before(rows[j].Finished) })
+	var buf bytes.Buffer
+	i := 0
+	err := WriteBill(&buf, accountID, day, func() (BillRow, bool) {
+		if i == len(rows) {
+			return BillRow{}, false
+		}
+		i++
+		return rows[i-1], true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteBill writes the archive BuildBill returns to w, streaming: the rows
+// come from next, in the order they appear (by Finished, as Alipay's do),
+// and only one is held at a time, so a bill of a million rows costs no more
+// memory than one of ten. It checks each row as BuildBill does.
+func WriteBill(w io.Writer, accountID string, day time.Time, next func() (BillRow, bool)) error {
 	if !buildBillAccountOK(accountID) {
-		return nil, fmt.Errorf("alipaysim: bill account %q is not a 16-digit PID followed by 0156", accountID)
+		return fmt.Errorf("alipaysim: bill account %q is not a 16-digit PID followed by 0156", accountID)
 	}
 	d := day.In(alipay.ChinaTime)
 	start := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, alipay.ChinaTime)
 	end := start.AddDate(0, 0, 1)
 	exported := end.Add(9 * time.Hour)
-	rows = append([]BillRow(nil), rows...)
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Finished.Before(rows[j].Finished) })
-	for i, r := range rows {
-		if err := buildBillCheck(r, start, end); err != nil {
-			return nil, fmt.Errorf("alipaysim: bill row %d (%s %s): %w", i, r.Kind, r.TradeNo, err)
-		}
-	}
 	head := []string{
 		"#账号：[" + accountID + "]",
 		"#起始日期：[" + buildBillDate(start) + "]   终止日期：[" + buildBillDate(end) + "]",
 	}
 	tail := "#导出时间：[" + buildBillDate(exported) + "]"
 	base := accountID + "_" + start.Format("20060102")
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range []struct{ name, text string }{
-		{base + "_业务明细.csv", buildBillDetail(head, tail, rows)},
-		{base + "_业务明细(汇总).csv", buildBillSummary(head, tail, rows)},
-	} {
-		name, err := buildBillGBK(f.name)
+	zw := zip.NewWriter(w)
+	entry := func(name string, write func(line func(string))) error {
+		gbkName, err := buildBillGBK(name)
 		if err != nil {
-			return nil, fmt.Errorf("alipaysim: bill file name: %w", err)
+			return fmt.Errorf("alipaysim: bill file name: %w", err)
 		}
 		// NonUTF8 keeps archive/zip from setting the UTF-8 flag (0x800).
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: string(name), NonUTF8: true, Method: zip.Deflate, Modified: exported})
+		ew, err := zw.CreateHeader(&zip.FileHeader{Name: string(gbkName), NonUTF8: true, Method: zip.Deflate, Modified: exported})
 		if err != nil {
-			return nil, fmt.Errorf("alipaysim: bill zip: %w", err)
+			return fmt.Errorf("alipaysim: bill zip: %w", err)
 		}
-		data, err := buildBillGBK(f.text)
-		if err != nil {
-			return nil, fmt.Errorf("alipaysim: bill %s: %w", f.name, err)
+		tw := transform.NewWriter(ew, simplifiedchinese.GBK.NewEncoder())
+		bw := bufio.NewWriterSize(tw, 64<<10)
+		var werr error
+		write(func(s string) {
+			if werr == nil {
+				_, werr = bw.WriteString(s + buildBillEOL)
+			}
+		})
+		if werr == nil {
+			werr = bw.Flush()
 		}
-		if _, err := w.Write(data); err != nil {
-			return nil, fmt.Errorf("alipaysim: bill zip: %w", err)
+		if werr == nil {
+			werr = tw.Close()
 		}
+		if werr != nil {
+			return fmt.Errorf("alipaysim: bill %s: %w", name, werr)
+		}
+		return nil
+	}
+	var t billTotals
+	var rowErr error
+	err := entry(base+"_业务明细.csv", func(line func(string)) {
+		line("#支付宝业务明细查询")
+		for _, h := range head {
+			line(h)
+		}
+		line(buildBillDashesBefore + "业务明细列表" + buildBillDashesAfter)
+		line(buildBillDetailHeader)
+		for i := 0; ; i++ {
+			r, ok := next()
+			if !ok {
+				break
+			}
+			if err := buildBillCheck(r, start, end); err != nil {
+				rowErr = fmt.Errorf("alipaysim: bill row %d (%s %s): %w", i, r.Kind, r.TradeNo, err)
+				return
+			}
+			t.add(r)
+			line(buildBillDetailRow(r))
+		}
+		line(buildBillDashesBefore + "业务明细列表结束" + buildBillDashesEnd)
+		line(fmt.Sprintf("#交易合计：%d笔，商家实收共%s元，商家优惠共0.00元", t.trades, t.paid.Yuan()))
+		line(fmt.Sprintf("#退款合计：%d笔，商家实收退款共%s元，商家优惠退款共0.00元", t.refunds, t.refunded.Yuan()))
+		line(tail)
+	})
+	if rowErr != nil {
+		return rowErr
+	}
+	if err != nil {
+		return err
+	}
+	if err := entry(base+"_业务明细(汇总).csv", func(line func(string)) { buildBillSummary(line, head, tail, t) }); err != nil {
+		return err
 	}
 	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("alipaysim: bill zip: %w", err)
+		return fmt.Errorf("alipaysim: bill zip: %w", err)
 	}
-	return buf.Bytes(), nil
+	return nil
+}
+
+// billTotals are what a bill's footer and summary say of its rows.
+type billTotals struct {
+	trades, refunds int
+	paid, refunded  paygate.Money // refunded is zero or negative
+}
+
+func (t *billTotals) add(r BillRow) {
+	if r.Kind == BillKindTrade {
+		t.trades, t.paid = t.trades+1, t.paid+r.Amount
+	} else {
+		t.refunds, t.refunded = t.refunds+1, t.refunded+r.Amount
+	}
 }
 
 func buildBillAccountOK(s string) bool {
@@ -158,33 +232,6 @@ func buildBillCheck(r BillRow, start, end time.Time) error {
 	return nil
 }
 
-// buildBillDetail is the 业务明细 file's text, each line ended by buildBillEOL.
-func buildBillDetail(head []string, tail string, rows []BillRow) string {
-	var b strings.Builder
-	line := func(s string) { b.WriteString(s); b.WriteString(buildBillEOL) }
-	line("#支付宝业务明细查询")
-	for _, h := range head {
-		line(h)
-	}
-	line(buildBillDashesBefore + "业务明细列表" + buildBillDashesAfter)
-	line(buildBillDetailHeader)
-	var trades, refunds int
-	var paid, refunded paygate.Money
-	for _, r := range rows {
-		if r.Kind == BillKindTrade {
-			trades, paid = trades+1, paid+r.Amount
-		} else {
-			refunds, refunded = refunds+1, refunded+r.Amount
-		}
-		line(buildBillDetailRow(r))
-	}
-	line(buildBillDashesBefore + "业务明细列表结束" + buildBillDashesEnd)
-	line(fmt.Sprintf("#交易合计：%d笔，商家实收共%s元，商家优惠共0.00元", trades, paid.Yuan()))
-	line(fmt.Sprintf("#退款合计：%d笔，商家实收退款共%s元，商家优惠退款共0.00元", refunds, refunded.Yuan()))
-	line(tail)
-	return b.String()
-}
-
 // buildBillDetailRow is one row in buildBillDetailHeader's 25 columns. IDs end
 // with a tab, as Alipay's do, so that spreadsheets keep them as text.
 func buildBillDetailRow(r BillRow) string {
@@ -209,34 +256,22 @@ func buildBillDetailRow(r BillRow) string {
 	}, ",")
 }
 
-// buildBillSummary is the 业务明细(汇总) file's text.
-func buildBillSummary(head []string, tail string, rows []BillRow) string {
-	var b strings.Builder
-	line := func(s string) { b.WriteString(s); b.WriteString(buildBillEOL) }
+// buildBillSummary writes the 业务明细(汇总) file's lines.
+func buildBillSummary(line func(string), head []string, tail string, t billTotals) {
 	line("#支付宝业务汇总查询")
 	for _, h := range head {
 		line(h)
 	}
 	line(buildBillDashesBefore + "业务汇总列表" + buildBillDashesAfter)
 	line(buildBillSummaryHeader)
-	var trades, refunds int
-	var net paygate.Money
-	for _, r := range rows {
-		if r.Kind == BillKindTrade {
-			trades++
-		} else {
-			refunds++
-		}
-		net += r.Amount
-	}
-	sums := fmt.Sprintf("%d,%d,%s,%s,0.00,0.00,0.00,0.00,0.00,%s", trades, refunds, net.Yuan(), net.Yuan(), net.Yuan())
-	if len(rows) > 0 {
+	net := t.paid + t.refunded
+	sums := fmt.Sprintf("%d,%d,%s,%s,0.00,0.00,0.00,0.00,0.00,%s", t.trades, t.refunds, net.Yuan(), net.Yuan(), net.Yuan())
+	if t.trades+t.refunds > 0 {
 		line(",," + sums)
 	}
 	line("合计,," + sums)
 	line(buildBillDashesBefore + "业务汇总列表结束" + buildBillDashesEnd)
 	line(tail)
-	return b.String()
 }
 
 // buildBillCell makes free text safe for one CSV field of a GBK file: line
@@ -267,4 +302,40 @@ func buildBillDate(t time.Time) string {
 
 func buildBillGBK(s string) ([]byte, error) {
 	return simplifiedchinese.GBK.NewEncoder().Bytes([]byte(s))
+}
+
+// SyntheticBillRow is the i-th of n payments of a synthetic trade bill for
+// day (UTC+8), as `paygate sim bill` writes them: out_trade_no in the form
+// paygate gives the channel (PG, the date, 16 hex digits of i), a trade_no
+// unique per i, amounts from 0.01 to 99.99 yuan, completions spread evenly
+// over the day in order. A benchmark makes matching orders from the same
+// function.
+func SyntheticBillRow(day time.Time, i, n int) BillRow {
+	d := day.In(alipay.ChinaTime)
+	start := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, alipay.ChinaTime)
+	// i/n of the day, without the overflow of i × 24 h in nanoseconds.
+	finished := start.Add(time.Duration(float64(24*time.Hour) * float64(i) / float64(max(n, 1)))).Truncate(time.Second)
+	return BillRow{
+		TradeNo:      fmt.Sprintf("%s22001%015d", start.Format("20060102"), i),
+		OutTradeNo:   fmt.Sprintf("PG%s%016X", start.Format("20060102"), i),
+		Kind:         BillKindTrade,
+		Subject:      "synthetic",
+		Created:      finished,
+		Finished:     finished,
+		BuyerLogonID: "abc***@example.com",
+		Amount:       paygate.Money(1 + i%9999),
+	}
+}
+
+// WriteSyntheticBill writes a bill of n synthetic payments (see
+// SyntheticBillRow) for day to w, streaming.
+func WriteSyntheticBill(w io.Writer, accountID string, day time.Time, n int) error {
+	i := 0
+	return WriteBill(w, accountID, day, func() (BillRow, bool) {
+		if i == n {
+			return BillRow{}, false
+		}
+		i++
+		return SyntheticBillRow(day, i-1, n), true
+	})
 }

@@ -283,3 +283,42 @@ func TestBuildBillRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestSyntheticBill: a synthetic bill is a real one: the client's streaming
+// reader reads every row back, in order, and the totals and the summary
+// agree.
+func TestSyntheticBill(t *testing.T) {
+	t.Parallel()
+	day := time.Date(2024, 5, 13, 0, 0, 0, 0, alipay.ChinaTime)
+	const n = 5000
+	// The last row of a million (i × 24 h in nanoseconds overflows past
+	// 106,751) still falls on the day.
+	if last := SyntheticBillRow(day, 999_999, 1_000_000); last.Finished.Before(day) || !last.Finished.Before(day.AddDate(0, 0, 1)) {
+		t.Fatalf("row 999,999 of a million finished at %v", last.Finished)
+	}
+	var buf bytes.Buffer
+	if err := WriteSyntheticBill(&buf, "20880000000000010156", day, n); err != nil {
+		t.Fatal(err)
+	}
+	r, err := alipay.OpenBillZip(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i := 0; ; i++ {
+		row, err := r.Next()
+		if err == io.EOF {
+			if i != n {
+				t.Fatalf("%d rows, want %d", i, n)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := SyntheticBillRow(day, i, n)
+		if row.OutTradeNo != want.OutTradeNo || row.TradeNo != want.TradeNo || row.ReceiptAmount != want.Amount || !row.Finished.Equal(want.Finished) {
+			t.Fatalf("row %d = %+v, want %+v", i, row, want)
+		}
+	}
+}
