@@ -193,3 +193,36 @@ func TestSimFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSimBill: `paygate sim bill` writes a synthetic bill the client reads
+// back whole, and refuses to overwrite a file or a bad date.
+func TestSimBill(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "bill.zip")
+	stdout, stderr, err := runCmd(t, "sim", "bill", "--date", "2026-11-29", "--rows", "1234", "--out", out)
+	if err != nil {
+		t.Fatalf("sim bill: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, "1234 payments") {
+		t.Errorf("stdout %q", stdout)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bill, err := alipay.ParseBillZip(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bill.TradeCount != 1234 || bill.Rows[0].OutTradeNo != "PG20261129"+"0000000000000000" || bill.Summary == nil {
+		t.Fatalf("bill: %d payments, first %+v, summary %v", bill.TradeCount, bill.Rows[0], bill.Summary)
+	}
+	for _, args := range [][]string{
+		{"sim", "bill", "--date", "2026-11-29", "--rows", "1", "--out", out},        // exists
+		{"sim", "bill", "--date", "29.11.2026", "--rows", "1", "--out", out + "2"}, // bad date
+	} {
+		if _, _, err := runCmd(t, args...); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+}
