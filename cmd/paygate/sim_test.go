@@ -218,7 +218,7 @@ func TestSimBill(t *testing.T) {
 		t.Fatalf("bill: %d payments, first %+v, summary %v", bill.TradeCount, bill.Rows[0], bill.Summary)
 	}
 	for _, args := range [][]string{
-		{"sim", "bill", "--date", "2026-11-29", "--rows", "1", "--out", out},        // exists
+		{"sim", "bill", "--date", "2026-11-29", "--rows", "1", "--out", out},       // exists
 		{"sim", "bill", "--date", "29.11.2026", "--rows", "1", "--out", out + "2"}, // bad date
 	} {
 		if _, _, err := runCmd(t, args...); err == nil {
