@@ -209,20 +209,7 @@ func parseBillZip(data []byte) (*Bill, error) {
 		return nil, err
 	}
 	defer r.Close()
-	bill := &Bill{Account: r.Account, Start: r.Start, End: r.End}
-	for {
-		row, err := r.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		bill.Rows = append(bill.Rows, row)
-	}
-	bill.TradeCount, bill.TradeAmount, bill.RefundCount, bill.RefundAmount = r.tradeCount, r.tradeAmount, r.refundCount, r.refundAmount
-	bill.Summary = r.summary
-	return bill, nil
+	return r.readAll()
 }
 
 // OpenBillZip streams the rows of a bill archive read through ra (a file, or

@@ -84,7 +84,12 @@ func parseBillDetail(gbk []byte) (*Bill, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Bill{Account: r.Account, Start: r.Start, End: r.End}
+	return r.readAll()
+}
+
+// readAll reads the rest of the bill into a Bill, checked to its end.
+func (r *BillReader) readAll() (*Bill, error) {
+	b := &Bill{Account: r.Account, Start: r.Start, End: r.End, Summary: r.summary}
 	for {
 		row, err := r.next()
 		if err == io.EOF {

@@ -61,17 +61,7 @@ func TestBillReaderMatchesParse(t *testing.T) {
 	if r.Account != want.Account || !r.Start.Equal(want.Start) || !r.End.Equal(want.End) {
 		t.Errorf("head: %s %v %v; want %s %v %v", r.Account, r.Start, r.End, want.Account, want.Start, want.End)
 	}
-	var got []BillRow
-	for {
-		row, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, row)
-	}
+	got := readRows(t, r)
 	if !reflect.DeepEqual(got, want.Rows) {
 		t.Errorf("rows:\n%+v\nwant\n%+v", got, want.Rows)
 	}
@@ -183,17 +173,7 @@ func TestOpenBillZip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var got []BillRow
-	for {
-		row, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, row)
-	}
+	got := readRows(t, r)
 	if !reflect.DeepEqual(got, want.Rows) || r.Account != want.Account {
 		t.Errorf("rows %+v, account %s; want %+v, %s", got, r.Account, want.Rows, want.Account)
 	}
@@ -236,4 +216,20 @@ func storedZip(t testing.TB, name string, data []byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// readRows reads r to its end, failing t on any error but io.EOF.
+func readRows(t *testing.T, r *BillReader) []BillRow {
+	t.Helper()
+	var rows []BillRow
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return rows
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, row)
+	}
 }

@@ -182,7 +182,7 @@ func TestIsChannelFailure(t *testing.T) {
 		want bool
 	}{
 		{"success, or 10003 paying (nil error)", nil, false},
-		{"connection refused", unknown("", "", errors.New("dial tcp 10.0.0.1:443: connection refused")), true},
+		{"connection refused", unknown("", "", errors.New("dial tcp 127.1.2.3:443: connection refused")), true},
 		{"no answer within the deadline", unknown("", "", fmt.Errorf("no answer within the deadline: %w", context.DeadlineExceeded)), true},
 		{"caller cancelled", unknown("", "", fmt.Errorf("cancelled before the answer came: %w", context.Canceled)), false},
 		{"HTTP 502", unknown("", "", errors.New("HTTP 502 from the gateway")), true},

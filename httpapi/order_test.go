@@ -182,7 +182,7 @@ func TestCreateOrderAccepts(t *testing.T) {
 		{"15d", client.CreateOrderRequest{OutTradeNo: "A4", Subject: "x", TotalAmount: "1", Mode: "qr", Timeout: "15d"}, 15 * 24 * time.Hour},
 		{"360h", client.CreateOrderRequest{OutTradeNo: "A5", Subject: "x", TotalAmount: "1", Mode: "qr", Timeout: "1h30m"}, 90 * time.Minute},
 		{"barcode 10", client.CreateOrderRequest{OutTradeNo: "A6", Subject: "x", TotalAmount: "1", Mode: "barcode", AuthCode: "fp12345678"}, 0},
-		{"http notify", client.CreateOrderRequest{OutTradeNo: "A7", Subject: "x", TotalAmount: "1", Mode: "qr", NotifyURL: "http://10.0.0.1:8080/h?x=1"}, 0},
+		{"http notify", client.CreateOrderRequest{OutTradeNo: "A7", Subject: "x", TotalAmount: "1", Mode: "qr", NotifyURL: "http://127.1.2.3:8080/h?x=1"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

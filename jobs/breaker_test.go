@@ -23,7 +23,7 @@ func TestEndpointKey(t *testing.T) {
 		{1, "https://shop.example:8443/a", "1 https://shop.example:8443"},
 		{1, "http://shop.example/a", "1 http://shop.example:80"},
 		{7, "http://[2001:DB8::1]/a", "7 http://[2001:db8::1]:80"},
-		{1, "http://10.0.0.1:9000/", "1 http://10.0.0.1:9000"},
+		{1, "http://127.1.2.3:9000/", "1 http://127.1.2.3:9000"},
 	} {
 		if got := jobs.EndpointKey(c.merchant, c.url); got != c.want {
 			t.Errorf("EndpointKey(%d, %q) = %q, want %q", c.merchant, c.url, got, c.want)
