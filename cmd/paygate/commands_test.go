@@ -382,7 +382,9 @@ func TestMigrateCommand(t *testing.T) {
 func TestServeCommandErrors(t *testing.T) {
 	t.Parallel()
 	const password = "hunter2-s3cret" // no test URL may let it out, whole or in part
-	const withSeller = "alipay:\n  seller_id: \"2088000000000001\"\n"
+	// A seller id, and a loopback port of the system's choosing: serve
+	// listens before it opens the database, and tests run side by side.
+	const withSeller = "alipay:\n  seller_id: \"2088000000000001\"\nserver:\n  addr: 127.0.0.1:0\n"
 	key := newMasterKeyHex(t)
 	tests := []struct {
 		name string

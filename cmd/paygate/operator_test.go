@@ -188,7 +188,7 @@ func serveConfig(t *testing.T, gatewayURL string, set map[string]string) string 
 // onlyData completes a configuration that only names the data, for tests
 // of what serve refuses before it reaches Alipay: serve's own checks of the
 // rest (a seller id; Redis or one node) pass.
-const onlyData = "alipay:\n  skip_seller_check: true\nserver:\n  single_node: true\n"
+const onlyData = "alipay:\n  skip_seller_check: true\nserver:\n  single_node: true\n  addr: 127.0.0.1:0\n"
 
 var serveListening = regexp.MustCompile(`paygate listening on (http://127\.0\.0\.1:\d+)\n`)
 
