@@ -45,6 +45,8 @@ type Store interface {
 
 	// Webhook delivery: events' delivery state and attempts (webhook.go).
 	WebhookStore
+	// Reconciliation: the books of a day and the reports (reconcile.go).
+	ReconStore
 }
 
 // StoreTx is a transaction's view of the store.
