@@ -1,6 +1,9 @@
 package paygate
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // OrderView is an order as the merchant API and webhooks show it (the JSON
 // of contract.md). Times are RFC 3339 in UTC, null until they happen.
@@ -59,4 +62,75 @@ func timePtr(t time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+// ReconciliationView is a day's reconciliation report as `paygate reconcile
+// --json` prints it and the API shows it (a merchant sees only its own
+// differences).
+type ReconciliationView struct {
+	Date            string                `json:"date"`
+	Status          string                `json:"status"`
+	Source          string                `json:"source,omitempty"`
+	ChannelRows     int                   `json:"channel_rows"`
+	LocalRows       int                   `json:"local_rows"`
+	Matched         int                   `json:"matched"`
+	DifferenceCount int                   `json:"difference_count"`
+	Open            int                   `json:"open"`
+	Differences     []ReconDifferenceView `json:"differences"`
+	Repairs         int                   `json:"repairs"`
+	Error           string                `json:"error,omitempty"`
+	StartedAt       *time.Time            `json:"started_at"`
+	FinishedAt      *time.Time            `json:"finished_at"`
+}
+
+// ReconDifferenceView is one difference.
+type ReconDifferenceView struct {
+	Kind              string          `json:"kind"`
+	OutTradeNo        string          `json:"out_trade_no"`
+	ChannelOutTradeNo string          `json:"channel_out_trade_no"`
+	TradeNo           string          `json:"trade_no"`
+	OutRequestNo      string          `json:"out_request_no,omitempty"`
+	Local             json.RawMessage `json:"local"`
+	Channel           json.RawMessage `json:"channel"`
+	Repaired          bool            `json:"repaired"`
+	Action            string          `json:"action"`
+	Before            string          `json:"before,omitempty"`
+	After             string          `json:"after,omitempty"`
+	RepairedAt        *time.Time      `json:"repaired_at,omitempty"`
+}
+
+// View returns r's public form with its differences (all of them, or those
+// given).
+func (r *Reconciliation) View() ReconciliationView {
+	return r.ViewWith(r.Differences)
+}
+
+// ViewWith returns r's public form with only diffs as its differences.
+func (r *Reconciliation) ViewWith(diffs []*ReconDifference) ReconciliationView {
+	v := ReconciliationView{
+		Date: r.Day, Status: r.Status, Source: r.Source, ChannelRows: r.ChannelRows, LocalRows: r.LocalRows,
+		Matched: r.Matched, DifferenceCount: r.DifferenceCount, Open: r.OpenCount, Repairs: r.Repairs, Error: r.Error,
+		StartedAt: timePtr(r.StartedAt), FinishedAt: timePtr(r.FinishedAt),
+		Differences: make([]ReconDifferenceView, 0, len(diffs)),
+	}
+	for _, d := range diffs {
+		v.Differences = append(v.Differences, d.View())
+	}
+	return v
+}
+
+// View returns d's public form.
+func (d *ReconDifference) View() ReconDifferenceView {
+	v := ReconDifferenceView{
+		Kind: d.Kind, OutTradeNo: d.OutTradeNo, ChannelOutTradeNo: d.ChannelNo, TradeNo: d.TradeNo,
+		OutRequestNo: d.OutRequestNo, Local: d.Local, Channel: d.Channel, Repaired: d.Repaired, Action: d.Action,
+		Before: d.Before, After: d.After, RepairedAt: timePtr(d.RepairedAt),
+	}
+	if len(v.Local) == 0 {
+		v.Local = json.RawMessage("null")
+	}
+	if len(v.Channel) == 0 {
+		v.Channel = json.RawMessage("null")
+	}
+	return v
 }

@@ -98,9 +98,33 @@ func (c *Client) DownloadBill(ctx context.Context, billURL string) (*Bill, error
 }
 
 func (c *Client) fetchBill(ctx context.Context, billURL string) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := c.fetchBillTo(ctx, billURL, &buf, maxBillDownload); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// maxBillArchive caps an archive downloaded to a file (DownloadBillTo): a
+// million-row day is about 30 MiB.
+const maxBillArchive = 1 << 30
+
+// DownloadBillTo streams a bill archive from a URL that BillURL returned
+// into w (a temporary file: OpenBillZip then reads it in constant memory)
+// and returns its size. Nothing is parsed here. Errors leave the URL out: it
+// carries a token.
+func (c *Client) DownloadBillTo(ctx context.Context, billURL string, w io.Writer) (int64, error) {
+	n, err := c.fetchBillTo(ctx, billURL, w, maxBillArchive)
+	if err != nil {
+		return n, fmt.Errorf("alipay: download bill: %w", err)
+	}
+	return n, nil
+}
+
+func (c *Client) fetchBillTo(ctx context.Context, billURL string, w io.Writer, limit int64) (int64, error) {
 	u, err := url.Parse(billURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("the bill URL is not an absolute http(s) URL")
+		return 0, errors.New("the bill URL is not an absolute http(s) URL")
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -109,7 +133,7 @@ func (c *Client) fetchBill(ctx context.Context, billURL string) ([]byte, error) 
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, billURL, nil)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
@@ -117,20 +141,20 @@ func (c *Client) fetchBill(ctx context.Context, billURL string) ([]byte, error) 
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
+		return 0, fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBillDownload+1))
+	n, err := io.Copy(w, io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, err
+		return n, err
 	}
-	if len(data) > maxBillDownload {
-		return nil, fmt.Errorf("bill archive larger than %d MiB", maxBillDownload>>20)
+	if n > limit {
+		return n, fmt.Errorf("bill archive larger than %d MiB", limit>>20)
 	}
-	return data, nil
+	return n, nil
 }
 
 // Bill is a parsed trade bill whose rows add up to its own totals: Alipay's

@@ -95,6 +95,9 @@ type Config struct {
 	// nil counts as ready. /readyz also fails once Drain was called.
 	Ready  func(ctx context.Context) error
 	Mounts []Mount
+	// Reconciliations serves /api/v1/reconciliations/{date}; nil leaves it
+	// out.
+	Reconciliations Reconciliations
 	// Events serves /api/v1/events (list, get, resend); nil leaves those
 	// routes out.
 	Events Events
@@ -128,6 +131,7 @@ type Server struct {
 	notifyAllowlist                                 []netip.Prefix
 	trusted                                         []netip.Prefix
 	events                                          Events // nil: no events routes
+	recons                                          Reconciliations
 	draining                                        atomic.Bool
 	engine                                          *gin.Engine
 }
@@ -149,6 +153,7 @@ func New(cfg Config) *Server {
 		lease:     cfg.IdempotencyLease,
 		ready:     cfg.Ready,
 		events:    cfg.Events,
+		recons:    cfg.Reconciliations,
 		limiter:   newLimiter(cfg.RateLimit),
 
 		ipLimit:         newKeyedLimiter(cfg.IPRateLimit),
@@ -224,6 +229,9 @@ func (s *Server) routes(mounts []Mount) *gin.Engine {
 		v1.GET("/events", s.api(s.listEvents))
 		v1.GET("/events/:id", s.api(s.getEvent))
 		v1.POST("/events/:id/resend", s.api(s.resendEvent))
+	}
+	if s.recons != nil {
+		v1.GET("/reconciliations/:date", s.api(s.getReconciliation))
 	}
 
 	for _, m := range mounts {

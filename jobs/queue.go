@@ -70,6 +70,7 @@ type Queue struct {
 	insert   func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
 	start    func(ctx context.Context) error
 	stop     func(ctx context.Context) error
+	periodic *river.PeriodicJobBundle
 }
 
 var _ paygate.JobQueue = (*Queue)(nil)
@@ -142,6 +143,7 @@ func NewSQLite(db *sql.DB, cfg Config) (*Queue, error) {
 		_, err := client.InsertTx(ctx, t.SQLTx(), args, opts)
 		return err
 	}
+	q.periodic = client.PeriodicJobs()
 	q.wire(client.Insert, client.Start, client.Stop, client.StopAndCancel)
 	return q, nil
 }
@@ -164,6 +166,7 @@ func NewPostgres(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 		_, err := client.InsertTx(ctx, t.PgxTx(), args, opts)
 		return err
 	}
+	q.periodic = client.PeriodicJobs()
 	q.wire(client.Insert, client.Start, client.Stop, client.StopAndCancel)
 	return q, nil
 }

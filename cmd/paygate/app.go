@@ -22,6 +22,7 @@ import (
 	"github.com/paygate/paygate/httpapi"
 	"github.com/paygate/paygate/jobs"
 	"github.com/paygate/paygate/postgres"
+	"github.com/paygate/paygate/recon"
 	"github.com/paygate/paygate/redis"
 	"github.com/paygate/paygate/sqlite"
 )
@@ -186,40 +187,19 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 	}
 	a.store = st
 	a.closers = append(a.closers, st.Close)
-	client, err := newChannel(cfg)
-	if err != nil {
-		return nil, err
-	}
-	a.alipay = client
-	// One breaker per channel account: this node's app id.
-	channel := gateway.NewResilientChannel(client, gateway.ResilientConfig{
-		Name: cfg.Alipay.AppID, Logger: logger,
-		BreakerFailures: cfg.Channel.BreakerFailures, BreakerOpen: cfg.Channel.BreakerOpen,
-		RetryAttempts: cfg.Channel.RetryAttempts, RetryBase: cfg.Channel.RetryBase, RetryMax: cfg.Channel.RetryMax,
-	})
-	notifyURL := cfg.Alipay.NotifyURL
-	if notifyURL == "" {
-		if cfg.Server.PublicURL == "" {
-			return nil, errors.New("config: server.public_url (or alipay.notify_url) is required: it is where Alipay sends notifications")
-		}
-		notifyURL = strings.TrimRight(cfg.Server.PublicURL, "/") + "/notify/alipay"
-	}
 	a.queue, err = newQueue(ctx, st, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
 	a.metrics = newMetrics()
-	a.service, err = gateway.New(gateway.Config{
-		Store: st, Channel: channel, Logger: logger, NotifyURL: notifyURL, SellerID: cfg.Alipay.SellerID,
-		DefaultTimeout: cfg.Orders.DefaultTimeout, CallTimeout: cfg.Alipay.CallTimeout,
-		PollInterval: cfg.Barcode.PollInterval, PollTimeout: cfg.Barcode.PollTimeout,
-		Jobs: a.queue, CompensateAfter: cfg.Jobs.CompensateAfter, CompensateInterval: cfg.Jobs.CompensateInterval,
-		LatePayment: gateway.LatePaymentPolicy(cfg.Orders.LatePayment), Observer: a.metrics,
-	})
+	a.alipay, a.service, err = newService(cfg, st, a.queue, logger, a.metrics)
 	if err != nil {
 		return nil, err
 	}
 	jobs.RegisterCompensation(a.queue, a.service)
+	if err := scheduleReconcile(cfg, a, logger); err != nil {
+		return nil, err
+	}
 	jobs.RegisterWebhooks(a.queue, jobs.WebhookConfig{Store: st, Logger: logger, Egress: jobs.EgressPolicy{
 		AllowPrivateNetworks: cfg.Webhooks.AllowPrivateNetworks, AllowHTTP: cfg.Webhooks.AllowHTTP,
 	}})
@@ -253,10 +233,68 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		NotifyAllowlist:  allow,
 		Ready:            readiness(st, noncesReady),
 		Events:           &jobs.EventService{Store: st, Queue: a.queue},
+		Reconciliations:  st,
 		Mounts:           mounts, // not /metrics: serve has it on server.admin_addr, the demo mounts it
 	})
 	ok = true
 	return a, nil
+}
+
+// scheduleReconcile registers the daily reconciliation on the node's queue
+// (the elected leader among the replicas inserts it, once per day) and
+// feeds the reconciliation metrics from the store's reports.
+func scheduleReconcile(cfg config, a *app, logger *slog.Logger) error {
+	rc := cfg.Reconcile
+	if rc.At < 0 || rc.At >= 24*time.Hour {
+		return fmt.Errorf("config: reconcile.at must be a time of day from 0s to 23h59m (China time), not %s", rc.At)
+	}
+	a.metrics.watchReconciliation(a.store)
+	r, err := recon.New(recon.Config{Store: a.store, Bills: a.alipay, Repairer: a.service, Logger: logger.With("component", "reconcile"),
+		Observer: a.metrics, Margin: rc.Margin, TempDir: rc.TempDir})
+	if err != nil {
+		return err
+	}
+	if rc.Disabled {
+		return nil
+	}
+	jobs.ScheduleReconcile(a.queue, jobs.ReconcileSchedule{Due: rc.At, NotReadyRetry: rc.Retry},
+		func(ctx context.Context, day string) error {
+			_, err := r.Run(ctx, day, recon.Options{Repair: rc.Repair})
+			return err
+		})
+	return nil
+}
+
+// newService builds the Alipay client and the gateway over it: one breaker
+// per channel account (this node's app id), follow-up work on queue.
+func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *slog.Logger, obs gateway.Observer) (*alipay.Client, *gateway.Service, error) {
+	client, err := newChannel(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	channel := gateway.NewResilientChannel(client, gateway.ResilientConfig{
+		Name: cfg.Alipay.AppID, Logger: logger,
+		BreakerFailures: cfg.Channel.BreakerFailures, BreakerOpen: cfg.Channel.BreakerOpen,
+		RetryAttempts: cfg.Channel.RetryAttempts, RetryBase: cfg.Channel.RetryBase, RetryMax: cfg.Channel.RetryMax,
+	})
+	notifyURL := cfg.Alipay.NotifyURL
+	if notifyURL == "" {
+		if cfg.Server.PublicURL == "" {
+			return nil, nil, errors.New("config: server.public_url (or alipay.notify_url) is required: it is where Alipay sends notifications")
+		}
+		notifyURL = strings.TrimRight(cfg.Server.PublicURL, "/") + "/notify/alipay"
+	}
+	svc, err := gateway.New(gateway.Config{
+		Store: st, Channel: channel, Logger: logger, NotifyURL: notifyURL, SellerID: cfg.Alipay.SellerID,
+		DefaultTimeout: cfg.Orders.DefaultTimeout, CallTimeout: cfg.Alipay.CallTimeout,
+		PollInterval: cfg.Barcode.PollInterval, PollTimeout: cfg.Barcode.PollTimeout,
+		Jobs: queue, CompensateAfter: cfg.Jobs.CompensateAfter, CompensateInterval: cfg.Jobs.CompensateInterval,
+		LatePayment: gateway.LatePaymentPolicy(cfg.Orders.LatePayment), Observer: obs,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return client, svc, nil
 }
 
 // idempotencyLeaseMargin is what an Idempotency-Key's lease adds to the

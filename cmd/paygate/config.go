@@ -105,6 +105,14 @@ type config struct {
 		AllowPrivateNetworks bool   `yaml:"allow_private_networks"` // let deliveries connect to loopback, private, link-local… addresses (demo: true)
 		AllowHTTP            bool   `yaml:"allow_http"`             // let deliveries use plain http:// (demo: true); else https only
 	} `yaml:"webhooks"`
+	Reconcile struct {
+		Disabled bool          `yaml:"disabled"` // no daily job (reconcile by hand, or on another system)
+		At       time.Duration `yaml:"at"`       // when the daily job runs, from midnight China time (10h: 10:00), for the day before
+		Repair   bool          `yaml:"repair"`   // the daily job repairs forward differences by Alipay's word
+		Margin   time.Duration `yaml:"margin"`   // entries this close to midnight are also sought on the neighbouring day's bill
+		TempDir  string        `yaml:"temp_dir"` // where the bill and the sort's runs are spilled; default the system's
+		Retry    time.Duration `yaml:"retry"`    // the daily job asks again this long after Alipay has no bill yet
+	} `yaml:"reconcile"`
 	Log struct {
 		Level string `yaml:"level"` // debug, info, warn, error
 	} `yaml:"log"`
@@ -152,6 +160,10 @@ func defaultConfig() config {
 	c.Jobs.JobTimeout = 2 * time.Minute
 	c.Jobs.NodeTimeout = 15 * time.Second
 	c.Webhooks.RetrySchedule = "10s,30s,1m,5m,15m,30m,1h,2h,4h,8h,12h"
+	c.Reconcile.At = 10 * time.Hour
+	c.Reconcile.Repair = true
+	c.Reconcile.Margin = 15 * time.Minute
+	c.Reconcile.Retry = 30 * time.Minute
 	c.Log.Level = "info"
 	return c
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -17,6 +18,10 @@ const (
 	dbFile           = "paygate.db"
 	masterKeyFile    = "master.key"
 	demoMerchantFile = "demo-merchant.json"
+	// demoNodeFile records where the demo listens, so that a separate
+	// command on the same --data (paygate reconcile) reaches the demo's
+	// simulator as the demo's own configuration does.
+	demoNodeFile = "demo.json"
 )
 
 // dataFlags are --config and --data, taken by every command that touches data.
@@ -35,6 +40,9 @@ func (d *dataFlags) register(cmd *cobra.Command) {
 func (d *dataFlags) resolve() (config, error) {
 	if d.configPath != "" {
 		return loadConfig(d.configPath, os.Environ())
+	}
+	if base, ok := demoBase(d.dataDir); ok {
+		return demoConfig(d.dataDir, base)
 	}
 	c := defaultConfig()
 	c.Database.URL = "sqlite:" + filepath.Join(d.dataDir, dbFile)
@@ -62,4 +70,23 @@ func ensureMasterKey(path string) error {
 		return err
 	}
 	return writeFileAtomic(path, []byte(hex.EncodeToString(key)+"\n"), 0o600)
+}
+
+// demoNode is what the demo records under its data directory.
+type demoNode struct {
+	BaseURL string `json:"base_url"` // the gateway's and the simulator's address
+}
+
+// demoBase is the address the demo recorded under dataDir, if a demo ran
+// there.
+func demoBase(dataDir string) (string, bool) {
+	data, err := os.ReadFile(filepath.Join(dataDir, demoNodeFile))
+	if err != nil {
+		return "", false
+	}
+	var n demoNode
+	if json.Unmarshal(data, &n) != nil || n.BaseURL == "" {
+		return "", false
+	}
+	return n.BaseURL, true
 }

@@ -111,6 +111,13 @@ func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
+	node, err := json.Marshal(demoNode{BaseURL: base})
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dataDir, demoNodeFile), append(node, '\n'), 0o600); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
 	printDemo(stdout, base, dataDir, creds)
 	return a.serve(ctx, ln)
 }

@@ -33,14 +33,14 @@ type subcommandFunc func(stdout, stderr io.Writer) *cobra.Command
 // it here; keep the order of contract.md.
 func subcommands() []subcommandFunc {
 	return []subcommandFunc{
-		newDemoCmd,     // demo.go: gateway + simulator + SQLite in one process
-		newServeCmd,    // serve.go: the production gateway
-		newSimCmd,      // sim.go: the Alipay simulator alone
-		newKeysCmd,     // keys.go: app key pairs
-		newMerchantCmd, // merchant.go: merchant credentials
-		newEventsCmd,   // events.go: webhook events, listed and re-sent
-		// newReconcileCmd, // reconcile.go: daily bill diff, exit 3 on differences
-		newMigrateCmd, // migrate.go: database migrations
-		newAPICmd,     // api.go: signed merchant API calls from the terminal
+		newDemoCmd,      // demo.go: gateway + simulator + SQLite in one process
+		newServeCmd,     // serve.go: the production gateway
+		newSimCmd,       // sim.go: the Alipay simulator alone
+		newKeysCmd,      // keys.go: app key pairs
+		newMerchantCmd,  // merchant.go: merchant credentials
+		newEventsCmd,    // events.go: webhook events, listed and re-sent
+		newReconcileCmd, // reconcile.go: daily bill diff, exit 3 on differences
+		newMigrateCmd,   // migrate.go: database migrations
+		newAPICmd,       // api.go: signed merchant API calls from the terminal
 	}
 }

@@ -1,0 +1,504 @@
+package recon
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/paygate/paygate"
+)
+
+// merger compares the sorted bill with the sorted books, one channel
+// number at a time.
+type merger struct {
+	r          *Reconciler
+	ctx        context.Context
+	rep        *paygate.Reconciliation
+	start, end time.Time
+	nextDay    string
+	// carriedIn: entries the previous day carried to this one.
+	carriedIn map[crossKey]bool
+	diffs     []*difference
+	loggedML  int
+}
+
+type crossKey struct {
+	kind         paygate.BookKind
+	channelNo    string
+	outRequestNo string
+}
+
+// difference is a difference and what its repair would do.
+type difference struct {
+	*paygate.ReconDifference
+	repair func() (repairResult, error) // nil: not repairable
+}
+
+type repairResult struct {
+	applied              bool
+	before, after, about string
+}
+
+// group is one channel number's entries on both sides.
+type group struct {
+	key     string
+	bill    []billEntry
+	pays    []paygate.BookEntry
+	refunds []paygate.BookEntry
+	// order is the books' order of that number, looked up only when an
+	// entry of the bill has no partner in the day's books.
+	order     *paygate.Order
+	orderRead bool
+	orderRefs []*paygate.Refund
+}
+
+func (r *Reconciler) newMerger(ctx context.Context, rep *paygate.Reconciliation, start, end time.Time) (*merger, error) {
+	m := &merger{r: r, ctx: ctx, rep: rep, start: start, end: end, nextDay: DayOf(end),
+		carriedIn: map[crossKey]bool{}}
+	prev, err := r.cfg.Store.Reconciliation(ctx, DayOf(start.AddDate(0, 0, -1)))
+	switch {
+	case err == nil:
+		for _, x := range prev.CrossDay {
+			if x.Carried && x.BillDay == rep.Day {
+				m.carriedIn[crossKey{x.Kind, x.ChannelNo, x.OutRequestNo}] = true
+			}
+		}
+	case paygate.ErrorCode(err) != paygate.ENotFound:
+		return nil, fmt.Errorf("reconcile %s: read the day before's carries: %w", rep.Day, err)
+	}
+	return m, nil
+}
+
+// merge walks the three streams in channel-number order.
+func (m *merger) merge(bill billIter, pays, refs *bookStream) error {
+	var be billEntry
+	haveBill := bill.next(&be)
+	last := ""
+	for {
+		key, any := "", false
+		if haveBill {
+			key, any = be.key, true
+		}
+		for _, s := range []*bookStream{pays, refs} {
+			if e := s.peek(); e != nil && (!any || e.ChannelNo < key) {
+				key, any = e.ChannelNo, true
+			}
+		}
+		if !any {
+			break
+		}
+		if key < last {
+			return fmt.Errorf("reconcile %s: the books' scan is not in channel-number order (%q after %q)", m.rep.Day, key, last)
+		}
+		last = key
+		g := &group{key: key}
+		for haveBill && be.key == key {
+			g.bill = append(g.bill, be)
+			haveBill = bill.next(&be)
+		}
+		for e := pays.peek(); e != nil && e.ChannelNo == key; e = pays.peek() {
+			g.pays = append(g.pays, *e)
+			pays.take()
+		}
+		for e := refs.peek(); e != nil && e.ChannelNo == key; e = refs.peek() {
+			g.refunds = append(g.refunds, *e)
+			refs.take()
+		}
+		if err := m.compare(g); err != nil {
+			return err
+		}
+		if err := m.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	for _, err := range []error{bill.err(), pays.err, refs.err} {
+		if err != nil {
+			return fmt.Errorf("reconcile %s: %w", m.rep.Day, err)
+		}
+	}
+	return nil
+}
+
+// inDay reports whether the books date t within the day itself (not in a
+// margin).
+func (m *merger) inDay(t time.Time) bool { return !t.Before(m.start) && t.Before(m.end) }
+
+// compare compares one channel number's entries.
+func (m *merger) compare(g *group) error {
+	for i := range g.pays {
+		if m.inDay(g.pays[i].At) {
+			m.rep.LocalRows++
+		}
+	}
+	for i := range g.refunds {
+		if m.inDay(g.refunds[i].At) {
+			m.rep.LocalRows++
+		}
+	}
+	var billPays, billRefunds []*billEntry
+	for i := range g.bill {
+		if g.bill[i].kind == paygate.BookPayment {
+			billPays = append(billPays, &g.bill[i])
+		} else {
+			billRefunds = append(billRefunds, &g.bill[i])
+		}
+	}
+	if err := m.comparePayments(g, billPays, billRefunds); err != nil {
+		return err
+	}
+	return m.compareRefunds(g, billPays, billRefunds)
+}
+
+func (m *merger) comparePayments(g *group, billPays, billRefunds []*billEntry) error {
+	var local *paygate.BookEntry
+	if len(g.pays) > 0 {
+		local = &g.pays[0] // channel numbers are unique
+	}
+	for i, b := range billPays {
+		if i > 0 {
+			// Alipay has one payment per out_trade_no; a second is money
+			// the books cannot hold.
+			m.add(MissingLocal, g, b, nil, "the bill has a second payment for this number: an operator must look")
+			continue
+		}
+		if local != nil {
+			m.matchPayment(g, b, local)
+			continue
+		}
+		o, err := m.order(g)
+		if err != nil {
+			return err
+		}
+		switch {
+		case o == nil:
+			m.add(MissingLocal, g, b, nil, "a payment at Alipay that paygate does not know (made outside paygate?): an operator must look")
+		case !o.PaidAt.IsZero() && (o.Status == paygate.StatusPaid || o.Status == paygate.StatusRefunded):
+			// Paid here, dated on another day by the books.
+			e := bookOfOrder(o)
+			m.matchPayment(g, b, &e)
+		case o.Status == paygate.StatusPending:
+			d := m.add(StatusMismatch, g, b, o, "paid at Alipay, pending here: --repair queries Alipay and settles it")
+			id := o.ID
+			d.repair = func() (repairResult, error) { return m.repairPayment(id) }
+		case o.Status == paygate.StatusClosed && refundedInFull(b, billRefunds):
+			// Closed here, and Alipay gave the money back the same day (a
+			// cancel that refunded, a late payment refunded by policy):
+			// no money stays, as the books say.
+			m.rep.Matched++
+		default:
+			m.add(StatusMismatch, g, b, o, "paid at Alipay, closed here (a late payment, or a cancel that refunded): check that Alipay refunded it; an operator must look")
+		}
+	}
+	if local != nil && len(billPays) == 0 {
+		return m.unmatchedLocal(g, local)
+	}
+	return nil
+}
+
+// matchPayment compares a payment on both sides.
+func (m *merger) matchPayment(g *group, b *billEntry, local *paygate.BookEntry) {
+	switch {
+	case b.amount != local.Amount:
+		m.addBook(AmountMismatch, g, b, local, "amounts differ: an operator must look (nothing is changed by itself)")
+	case local.TradeNo != "" && b.tradeNo != local.TradeNo:
+		m.addBook(StatusMismatch, g, b, local, "Alipay's trade number differs from the one recorded: an operator must look")
+	default:
+		m.rep.Matched++
+		m.crossMatch(local)
+	}
+}
+
+// crossMatch keeps an entry the books date on another day than this
+// bill's, so that the other day's run does not call it missing.
+func (m *merger) crossMatch(e *paygate.BookEntry) {
+	if m.inDay(e.At) {
+		return
+	}
+	m.rep.CrossDay = append(m.rep.CrossDay, &paygate.ReconCrossDay{Kind: e.Kind, ChannelNo: e.ChannelNo,
+		OutRequestNo: e.OutRequestNo, BookDay: DayOf(e.At), BillDay: m.rep.Day})
+}
+
+// unmatchedLocal decides about an entry of the books the bill lacks.
+func (m *merger) unmatchedLocal(g *group, e *paygate.BookEntry) error {
+	key := crossKey{e.Kind, e.ChannelNo, e.OutRequestNo}
+	switch {
+	case e.At.Before(m.start):
+		// The day before's, near midnight: a difference only if it was
+		// carried here and this bill lacks it too.
+		if m.carriedIn[key] {
+			m.addBook(MissingChannel, g, nil, e, "on neither its own day's bill nor the next: an operator must look")
+		}
+		return nil
+	case !e.At.Before(m.end):
+		return nil // the next day's
+	case !e.At.Before(m.end.Add(-m.r.cfg.Margin)):
+		// Just before midnight: Alipay may date it on the next day.
+		m.rep.CrossDay = append(m.rep.CrossDay, &paygate.ReconCrossDay{Kind: e.Kind, ChannelNo: e.ChannelNo,
+			OutRequestNo: e.OutRequestNo, BookDay: m.rep.Day, BillDay: m.nextDay, Carried: true})
+		return nil
+	}
+	xs, err := m.r.cfg.Store.ReconCrossDayOf(m.ctx, e.Kind, e.ChannelNo, e.OutRequestNo)
+	if err != nil {
+		return fmt.Errorf("reconcile %s: %w", m.rep.Day, err)
+	}
+	for _, x := range xs {
+		if !x.Carried && x.BillDay != m.rep.Day {
+			return nil // on another day's bill
+		}
+	}
+	what := "paygate counts a payment the bill does not have: an operator must look (nothing is changed by itself)"
+	if e.Kind == paygate.BookRefund {
+		what = "paygate counts a refund the bill does not have: an operator must look (nothing is changed by itself)"
+	}
+	m.addBook(MissingChannel, g, nil, e, what)
+	return nil
+}
+
+func (m *merger) compareRefunds(g *group, billPays, billRefunds []*billEntry) error {
+	local := map[string]*paygate.BookEntry{}
+	for i := range g.refunds {
+		local[g.refunds[i].OutRequestNo] = &g.refunds[i]
+	}
+	for _, b := range billRefunds {
+		if l := local[b.outRequestNo]; l != nil {
+			delete(local, b.outRequestNo)
+			if l.Amount != b.amount {
+				m.addBook(RefundMismatch, g, b, l, "refund amounts differ: an operator must look")
+			} else {
+				m.rep.Matched++
+				m.crossMatch(l)
+			}
+			continue
+		}
+		if err := m.billRefundAlone(g, b, billPays); err != nil {
+			return err
+		}
+	}
+	for i := range g.refunds {
+		if e := &g.refunds[i]; local[e.OutRequestNo] == e {
+			if err := m.unmatchedLocal(g, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// billRefundAlone decides about a refund of the bill the day's books lack.
+func (m *merger) billRefundAlone(g *group, b *billEntry, billPays []*billEntry) error {
+	o, err := m.order(g)
+	if err != nil {
+		return err
+	}
+	if o == nil {
+		m.add(MissingLocal, g, b, nil, "a refund at Alipay of a trade paygate does not know: an operator must look")
+		return nil
+	}
+	var r *paygate.Refund
+	for _, x := range g.orderRefs {
+		if x.OutRequestNo == b.outRequestNo {
+			r = x
+		}
+	}
+	switch {
+	case r != nil && r.Status == paygate.RefundSucceeded && r.Amount == b.amount:
+		m.rep.Matched++ // recorded, dated on another day
+		e := bookOfRefund(o, r)
+		m.crossMatch(&e)
+	case r != nil && r.Status == paygate.RefundSucceeded:
+		m.add(RefundMismatch, g, b, o, "refund amounts differ: an operator must look")
+	case r != nil && r.Status == paygate.RefundPending:
+		d := m.add(RefundMismatch, g, b, o, "refunded at Alipay, pending here: --repair settles it")
+		id, no := o.ID, b.outRequestNo
+		d.repair = func() (repairResult, error) { return m.repairRefund(id, no) }
+	case r != nil:
+		m.add(RefundMismatch, g, b, o, "refunded at Alipay, recorded failed here: an operator must look")
+	case o.Status == paygate.StatusClosed && b.amount == o.TotalAmount:
+		m.rep.Matched++ // a closed order's trade refunded in full: a cancel's or a late payment's refund
+	case o.Status == paygate.StatusPaid || o.Status == paygate.StatusPending && len(billPays) > 0:
+		// Made at Alipay (its console, say) and never recorded here. A
+		// pending order is settled first, by its own difference.
+		d := m.add(RefundMismatch, g, b, o, "refunded at Alipay, not recorded here: --repair records it from Alipay's refund query")
+		id, no := o.ID, b.outRequestNo
+		d.repair = func() (repairResult, error) { return m.repairRefund(id, no) }
+	default:
+		m.add(RefundMismatch, g, b, o, fmt.Sprintf("refunded at Alipay, not recorded here, and the order is %s: an operator must look", o.Status))
+	}
+	return nil
+}
+
+// order looks up the books' order of g's channel number, once.
+func (m *merger) order(g *group) (*paygate.Order, error) {
+	if g.orderRead {
+		return g.order, nil
+	}
+	o, err := m.r.cfg.Store.OrderByChannelNo(m.ctx, g.key)
+	if paygate.ErrorCode(err) == paygate.ENotFound {
+		g.orderRead = true
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reconcile %s: look up %s: %w", m.rep.Day, g.key, err)
+	}
+	refs, err := m.r.cfg.Store.RefundsByOrder(m.ctx, o.ID)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile %s: look up %s's refunds: %w", m.rep.Day, g.key, err)
+	}
+	g.order, g.orderRefs, g.orderRead = o, refs, true
+	return o, nil
+}
+
+func refundedInFull(pay *billEntry, refunds []*billEntry) bool {
+	var sum paygate.Money
+	for _, r := range refunds {
+		sum += r.amount
+	}
+	return sum == pay.amount
+}
+
+func bookOfOrder(o *paygate.Order) paygate.BookEntry {
+	return paygate.BookEntry{Kind: paygate.BookPayment, ChannelNo: o.ChannelNo, OrderID: o.ID, MerchantID: o.MerchantID,
+		OutTradeNo: o.OutTradeNo, TradeNo: o.TradeNo, Amount: o.TotalAmount, Status: string(o.Status),
+		RefundedAmount: o.RefundedAmount, At: o.PaidAt, CancelRequested: !o.CancelRequestedAt.IsZero()}
+}
+
+func bookOfRefund(o *paygate.Order, r *paygate.Refund) paygate.BookEntry {
+	return paygate.BookEntry{Kind: paygate.BookRefund, ChannelNo: o.ChannelNo, OutRequestNo: r.OutRequestNo, OrderID: o.ID,
+		MerchantID: o.MerchantID, OutTradeNo: o.OutTradeNo, TradeNo: o.TradeNo, Amount: r.Amount, Status: string(r.Status),
+		At: r.SucceededAt}
+}
+
+// add records a difference whose local side is an order (or nothing).
+func (m *merger) add(kind string, g *group, b *billEntry, o *paygate.Order, action string) *difference {
+	var local any
+	d := &paygate.ReconDifference{Kind: kind, ChannelNo: g.key, Action: action}
+	if o != nil {
+		d.MerchantID, d.OrderID, d.OutTradeNo, d.TradeNo = o.MerchantID, o.ID, o.OutTradeNo, o.TradeNo
+		refunded := o.RefundedAmount
+		s := side{Kind: paygate.BookPayment, Status: string(o.Status), Amount: o.TotalAmount, Refunded: &refunded, TradeNo: o.TradeNo}
+		if !o.PaidAt.IsZero() {
+			s.At = &o.PaidAt
+		}
+		if b != nil && b.kind == paygate.BookRefund {
+			s = m.localRefundSide(g, o, b.outRequestNo)
+		}
+		local = s
+	}
+	return m.record(d, b, local)
+}
+
+// localRefundSide shows a refund as the books have it (or nothing of it:
+// the order, with what it has refunded).
+func (m *merger) localRefundSide(g *group, o *paygate.Order, outRequestNo string) side {
+	for _, r := range g.orderRefs {
+		if r.OutRequestNo == outRequestNo {
+			s := side{Kind: paygate.BookRefund, Status: string(r.Status), Amount: r.Amount, OutRequestNo: r.OutRequestNo}
+			if !r.SucceededAt.IsZero() {
+				s.At = &r.SucceededAt
+			}
+			return s
+		}
+	}
+	refunded := o.RefundedAmount
+	return side{Kind: paygate.BookPayment, Status: string(o.Status), Amount: o.TotalAmount, Refunded: &refunded, TradeNo: o.TradeNo}
+}
+
+// addBook records a difference whose local side is an entry of the books.
+func (m *merger) addBook(kind string, g *group, b *billEntry, e *paygate.BookEntry, action string) *difference {
+	d := &paygate.ReconDifference{Kind: kind, ChannelNo: g.key, Action: action, MerchantID: e.MerchantID,
+		OrderID: e.OrderID, OutTradeNo: e.OutTradeNo, TradeNo: e.TradeNo, OutRequestNo: e.OutRequestNo}
+	at := e.At
+	s := side{Kind: e.Kind, Status: e.Status, Amount: e.Amount, TradeNo: e.TradeNo, OutRequestNo: e.OutRequestNo, At: &at}
+	if e.Kind == paygate.BookPayment {
+		refunded := e.RefundedAmount
+		s.Refunded = &refunded
+	}
+	return m.record(d, b, s)
+}
+
+func (m *merger) record(d *paygate.ReconDifference, b *billEntry, local any) *difference {
+	var channel any
+	if b != nil {
+		at := time.UnixMicro(b.finished).UTC()
+		channel = side{Kind: b.kind, Status: "success", Amount: b.amount, TradeNo: b.tradeNo, OutRequestNo: b.outRequestNo, At: &at}
+		if d.TradeNo == "" {
+			d.TradeNo = b.tradeNo
+		}
+		if b.outRequestNo != "" {
+			d.OutRequestNo = b.outRequestNo
+		}
+	}
+	d.Local, d.Channel = rawJSON(local), rawJSON(channel)
+	d.CreatedAt = m.r.cfg.Now().UTC()
+	m.rep.DifferenceCount++
+	if d.Kind == MissingLocal {
+		m.loggedML++
+		if m.loggedML <= 100 {
+			m.r.log.Error("reconciliation: Alipay has money paygate does not know", "day", m.rep.Day, "kind", d.Kind,
+				"channel_out_trade_no", d.ChannelNo, "trade_no", d.TradeNo, "out_request_no", d.OutRequestNo,
+				"amount", b.amount.Yuan())
+		} else if m.loggedML == 101 {
+			m.r.log.Error("reconciliation: more missing_local differences; see the report", "day", m.rep.Day)
+		}
+	}
+	diff := &difference{ReconDifference: d}
+	if len(m.diffs) < m.r.cfg.MaxDifferences {
+		m.diffs = append(m.diffs, diff)
+	}
+	return diff
+}
+
+// repair applies the forward repairs, in the order found (an order's
+// payment before its refunds).
+func (m *merger) repair() {
+	if m.r.cfg.Repairer == nil {
+		return
+	}
+	for _, d := range m.diffs {
+		if d.repair == nil {
+			continue
+		}
+		res, err := d.repair()
+		now := m.r.cfg.Now().UTC()
+		switch {
+		case err != nil:
+			d.Action = "repair failed (run again): " + err.Error()
+			m.r.log.Warn("reconciliation repair failed", "day", m.rep.Day, "kind", d.Kind, "channel_out_trade_no", d.ChannelNo, "err", err)
+		case res.applied:
+			d.Repaired, d.Before, d.After, d.RepairedAt = true, res.before, res.after, now
+			d.Action = fmt.Sprintf("repaired by Alipay's word (%s): %s → %s", res.about, res.before, res.after)
+			m.rep.Repairs++
+			m.r.log.Info("reconciliation repaired", "day", m.rep.Day, "kind", d.Kind, "out_trade_no", d.OutTradeNo,
+				"before", res.before, "after", res.after)
+		default:
+			d.Before, d.After = res.before, res.after
+			d.Action = "not repaired: " + res.about + "; an operator must look"
+		}
+	}
+}
+
+func (m *merger) repairPayment(orderID int64) (repairResult, error) {
+	rep, err := m.r.cfg.Repairer.RepairPayment(m.ctx, orderID)
+	return repairResult{applied: rep.Applied, before: rep.Before, after: rep.After, about: rep.Answer}, err
+}
+
+func (m *merger) repairRefund(orderID int64, outRequestNo string) (repairResult, error) {
+	rep, err := m.r.cfg.Repairer.RepairRefund(m.ctx, orderID, outRequestNo)
+	return repairResult{applied: rep.Applied, before: rep.Before, after: rep.After, about: rep.Answer}, err
+}
+
+// finish fills the report's differences and counts.
+func (m *merger) finish() {
+	m.rep.Differences = make([]*paygate.ReconDifference, 0, len(m.diffs))
+	open := m.rep.DifferenceCount - len(m.diffs) // those not kept are open
+	for _, d := range m.diffs {
+		if d.Action == "" {
+			d.Action = "an operator must look"
+		}
+		if !d.Repaired {
+			open++
+		}
+		m.rep.Differences = append(m.rep.Differences, d.ReconDifference)
+	}
+	m.rep.OpenCount = open
+}

@@ -1,0 +1,372 @@
+// Package recon reconciles a day's books with Alipay's trade bill of that
+// day (对账): the daily proof that paygate's books equal the channel's.
+//
+// One pass, in constant memory: the bill (a zip of GBK CSV, in completion
+// order) is streamed and sorted by channel number through spilled runs, the
+// store streams the day's payments and refunds in the same order, and the
+// three sorted streams are merged entry by entry. Each channel number's
+// entries on both sides are compared; what differs is one of five kinds:
+//
+//   - missing_local: the bill has a payment or refund the books do not know
+//     (a trade made outside paygate, on the same app): the worst kind;
+//   - missing_channel: the books count a payment or refund the bill lacks;
+//   - status_mismatch: paid at Alipay, pending or closed here;
+//   - amount_mismatch: both have the payment, the amounts differ;
+//   - refund_mismatch: a refund differs: made at Alipay and not recorded
+//     here, pending or failed here, or of another amount.
+//
+// Midnight: the books date a payment by Alipay's own payment time when
+// Alipay gave one, so both sides nearly always agree on the day. Entries
+// within Margin of midnight are still looked for on both days: the books
+// are scanned from Margin before the day to Margin after it; an entry of the
+// books dated just after midnight that this day's bill has is kept as a
+// cross-day match (so the next day does not call it missing), and one dated
+// just before midnight that the bill lacks is carried to the next day, and
+// only a difference if that day's bill lacks it too.
+//
+// Repair goes only forward and only by the channel's word: a pending order
+// the bill says was paid is queried and settled through the gateway's state
+// machine (events and webhooks follow as for a notification), and a refund
+// Alipay made is asked of its refund query and recorded. Nothing else is
+// changed: missing_channel, amount_mismatch, trades unknown here and closed
+// orders that Alipay says were paid stay open for an operator.
+package recon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/gateway"
+)
+
+// The kinds of difference.
+const (
+	MissingLocal   = "missing_local"
+	MissingChannel = "missing_channel"
+	StatusMismatch = "status_mismatch"
+	AmountMismatch = "amount_mismatch"
+	RefundMismatch = "refund_mismatch"
+)
+
+// Kinds lists the kinds of difference, worst first.
+var Kinds = []string{MissingLocal, MissingChannel, StatusMismatch, AmountMismatch, RefundMismatch}
+
+// ErrBillNotReady means Alipay has not published the day's bill (yet): the
+// daily job tries again later.
+var ErrBillNotReady = errors.New("reconcile: Alipay has no bill for that day (yet)")
+
+// BillSource is where bills come from: the Alipay client.
+type BillSource interface {
+	BillURL(ctx context.Context, req alipay.BillURLRequest) (*alipay.BillURLResponse, error)
+	DownloadBillTo(ctx context.Context, billURL string, w io.Writer) (int64, error)
+}
+
+// Repairer applies the channel's word to an order: the gateway.
+type Repairer interface {
+	RepairPayment(ctx context.Context, orderID int64) (gateway.Repair, error)
+	RepairRefund(ctx context.Context, orderID int64, outRequestNo string) (gateway.Repair, error)
+}
+
+// Observer receives each finished report (for metrics); may be nil.
+type Observer interface {
+	Reconciled(r *paygate.Reconciliation)
+}
+
+// Config wires a Reconciler.
+type Config struct {
+	Store    paygate.Store
+	Bills    BillSource // nil: only bill files can be reconciled
+	Repairer Repairer   // nil: no repair
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Observer Observer
+	// TempDir holds the downloaded bill and the sorted runs; default the
+	// system's.
+	TempDir string
+	// ChunkRows is how many bill entries are sorted in memory at once;
+	// default 250,000 (about 40 MB).
+	ChunkRows int
+	// Margin is how close to midnight an entry may be dated on either side
+	// and still be sought on the neighbouring day's bill; default 15 min.
+	Margin time.Duration
+	// MaxDifferences is how many differences a report keeps in detail (all
+	// are counted); default 10,000.
+	MaxDifferences int
+	// DownloadTimeout bounds a bill's download; default 5 min.
+	DownloadTimeout time.Duration
+}
+
+// Reconciler runs reconciliations.
+type Reconciler struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a Reconciler with cfg's defaults filled.
+func New(cfg Config) (*Reconciler, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("recon: a store is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ChunkRows <= 0 {
+		cfg.ChunkRows = 250_000
+	}
+	if cfg.Margin <= 0 {
+		cfg.Margin = 15 * time.Minute
+	}
+	if cfg.MaxDifferences <= 0 {
+		cfg.MaxDifferences = 10_000
+	}
+	if cfg.DownloadTimeout <= 0 {
+		cfg.DownloadTimeout = 5 * time.Minute
+	}
+	return &Reconciler{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Options are one run's.
+type Options struct {
+	// Repair re-queries each forward difference at Alipay and applies the
+	// answer through the state machine.
+	Repair bool
+	// BillFile reconciles a bill archive already downloaded instead of
+	// asking Alipay.
+	BillFile string
+	// Progress, when set, is called with the bill rows read so far, every
+	// 65,536 rows and at the end.
+	Progress func(rows int)
+}
+
+// DayBounds returns the day's start and end (exclusive) in China time, as
+// Alipay's bills count days, from "yyyy-MM-dd".
+func DayBounds(day string) (time.Time, time.Time, error) {
+	t, err := time.ParseInLocation("2006-01-02", day, alipay.ChinaTime)
+	if err != nil || t.Format("2006-01-02") != day {
+		return time.Time{}, time.Time{}, paygate.Errorf(paygate.EInvalid, "date %q is not a day like 2026-11-30", day)
+	}
+	return t, t.AddDate(0, 0, 1), nil
+}
+
+// DayOf is the China-time day of t.
+func DayOf(t time.Time) string { return t.In(alipay.ChinaTime).Format("2006-01-02") }
+
+// Run reconciles day ("yyyy-MM-dd", China time) and stores its report,
+// replacing the day's earlier one. A run that fails stores a failed report
+// only when the day has no successful one.
+func (r *Reconciler) Run(ctx context.Context, day string, opt Options) (*paygate.Reconciliation, error) {
+	rep := &paygate.Reconciliation{Day: day, StartedAt: r.cfg.Now().UTC()}
+	err := r.run(ctx, rep, opt)
+	rep.FinishedAt = r.cfg.Now().UTC()
+	if err != nil {
+		rep.Status, rep.Error = paygate.ReconFailed, err.Error()
+		rep.Differences, rep.CrossDay = nil, nil
+		if paygate.ErrorCode(err) != paygate.EInvalid {
+			r.saveFailed(ctx, rep)
+		}
+		return rep, err
+	}
+	rep.Status = paygate.ReconDone
+	if err := r.cfg.Store.SaveReconciliation(ctx, rep); err != nil {
+		return rep, fmt.Errorf("reconcile %s: save the report: %w", day, err)
+	}
+	if r.cfg.Observer != nil {
+		r.cfg.Observer.Reconciled(rep)
+	}
+	r.log.Info("reconciled", "day", day, "channel_rows", rep.ChannelRows, "local_rows", rep.LocalRows,
+		"matched", rep.Matched, "differences", rep.DifferenceCount, "open", rep.OpenCount, "repairs", rep.Repairs,
+		"took", rep.FinishedAt.Sub(rep.StartedAt).String())
+	return rep, nil
+}
+
+func (r *Reconciler) saveFailed(ctx context.Context, rep *paygate.Reconciliation) {
+	old, err := r.cfg.Store.Reconciliation(ctx, rep.Day)
+	if err == nil && old.Status == paygate.ReconDone {
+		return // keep the day's good report
+	}
+	if err != nil && paygate.ErrorCode(err) != paygate.ENotFound {
+		return
+	}
+	if err := r.cfg.Store.SaveReconciliation(ctx, rep); err != nil {
+		r.log.Warn("reconcile: could not record the failed run", "day", rep.Day, "err", err)
+	}
+}
+
+func (r *Reconciler) run(ctx context.Context, rep *paygate.Reconciliation, opt Options) error {
+	start, end, err := DayBounds(rep.Day)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The books' scans start first: the database sorts while the bill
+	// downloads and is read.
+	from, to := start.Add(-r.cfg.Margin), end.Add(r.cfg.Margin)
+	pays := startBooks(ctx, r.cfg.Store.ScanBookPayments, from, to)
+	refs := startBooks(ctx, r.cfg.Store.ScanBookRefunds, from, to)
+	defer drain(pays, refs, cancel)
+
+	br, source, closeBill, err := r.openBill(ctx, rep.Day, opt.BillFile)
+	if err != nil {
+		return err
+	}
+	defer closeBill()
+	rep.Source = source
+	if !br.Start.Equal(start) || !br.End.Equal(end) {
+		return fmt.Errorf("reconcile %s: the bill covers %s to %s, not that day", rep.Day,
+			alipay.FormatTime(br.Start), alipay.FormatTime(br.End))
+	}
+	sorted := newSorter(r.cfg.ChunkRows, r.cfg.TempDir)
+	defer sorted.close()
+	if err := r.readBill(br, sorted, rep, opt.Progress); err != nil {
+		return err
+	}
+	bill, err := sorted.iterator()
+	if err != nil {
+		return err
+	}
+	m, err := r.newMerger(ctx, rep, start, end)
+	if err != nil {
+		return err
+	}
+	if err := m.merge(bill, pays, refs); err != nil {
+		return err
+	}
+	if opt.Repair {
+		m.repair()
+	}
+	m.finish()
+	return nil
+}
+
+// drain stops the scans and waits for their goroutines.
+func drain(pays, refs *bookStream, cancel context.CancelFunc) {
+	cancel()
+	for _, s := range []*bookStream{pays, refs} {
+		for range s.ch {
+		}
+		if !s.ended {
+			<-s.done
+			s.ended = true
+		}
+	}
+}
+
+// openBill opens the bill file given, or downloads the day's bill to a
+// temporary file.
+func (r *Reconciler) openBill(ctx context.Context, day, file string) (*alipay.BillReader, string, func(), error) {
+	var f *os.File
+	source := "download"
+	if file != "" {
+		var err error
+		if f, err = os.Open(file); err != nil {
+			return nil, "", nil, fmt.Errorf("reconcile %s: %w", day, err)
+		}
+		source = "file " + file
+	} else {
+		var err error
+		if f, err = r.download(ctx, day); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		var br *alipay.BillReader
+		if br, err = alipay.OpenBillZip(f, fi.Size()); err == nil {
+			return br, source, func() { br.Close(); f.Close() }, nil
+		}
+	}
+	f.Close()
+	return nil, "", nil, fmt.Errorf("reconcile %s: %w", day, err)
+}
+
+// download asks Alipay where the day's trade bill is and streams it into an
+// unlinked temporary file.
+func (r *Reconciler) download(ctx context.Context, day string) (*os.File, error) {
+	if r.cfg.Bills == nil {
+		return nil, fmt.Errorf("reconcile %s: no Alipay client configured: give a bill file", day)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.DownloadTimeout)
+	defer cancel()
+	resp, err := r.cfg.Bills.BillURL(ctx, alipay.BillURLRequest{BillType: alipay.BillTypeTrade, BillDate: day})
+	switch {
+	case alipay.IsSubCode(err, alipay.SubBillNotExist):
+		return nil, fmt.Errorf("%w: %s", ErrBillNotReady, day)
+	case err != nil:
+		return nil, fmt.Errorf("reconcile %s: ask for the bill: %w", day, err)
+	}
+	f, err := os.CreateTemp(r.cfg.TempDir, "paygate-bill-*.zip")
+	if err != nil {
+		return nil, fmt.Errorf("reconcile %s: %w", day, err)
+	}
+	os.Remove(f.Name())
+	if _, err := r.cfg.Bills.DownloadBillTo(ctx, resp.BillDownloadURL, f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("reconcile %s: %w", day, err)
+	}
+	return f, nil
+}
+
+// readBill streams the bill's rows into the sorter. The reader checks the
+// rows against the bill's own totals at its end.
+func (r *Reconciler) readBill(br *alipay.BillReader, s *sorter, rep *paygate.Reconciliation, progress func(int)) error {
+	for {
+		row, err := br.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reconcile %s: %w", rep.Day, err)
+		}
+		e := billEntry{key: row.OutTradeNo, tradeNo: row.TradeNo, finished: row.Finished.UnixMicro()}
+		if row.Kind == alipay.BillKindTrade {
+			e.kind, e.amount = paygate.BookPayment, row.TotalAmount
+		} else {
+			e.kind, e.amount, e.outRequestNo = paygate.BookRefund, -row.ReceiptAmount, row.OutRequestNo
+		}
+		if err := s.add(e); err != nil {
+			return err
+		}
+		rep.ChannelRows++
+		if progress != nil && rep.ChannelRows%65536 == 0 {
+			progress(rep.ChannelRows)
+		}
+	}
+	if progress != nil {
+		progress(rep.ChannelRows)
+	}
+	return nil
+}
+
+// side is one side's view of an entry in a difference.
+type side struct {
+	Kind         paygate.BookKind `json:"kind"`
+	Status       string           `json:"status,omitempty"`
+	Amount       paygate.Money    `json:"amount"`
+	Refunded     *paygate.Money   `json:"refunded,omitempty"`
+	TradeNo      string           `json:"trade_no,omitempty"`
+	OutRequestNo string           `json:"out_request_no,omitempty"`
+	At           *time.Time       `json:"at,omitempty"`
+}
+
+func rawJSON(v any) json.RawMessage {
+	if v == nil {
+		return json.RawMessage("null")
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage("null")
+	}
+	return b
+}
