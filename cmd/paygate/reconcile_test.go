@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/alipaysim"
+	"github.com/paygate/paygate/client"
+	"github.com/paygate/paygate/recon"
+)
+
+// reconRun runs `paygate reconcile` in-process with args, against the
+// node's configuration written to a file; it returns the report and the
+// exit status.
+func (e *e2eEnv) reconRun(t *testing.T, args ...string) (paygate.ReconciliationView, int, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), append([]string{"reconcile", "--config", e.configFile(t), "--json"}, args...), &stdout, &stderr)
+	code := 0
+	if err != nil {
+		code = exitCode(err)
+	}
+	var rep paygate.ReconciliationView
+	if code != 1 {
+		if jerr := json.Unmarshal(stdout.Bytes(), &rep); jerr != nil {
+			t.Fatalf("reconcile %v: %v\nstdout: %s\nstderr: %s", args, jerr, stdout.String(), stderr.String())
+		}
+	}
+	return rep, code, stderr.String()
+}
+
+// configFile writes the node's configuration as YAML, once.
+func (e *e2eEnv) configFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "paygate.yaml")
+	data, err := yaml.Marshal(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func diffKinds(rep paygate.ReconciliationView) []string {
+	var out []string
+	for _, d := range rep.Differences {
+		s := d.Kind + " " + d.ChannelOutTradeNo
+		if d.OutRequestNo != "" {
+			s += "/" + d.OutRequestNo
+		}
+		if d.Repaired {
+			s += " repaired"
+		}
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestE2EReconcile is the demo's story on both stores: orders paid and
+// refunded through paygate match; a trade made at Alipay outside paygate, a
+// refund made at Alipay directly and a payment whose notification was lost
+// (its compensation far away) are found with the right kinds; --repair fixes
+// the forward ones through the state machine (events follow) and leaves the
+// unknown trade open; a second run shows only that.
+func TestE2EReconcile(t *testing.T) {
+	e2eStores(t, func(t *testing.T, kind string) {
+		e := e2e(t, kind, func(cfg *config, _ *alipaysim.Config) {
+			cfg.Jobs.CompensateAfter = time.Hour // "delay compensation"
+			cfg.Reconcile.Disabled = true        // this test runs it by hand
+		})
+		ctx := context.Background()
+		day := recon.DayOf(time.Now())
+
+		// Paid, and paid then partly refunded, through paygate.
+		for _, no := range []string{"R1", "R2", "R3", "R4"} {
+			e2eCreate(t, e.a, e2eQR(no, "9.90"), http.StatusCreated)
+		}
+		for _, no := range []string{"R1", "R2"} {
+			e.pay(t, e2eGet(t, e.a, no).QRCode)
+			e2eWaitStatus(t, e.a, no, "paid")
+		}
+		if _, err := e.a.Refund(ctx, "R1", client.RefundRequest{OutRequestNo: "R1_back", Amount: "1.00", Reason: "returned"}); err != nil {
+			t.Fatalf("refund R1: %v", err)
+		}
+
+		// From here Alipay's notifications are lost.
+		e.setFaults(t, alipaysim.Faults{NotifyDropRate: 1})
+		appKey, simKey := e2eKeys()
+		ali, err := alipay.New(alipay.Config{AppID: e2eAppID, GatewayURL: e.base + "/gateway.do", PrivateKey: appKey,
+			AlipayPublicKey: &simKey.PublicKey, HTTPClient: e.http})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A trade made on the same app outside paygate, paid.
+		outside, err := ali.Precreate(ctx, alipay.PrecreateRequest{OutTradeNo: "OUTSIDE_1", TotalAmount: 1234, Subject: "counter sale"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.pay(t, outside.QRCode)
+		e2eEventually(t, "the outside trade paid", func() bool {
+			q, err := ali.Query(ctx, alipay.TradeRef{OutTradeNo: "OUTSIDE_1"})
+			return err == nil && q.Paid()
+		})
+		// A refund made at Alipay directly (its console).
+		r2 := e.stored(t, e.idA, "R2").ChannelNo
+		if _, err := ali.Refund(ctx, alipay.RefundRequest{OutTradeNo: r2, RefundAmount: 200, OutRequestNo: "console_1"}); err != nil {
+			t.Fatal(err)
+		}
+		// A payment whose notification is lost: pending here.
+		e.pay(t, e2eGet(t, e.a, "R3").QRCode)
+		r3 := e.stored(t, e.idA, "R3").ChannelNo
+		e2eEventually(t, "R3 paid at the simulator", func() bool {
+			q, err := ali.Query(ctx, alipay.TradeRef{OutTradeNo: r3})
+			return err == nil && q.Paid()
+		})
+		if o := e.stored(t, e.idA, "R3"); o.Status != paygate.StatusPending {
+			t.Fatalf("R3 is %s here; the test needs it pending", o.Status)
+		}
+		e.setFaults(t, alipaysim.Faults{NotifyDropRate: 1, BillSameDay: true})
+
+		rep, code, stderr := e.reconRun(t, "--date", "today")
+		if recon.DayOf(time.Now()) != day {
+			t.Skip("the day (China time) ended during the test")
+		}
+		want := []string{"missing_local OUTSIDE_1", "refund_mismatch " + r2 + "/console_1", "status_mismatch " + r3}
+		if got := diffKinds(rep); code != 3 || !slices.Equal(got, want) {
+			t.Fatalf("exit %d, differences %v; want 3 and %v\nstderr: %s", code, got, want, stderr)
+		}
+		// Bill: R1, R2, R3 and the outside trade paid, R1's and R2's
+		// refunds; books: R1, R2 and R1's refund.
+		if rep.Date != day || rep.ChannelRows != 6 || rep.LocalRows != 3 || rep.Matched != 3 || rep.Repairs != 0 {
+			t.Errorf("report %+v", rep)
+		}
+		if !strings.Contains(stderr, `"level":"ERROR"`) || !strings.Contains(stderr, "OUTSIDE_1") {
+			t.Errorf("no ERROR line for the missing_local difference:\n%s", stderr)
+		}
+		// The merchant sees its own two; the other merchant none.
+		var own struct {
+			Differences []paygate.ReconDifferenceView `json:"differences"`
+			Open        int                           `json:"open"`
+		}
+		if _, err := e.a.Do(ctx, http.MethodGet, "/api/v1/reconciliations/"+day, nil, nil, &own); err != nil || own.Open != 2 || len(own.Differences) != 2 {
+			t.Errorf("merchant A's reconciliation: %+v, %v", own, err)
+		}
+		if _, err := e.b.Do(ctx, http.MethodGet, "/api/v1/reconciliations/"+day, nil, nil, &own); err != nil || len(own.Differences) != 0 {
+			t.Errorf("merchant B's reconciliation: %+v, %v", own, err)
+		}
+		var apiErr *client.APIError
+		if _, err := e.a.Do(ctx, http.MethodGet, "/api/v1/reconciliations/2026-02-30", nil, nil, &own); !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest {
+			t.Errorf("a malformed date: %v", err)
+		}
+
+		rep, code, stderr = e.reconRun(t, "--date", day, "--repair")
+		want = []string{"missing_local OUTSIDE_1", "refund_mismatch " + r2 + "/console_1 repaired", "status_mismatch " + r3 + " repaired"}
+		if got := diffKinds(rep); code != 3 || !slices.Equal(got, want) || rep.Repairs != 2 || rep.Open != 1 {
+			t.Fatalf("repair: exit %d, differences %v, repairs %d, open %d; want 3, %v, 2, 1\nstderr: %s", code, got, rep.Repairs, rep.Open, want, stderr)
+		}
+		if o := e.stored(t, e.idA, "R3"); o.Status != paygate.StatusPaid {
+			t.Errorf("R3 after the repair: %s", o.Status)
+		}
+		if o := e.stored(t, e.idA, "R2"); o.RefundedAmount != 200 {
+			t.Errorf("R2 after the repair: refunded %s", o.RefundedAmount.Yuan())
+		}
+		// Events follow as for a notification.
+		for no, typ := range map[string]string{"R3": paygate.EventOrderPaid, "R2": paygate.EventRefundSucceeded} {
+			events, err := e.app.store.EventsByOrder(ctx, e.stored(t, e.idA, no).ID)
+			if err != nil || !slices.ContainsFunc(events, func(ev *paygate.Event) bool { return ev.Type == typ }) {
+				t.Errorf("%s: no %s event after the repair (%v)", no, typ, err)
+			}
+		}
+		for _, d := range rep.Differences {
+			if d.Repaired && (d.Before == "" || d.After == "" || d.RepairedAt == nil || d.Before == d.After) {
+				t.Errorf("repair not recorded: %+v", d)
+			}
+		}
+
+		rep, code, _ = e.reconRun(t, "--date", day)
+		if got := diffKinds(rep); code != 3 || !slices.Equal(got, []string{"missing_local OUTSIDE_1"}) {
+			t.Errorf("after the repair: exit %d, differences %v; want 3 and only the outside trade", code, got)
+		}
+
+		// The operator's list and show.
+		var out, errOut bytes.Buffer
+		if err := run(ctx, []string{"reconcile", "list", "--config", e.configFile(t)}, &out, &errOut); err != nil || !strings.Contains(out.String(), day) {
+			t.Errorf("reconcile list: %v\n%s%s", err, out.String(), errOut.String())
+		}
+		out.Reset()
+		if err := run(ctx, []string{"reconcile", "show", day, "--config", e.configFile(t)}, &out, &errOut); err != nil ||
+			!strings.Contains(out.String(), "missing_local") || !strings.Contains(out.String(), "OUTSIDE_1") {
+			t.Errorf("reconcile show: %v\n%s%s", err, out.String(), errOut.String())
+		}
+
+		// The node's metrics read the kept report.
+		rec := httptest.NewRecorder()
+		e.app.metrics.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		body := rec.Body.String()
+		for _, line := range []string{`paygate_reconciliation_differences{kind="missing_local"} 1`, `paygate_reconciliation_differences{kind="status_mismatch"} 0`} {
+			if !strings.Contains(body, line) {
+				t.Errorf("metrics lack %q", line)
+			}
+		}
+		if strings.Contains(body, "paygate_reconciliation_last_success_timestamp_seconds 0\n") {
+			t.Errorf("no last success after a successful run")
+		}
+	})
+}
