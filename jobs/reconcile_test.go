@@ -1,0 +1,117 @@
+package jobs_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/paygate/paygate/alipaysim"
+	"github.com/paygate/paygate/jobs"
+	"github.com/paygate/paygate/recon"
+)
+
+// TestDailyReconcileOnceAcrossReplicas: two replicas on one database, each
+// with the daily reconciliation on a short schedule: the day due is
+// reconciled exactly once, by a real reconciler, after the first try finds
+// no bill published yet (it is asked for again, not failed).
+func TestDailyReconcileOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	storeKinds(t, func(t *testing.T, open func(t *testing.T) backend) {
+		b := open(t)
+		now := time.Now()
+		day := jobs.DueDay(now, 10*time.Hour)
+		start, _, err := recon.DayBounds(day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		billData, err := alipaysim.BuildBill("20880000000000010156", start, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		billFile := filepath.Join(t.TempDir(), "bill.zip")
+		if err := os.WriteFile(billFile, billData, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := recon.New(recon.Config{Store: b.store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		calls := map[string]int{}
+		run := func(ctx context.Context, d string) error {
+			mu.Lock()
+			calls[d]++
+			n := calls[d]
+			mu.Unlock()
+			if n == 1 {
+				return recon.ErrBillNotReady
+			}
+			_, err := rc.Run(ctx, d, recon.Options{BillFile: billFile})
+			return err
+		}
+		ctx := context.Background()
+		for i := range 2 {
+			q, err := b.newQueue(jobs.Config{PollInterval: 100 * time.Millisecond, NodeTimeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			jobs.ScheduleReconcile(q, jobs.ReconcileSchedule{Schedule: river.PeriodicInterval(200 * time.Millisecond),
+				NotReadyRetry: 300 * time.Millisecond}, run)
+			if err := q.Start(ctx); err != nil {
+				t.Fatalf("replica %d: %v", i, err)
+			}
+			t.Cleanup(func() {
+				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				q.Stop(sctx)
+			})
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			rep, err := b.store.Reconciliation(ctx, day)
+			if err == nil && rep.Status == "done" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not reconciled after 30 s (calls %v)", day, calls)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		// Many firings later, still one reconciliation of the day.
+		time.Sleep(2 * time.Second)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(calls) != 1 || calls[day] != 2 {
+			t.Errorf("runs %v; want the due day %s twice (not ready, then reconciled) and nothing else", calls, day)
+		}
+	})
+}
+
+func TestDueDay(t *testing.T) {
+	china := time.FixedZone("CST", 8*3600)
+	for _, c := range []struct {
+		now  time.Time
+		want string
+	}{
+		{time.Date(2026, 11, 30, 10, 0, 0, 0, china), "2026-11-29"},
+		{time.Date(2026, 11, 30, 9, 59, 59, 0, china), "2026-11-28"},
+		{time.Date(2026, 11, 30, 1, 0, 0, 0, time.UTC), "2026-11-28"}, // 09:00 in China
+		{time.Date(2026, 3, 1, 23, 0, 0, 0, china), "2026-02-28"},
+	} {
+		if got := jobs.DueDay(c.now, 10*time.Hour); got != c.want {
+			t.Errorf("DueDay(%s) = %s, want %s", c.now, got, c.want)
+		}
+	}
+	at := jobs.DailyAt(10 * time.Hour)
+	if got, want := at.Next(time.Date(2026, 11, 30, 9, 0, 0, 0, china)), time.Date(2026, 11, 30, 10, 0, 0, 0, china); !got.Equal(want) {
+		t.Errorf("Next(09:00) = %s, want %s", got, want)
+	}
+	if got, want := at.Next(time.Date(2026, 11, 30, 10, 0, 0, 0, china)), time.Date(2026, 12, 1, 10, 0, 0, 0, china); !got.Equal(want) {
+		t.Errorf("Next(10:00) = %s, want %s", got, want)
+	}
+}
