@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -11,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipaysim"
 	"github.com/paygate/paygate/client"
+	"github.com/paygate/paygate/recon"
 )
 
 // runningDemo is `paygate demo` running in-process.
@@ -209,5 +212,50 @@ func demoWaitStatus(t *testing.T, c *client.Client, outTradeNo, status string) *
 			t.Fatalf("order %s is %s after 10 s, want %s", outTradeNo, o.Status, status)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDemoReconcile: `paygate reconcile --data DIR` beside a running demo
+// uses the demo's configuration and reaches its simulator (the demo records
+// its address under DIR): today's bill (bill_same_day) matches the books.
+func TestDemoReconcile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	d := startDemo(t, dir)
+	ak, sk, _ := readDemoCreds(t, dir)
+	c := client.New(d.base, ak, sk, client.WithHTTPClient(d.http))
+	day := recon.DayOf(time.Now())
+	o, err := c.CreateOrder(ctx, client.CreateOrderRequest{OutTradeNo: "RECON1", Subject: "coffee", TotalAmount: "9.90", Mode: "qr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, body := range map[string]string{
+		"/sim/pay":    `{"qr_code":"` + o.QRCode + `","buyer_id":"2088000000000042"}`,
+		"/sim/faults": `{"bill_same_day":true}`,
+	} {
+		resp, err := d.http.Post(d.base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %d", path, resp.StatusCode)
+		}
+	}
+	demoWaitStatus(t, c, "RECON1", "paid")
+	var stdout, stderr bytes.Buffer
+	if err := run(ctx, []string{"reconcile", "--date", "today", "--data", dir, "--json"}, &stdout, &stderr); err != nil {
+		t.Fatalf("reconcile beside the demo: %v\n%s", err, stderr.String())
+	}
+	if recon.DayOf(time.Now()) != day {
+		t.Skip("the day (China time) ended during the test")
+	}
+	var rep paygate.ReconciliationView
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if rep.Date != day || rep.ChannelRows != 1 || rep.LocalRows != 1 || rep.Matched != 1 || len(rep.Differences) != 0 {
+		t.Fatalf("report %+v", rep)
 	}
 }
