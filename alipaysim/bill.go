@@ -306,7 +306,9 @@ func buildBillGBK(s string) ([]byte, error) {
 
 // SyntheticBillRow is the i-th of n payments of a synthetic trade bill for
 // day (UTC+8), as `paygate sim bill` writes them: out_trade_no in the form
-// paygate gives the channel (PG, the date, 16 hex digits of i), a trade_no
+// paygate gives the channel (PG, the date, 16 hex digits), distinct for
+// each i but in no order (as a real bill's, which is in completion order,
+// are in no order of out_trade_no: a reconciliation must sort), a trade_no
 // unique per i, amounts from 0.01 to 99.99 yuan, completions spread evenly
 // over the day in order. A benchmark makes matching orders from the same
 // function.
@@ -317,7 +319,7 @@ func SyntheticBillRow(day time.Time, i, n int) BillRow {
 	finished := start.Add(time.Duration(float64(24*time.Hour) * float64(i) / float64(max(n, 1)))).Truncate(time.Second)
 	return BillRow{
 		TradeNo:      fmt.Sprintf("%s22001%015d", start.Format("20060102"), i),
-		OutTradeNo:   fmt.Sprintf("PG%s%016X", start.Format("20060102"), i),
+		OutTradeNo:   fmt.Sprintf("PG%s%016X", start.Format("20060102"), uint64(i)*syntheticScramble),
 		Kind:         BillKindTrade,
 		Subject:      "synthetic",
 		Created:      finished,
@@ -326,6 +328,10 @@ func SyntheticBillRow(day time.Time, i, n int) BillRow {
 		Amount:       paygate.Money(1 + i%9999),
 	}
 }
+
+// syntheticScramble is odd, so i ↦ i × syntheticScramble (mod 2^64) is a
+// bijection: distinct i give distinct numbers, in an order unrelated to i.
+const syntheticScramble = 0x9E3779B97F4A7C15
 
 // WriteSyntheticBill writes a bill of n synthetic payments (see
 // SyntheticBillRow) for day to w, streaming.
