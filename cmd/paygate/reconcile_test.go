@@ -152,19 +152,18 @@ func TestE2EReconcile(t *testing.T) {
 			t.Errorf("no ERROR line for the missing_local difference:\n%s", stderr)
 		}
 		// The merchant sees its own two; the other merchant none.
-		var own struct {
-			Differences []paygate.ReconDifferenceView `json:"differences"`
-			Open        int                           `json:"open"`
-		}
-		if _, err := e.a.Do(ctx, http.MethodGet, "/api/v1/reconciliations/"+day, nil, nil, &own); err != nil || own.Open != 2 || len(own.Differences) != 2 {
+		if own, err := e.a.Reconciliation(ctx, day); err != nil || own.Open != 2 || len(own.Differences) != 2 || own.Status != "done" {
 			t.Errorf("merchant A's reconciliation: %+v, %v", own, err)
 		}
-		if _, err := e.b.Do(ctx, http.MethodGet, "/api/v1/reconciliations/"+day, nil, nil, &own); err != nil || len(own.Differences) != 0 {
+		if own, err := e.b.Reconciliation(ctx, day); err != nil || len(own.Differences) != 0 {
 			t.Errorf("merchant B's reconciliation: %+v, %v", own, err)
 		}
 		var apiErr *client.APIError
-		if _, err := e.a.Do(ctx, http.MethodGet, "/api/v1/reconciliations/2026-02-30", nil, nil, &own); !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest {
+		if _, err := e.a.Reconciliation(ctx, "2026-02-30"); !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest {
 			t.Errorf("a malformed date: %v", err)
+		}
+		if _, err := e.a.Reconciliation(ctx, "2020-01-01"); !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusNotFound {
+			t.Errorf("a day never reconciled: %v", err)
 		}
 
 		rep, code, stderr = e.reconRun(t, "--date", day, "--repair")
