@@ -12,7 +12,7 @@ import (
 	"github.com/paygate/paygate/storetest"
 )
 
-func newSealer(t *testing.T) *paygate.Sealer {
+func newSealer(t testing.TB) *paygate.Sealer {
 	t.Helper()
 	s, err := paygate.NewSealer([]byte(strings.Repeat("k", paygate.MasterKeySize)))
 	if err != nil {
@@ -22,7 +22,7 @@ func newSealer(t *testing.T) *paygate.Sealer {
 }
 
 // open opens a store in a new schema; opts may ask it to migrate.
-func open(t *testing.T, opts ...postgres.Option) *postgres.Store {
+func open(t testing.TB, opts ...postgres.Option) *postgres.Store {
 	t.Helper()
 	return pgtest.Open(t, newSealer(t), opts...)
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/paygate/paygate/storetest"
 )
 
-func newSealer(t *testing.T) *paygate.Sealer {
+func newSealer(t testing.TB) *paygate.Sealer {
 	t.Helper()
 	s, err := paygate.NewSealer([]byte(strings.Repeat("k", paygate.MasterKeySize)))
 	if err != nil {
@@ -23,7 +23,7 @@ func newSealer(t *testing.T) *paygate.Sealer {
 }
 
 // open opens a migrated store on a new file under t's temp dir.
-func open(t *testing.T, path string) *sqlite.Store {
+func open(t testing.TB, path string) *sqlite.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), path, newSealer(t), sqlite.WithMigrate())
 	if err != nil {

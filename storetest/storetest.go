@@ -56,6 +56,14 @@ func Run(t *testing.T, open func(t *testing.T) paygate.Store) {
 		{"IdempotencyFinishMismatch", testIdempotencyFinishMismatch},
 		{"IdempotencyDeleteExpired", testIdempotencyDeleteExpired},
 		{"IdempotencyRelease", testIdempotencyRelease},
+		{"ReconScanPayments", testReconScanPayments},
+		{"ReconScanRefunds", testReconScanRefunds},
+		{"ReconSaveLoad", testReconSaveLoad},
+		{"ReconReplace", testReconReplace},
+		{"ReconCrossDayOf", testReconCrossDayOf},
+		{"ListReconciliations", testListReconciliations},
+		{"ReconSaveInvalid", testReconSaveInvalid},
+		{"BulkInsertOrders", testBulkInsertOrders},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

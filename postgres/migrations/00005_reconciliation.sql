@@ -74,13 +74,21 @@ CREATE INDEX reconciliation_crossday_day_idx ON reconciliation_crossday (day, id
 
 -- The day scans. Only paid orders and succeeded refunds are read, hence
 -- partial indexes: the pending and closed orders never paid cost nothing.
--- See ScanBookPayments for why the index leads with the time.
+-- orders_paid_day_idx gives a China day's (UTC+8) payments in byte order of
+-- channel numbers, with every column the scan reads: an index-only walk of
+-- one slice of the index, no sort (measured on a million rows: 0.45 s
+-- against 1.5 to 1.8 s to sort them, in memory or on disk).
+-- orders_paid_at_idx serves windows that span days. See ScanBookPayments.
+CREATE INDEX orders_paid_day_idx ON orders (((paid_at AT TIME ZONE 'UTC' + interval '8 hours')::date), channel_no COLLATE "C")
+    INCLUDE (paid_at, id, merchant_id, out_trade_no, trade_no, total_amount, status, refunded_amount, cancel_requested_at)
+    WHERE paid_at IS NOT NULL AND channel_no IS NOT NULL;
 CREATE INDEX orders_paid_at_idx ON orders (paid_at) WHERE paid_at IS NOT NULL;
 CREATE INDEX refunds_succeeded_at_idx ON refunds (succeeded_at) WHERE status = 'succeeded';
 
 -- +goose Down
 DROP INDEX refunds_succeeded_at_idx;
 DROP INDEX orders_paid_at_idx;
+DROP INDEX orders_paid_day_idx;
 DROP TABLE reconciliation_crossday;
 DROP TABLE reconciliation_differences;
 DROP TABLE reconciliations;

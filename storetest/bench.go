@@ -1,0 +1,98 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/paygate/paygate"
+)
+
+// Benchmarks both stores run on a large book (see each store's
+// bench_test.go).
+
+// loadChunk is how many orders one BulkInsertOrders call of LoadPaidOrders
+// carries, so that a million orders never sit in memory at once.
+const loadChunk = 50_000
+
+// LoadPaidOrders bulk-loads n orders of one new merchant, paid at times
+// spread evenly over [from, to) in insertion order, with channel numbers as
+// the gateway makes them (PG, the UTC date, 16 random hex digits: random
+// against the time order), and returns the merchant. A fixed seed makes
+// every load the same.
+func LoadPaidOrders(tb testing.TB, s paygate.Store, n int, from, to time.Time) *paygate.Merchant {
+	tb.Helper()
+	ctx := context.Background()
+	l, ok := s.(paygate.BulkOrderLoader)
+	if !ok {
+		tb.Fatalf("%T does not implement paygate.BulkOrderLoader", s)
+	}
+	m := &paygate.Merchant{Name: "Bench", AccessKey: randomID("ak_"), SecretKey: "sk", WebhookSecret: "wh", CreatedAt: from}
+	if err := s.CreateMerchant(ctx, m); err != nil {
+		tb.Fatalf("create merchant: %v", err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(from.Unix()), uint64(n)))
+	step := to.Sub(from) / time.Duration(n)
+	chunk := make([]*paygate.Order, 0, loadChunk)
+	for start := 0; start < n; start += loadChunk {
+		chunk = chunk[:0]
+		for i := start; i < min(start+loadChunk, n); i++ {
+			paid := from.Add(time.Duration(i) * step)
+			o := &paygate.Order{
+				MerchantID: m.ID, OutTradeNo: fmt.Sprintf("otn%09d", i),
+				ChannelNo: "PG" + paid.UTC().Format("20060102") + fmt.Sprintf("%016X", rng.Uint64()),
+				TradeNo:   fmt.Sprintf("2026%024d", i), Mode: paygate.ModeQR, Subject: "coffee",
+				TotalAmount: paygate.Money(100 + rng.IntN(100000)), Status: paygate.StatusPaid,
+				CreatedAt: paid.Add(-time.Minute), UpdatedAt: paid, ExpiresAt: paid.Add(14 * time.Minute), PaidAt: paid,
+			}
+			if i%10 == 0 { // some refunded in part
+				o.RefundedAmount = o.TotalAmount / 2
+			}
+			chunk = append(chunk, o)
+		}
+		if err := l.BulkInsertOrders(ctx, chunk, nil); err != nil {
+			tb.Fatalf("BulkInsertOrders: %v", err)
+		}
+	}
+	return m
+}
+
+// BenchScanBookPayments times ScanBookPayments over one day of n paid
+// orders (loaded before the timer starts), and reports rows/s. The load of
+// the day is alone in the store unless other days were loaded before.
+func BenchScanBookPayments(b *testing.B, s paygate.Store, n int) {
+	LoadPaidOrders(b, s, n, dayFrom, dayTo)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		rows, last := 0, ""
+		err := s.ScanBookPayments(ctx, dayFrom, dayTo, func(e *paygate.BookEntry) error {
+			if e.ChannelNo <= last {
+				return fmt.Errorf("channel number %q after %q", e.ChannelNo, last)
+			}
+			rows, last = rows+1, e.ChannelNo
+			return nil
+		})
+		if err != nil {
+			b.Fatalf("scan: %v", err)
+		}
+		if rows != n {
+			b.Fatalf("scanned %d rows, want %d", rows, n)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchBulkInsertOrders times LoadPaidOrders of n orders, and reports
+// orders/s.
+func BenchBulkInsertOrders(b *testing.B, open func(b *testing.B) paygate.Store, n int) {
+	for b.Loop() {
+		b.StopTimer()
+		s := open(b)
+		b.StartTimer()
+		LoadPaidOrders(b, s, n, dayFrom, dayTo)
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+}

@@ -1,0 +1,224 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/paygate/paygate"
+)
+
+// report is a day's report with the given differences and cross-day
+// entries.
+func report(day string, diffs []*paygate.ReconDifference, cross []*paygate.ReconCrossDay) *paygate.Reconciliation {
+	return &paygate.Reconciliation{
+		Day: day, Status: paygate.ReconDone, Source: "download", ChannelRows: 10, LocalRows: 9, Matched: 8,
+		Repairs: 1, DifferenceCount: len(diffs), OpenCount: len(diffs) - 1,
+		StartedAt: t0, FinishedAt: t0.Add(1500 * time.Millisecond), Differences: diffs, CrossDay: cross,
+	}
+}
+
+func saveReport(t *testing.T, s paygate.Store, r *paygate.Reconciliation) {
+	t.Helper()
+	if err := s.SaveReconciliation(context.Background(), r); err != nil {
+		t.Fatalf("SaveReconciliation %s: %v", r.Day, err)
+	}
+}
+
+func loadReport(t *testing.T, s paygate.Store, day string) *paygate.Reconciliation {
+	t.Helper()
+	r, err := s.Reconciliation(context.Background(), day)
+	if err != nil {
+		t.Fatalf("Reconciliation %s: %v", day, err)
+	}
+	return r
+}
+
+func testReconSaveLoad(t *testing.T, s paygate.Store) {
+	ctx := context.Background()
+	m, other := newMerchant(t, s), newMerchant(t, s)
+	o := newOrder(t, s, m, nil)
+	diffs := []*paygate.ReconDifference{{
+		Kind: "status_mismatch", MerchantID: m.ID, OrderID: o.ID, OutTradeNo: o.OutTradeNo, ChannelNo: o.ChannelNo,
+		TradeNo: "2026030422001", Local: json.RawMessage(`{"status":"pending",  "amount": 500}`),
+		Channel:  json.RawMessage(`{"amount":500,"status":"TRADE_SUCCESS","note":"é\u00e9 "}`),
+		Repaired: true, Action: "marked paid", Before: "pending", After: "paid", RepairedAt: t0.Add(2 * time.Second),
+		CreatedAt: t0,
+	}, {
+		Kind: "missing_local", ChannelNo: "PGunknown", Local: json.RawMessage(`null`),
+		Channel: json.RawMessage("{\"amount\":1}\n"), Action: "query the channel",
+	}, {
+		Kind: "refund_mismatch", MerchantID: other.ID, ChannelNo: "PGother", OutRequestNo: "r1",
+		Channel: json.RawMessage(`[]`), CreatedAt: t0,
+	}}
+	cross := []*paygate.ReconCrossDay{
+		{Kind: paygate.BookPayment, ChannelNo: o.ChannelNo, BookDay: "2026-03-03", BillDay: "2026-03-04"},
+		{Kind: paygate.BookRefund, ChannelNo: "PGother", OutRequestNo: "r1", BookDay: "2026-03-04", BillDay: "2026-03-05", Carried: true},
+	}
+	r := report("2026-03-04", diffs, cross)
+	saveReport(t, s, r)
+	for i, d := range diffs {
+		if d.ID == 0 || d.Day != r.Day || (i > 0 && d.ID <= diffs[i-1].ID) || d.CreatedAt.IsZero() {
+			t.Fatalf("difference %d after save: ID %d, day %q, created %v; want ascending IDs, the day, a time", i, d.ID, d.Day, d.CreatedAt)
+		}
+	}
+	r.StartedAt, r.FinishedAt = us(t0), us(t0.Add(1500*time.Millisecond))
+	diffs[0].CreatedAt, diffs[0].RepairedAt, diffs[2].CreatedAt = us(t0), us(t0.Add(2*time.Second)), us(t0)
+	mustEqual(t, "report", loadReport(t, s, r.Day), r)
+
+	mustEqual(t, "differences of the merchant", differencesOf(t, s, r.Day, m.ID), []*paygate.ReconDifference{diffs[0]})
+	mustEqual(t, "differences of the other", differencesOf(t, s, r.Day, other.ID), []*paygate.ReconDifference{diffs[2]})
+	mustEqual(t, "differences of another day", differencesOf(t, s, "2026-03-05", m.ID), []*paygate.ReconDifference{})
+
+	_, err := s.Reconciliation(ctx, "2026-03-05")
+	wantCode(t, err, paygate.ENotFound)
+	for _, bad := range []string{"", "2026/03/04", "2026-3-4", "2026-02-30", "yesterday"} {
+		_, err := s.Reconciliation(ctx, bad)
+		wantCode(t, err, paygate.EInvalid)
+		_, err = s.ReconDifferencesOf(ctx, bad, m.ID)
+		wantCode(t, err, paygate.EInvalid)
+	}
+}
+
+func differencesOf(t *testing.T, s paygate.Store, day string, merchantID int64) []*paygate.ReconDifference {
+	t.Helper()
+	d, err := s.ReconDifferencesOf(context.Background(), day, merchantID)
+	if err != nil {
+		t.Fatalf("ReconDifferencesOf: %v", err)
+	}
+	return d
+}
+
+// testReconReplace: a second run of a day replaces the first's report,
+// differences and cross-day entries; another day's stay.
+func testReconReplace(t *testing.T, s paygate.Store) {
+	ctx := context.Background()
+	m := newMerchant(t, s)
+	diff := func(no string) *paygate.ReconDifference {
+		return &paygate.ReconDifference{Kind: "amount_mismatch", MerchantID: m.ID, ChannelNo: no,
+			Local: json.RawMessage(`{"a":1}`), Channel: json.RawMessage(`{"a":2}`), CreatedAt: t0}
+	}
+	carry := func(day, next string) *paygate.ReconCrossDay {
+		return &paygate.ReconCrossDay{Kind: paygate.BookPayment, ChannelNo: "PGnight", BookDay: day, BillDay: next, Carried: true}
+	}
+	saveReport(t, s, report("2026-03-04", []*paygate.ReconDifference{diff("PG1"), diff("PG2")}, []*paygate.ReconCrossDay{carry("2026-03-04", "2026-03-05")}))
+	saveReport(t, s, report("2026-03-05", []*paygate.ReconDifference{diff("PG3")}, []*paygate.ReconCrossDay{
+		{Kind: paygate.BookPayment, ChannelNo: "PGnight", BookDay: "2026-03-04", BillDay: "2026-03-05"}}))
+
+	second := report("2026-03-04", []*paygate.ReconDifference{diff("PG9")}, nil)
+	second.Status, second.Error = paygate.ReconFailed, "bill download failed"
+	saveReport(t, s, second)
+	got := loadReport(t, s, "2026-03-04")
+	if got.Status != paygate.ReconFailed || got.Error != second.Error || len(got.Differences) != 1 ||
+		got.Differences[0].ChannelNo != "PG9" || len(got.CrossDay) != 0 {
+		t.Fatalf("replaced report: %+v with %d differences, %d cross-day; want the second run's", got, len(got.Differences), len(got.CrossDay))
+	}
+	mustEqual(t, "differences after the replace", differencesOf(t, s, "2026-03-04", m.ID), second.Differences)
+	if got := loadReport(t, s, "2026-03-05"); len(got.Differences) != 1 || len(got.CrossDay) != 1 {
+		t.Fatalf("the other day's report lost rows: %d differences, %d cross-day", len(got.Differences), len(got.CrossDay))
+	}
+	cd, err := s.ReconCrossDayOf(ctx, paygate.BookPayment, "PGnight", "")
+	if err != nil {
+		t.Fatalf("ReconCrossDayOf: %v", err)
+	}
+	mustEqual(t, "cross-day entries after the replace", cd, []*paygate.ReconCrossDay{
+		{Kind: paygate.BookPayment, ChannelNo: "PGnight", BookDay: "2026-03-04", BillDay: "2026-03-05"}})
+}
+
+func testReconCrossDayOf(t *testing.T, s paygate.Store) {
+	ctx := context.Background()
+	pay := func(day, billDay string, carried bool) *paygate.ReconCrossDay {
+		return &paygate.ReconCrossDay{Kind: paygate.BookPayment, ChannelNo: "PGmid", BookDay: day, BillDay: billDay, Carried: carried}
+	}
+	ref := &paygate.ReconCrossDay{Kind: paygate.BookRefund, ChannelNo: "PGmid", OutRequestNo: "r1", BookDay: "2026-03-05", BillDay: "2026-03-06", Carried: true}
+	// Saved out of day order; read back by day.
+	saveReport(t, s, report("2026-03-05", nil, []*paygate.ReconCrossDay{pay("2026-03-04", "2026-03-05", false), ref}))
+	saveReport(t, s, report("2026-03-04", nil, []*paygate.ReconCrossDay{pay("2026-03-04", "2026-03-05", true)}))
+	for _, tc := range []struct {
+		kind      paygate.BookKind
+		no, reqNo string
+		want      []*paygate.ReconCrossDay
+	}{
+		{paygate.BookPayment, "PGmid", "", []*paygate.ReconCrossDay{pay("2026-03-04", "2026-03-05", true), pay("2026-03-04", "2026-03-05", false)}},
+		{paygate.BookRefund, "PGmid", "r1", []*paygate.ReconCrossDay{ref}},
+		{paygate.BookRefund, "PGmid", "", []*paygate.ReconCrossDay{}},
+		{paygate.BookPayment, "PGMID", "", []*paygate.ReconCrossDay{}},
+	} {
+		got, err := s.ReconCrossDayOf(ctx, tc.kind, tc.no, tc.reqNo)
+		if err != nil {
+			t.Fatalf("ReconCrossDayOf(%s, %s, %q): %v", tc.kind, tc.no, tc.reqNo, err)
+		}
+		mustEqual(t, "cross-day entries of "+string(tc.kind)+" "+tc.no+" "+tc.reqNo, got, tc.want)
+	}
+}
+
+func testListReconciliations(t *testing.T, s paygate.Store) {
+	ctx := context.Background()
+	days := []string{"2026-03-04", "2026-02-28", "2026-03-10", "2025-12-31"}
+	for _, day := range days {
+		saveReport(t, s, report(day, []*paygate.ReconDifference{{Kind: "missing_channel", ChannelNo: "PG" + day, CreatedAt: t0}}, nil))
+	}
+	for _, tc := range []struct {
+		limit int
+		want  []string
+	}{
+		{0, []string{"2026-03-10", "2026-03-04", "2026-02-28", "2025-12-31"}},
+		{2, []string{"2026-03-10", "2026-03-04"}},
+		{-1, []string{"2026-03-10"}},
+	} {
+		list, err := s.ListReconciliations(ctx, tc.limit)
+		if err != nil {
+			t.Fatalf("ListReconciliations(%d): %v", tc.limit, err)
+		}
+		var got []string
+		for _, r := range list {
+			got = append(got, r.Day)
+			if r.Differences != nil || r.CrossDay != nil || r.DifferenceCount != 1 || r.Source != "download" {
+				t.Fatalf("listed report %+v: want its counts, without rows", r)
+			}
+		}
+		mustEqual(t, "days listed", got, tc.want)
+	}
+}
+
+// testReconSaveInvalid: a bad report is EInvalid and changes nothing: the
+// day's earlier report stays, and the report given keeps no IDs.
+func testReconSaveInvalid(t *testing.T, s paygate.Store) {
+	ctx := context.Background()
+	m := newMerchant(t, s)
+	const day = "2026-03-04"
+	good := report(day, []*paygate.ReconDifference{{Kind: "missing_channel", MerchantID: m.ID, ChannelNo: "PG1", CreatedAt: t0}}, nil)
+	saveReport(t, s, good)
+	before := loadReport(t, s, day)
+
+	diff := func(edit func(d *paygate.ReconDifference)) *paygate.Reconciliation {
+		d := &paygate.ReconDifference{Kind: "missing_local", ChannelNo: "PG2", Local: json.RawMessage(`null`), CreatedAt: t0}
+		edit(d)
+		r := report(day, []*paygate.ReconDifference{{Kind: "missing_channel", ChannelNo: "PG0", CreatedAt: t0}, d}, nil)
+		r.Status = paygate.ReconFailed
+		return r
+	}
+	for name, r := range map[string]*paygate.Reconciliation{
+		"nil":              nil,
+		"day":              report("04/03/2026", nil, nil),
+		"status":           func() *paygate.Reconciliation { r := report(day, nil, nil); r.Status = "ok"; return r }(),
+		"kind":             diff(func(d *paygate.ReconDifference) { d.Kind = "missing" }),
+		"local JSON":       diff(func(d *paygate.ReconDifference) { d.Local = json.RawMessage(`{"a":`) }),
+		"channel UTF-8":    diff(func(d *paygate.ReconDifference) { d.Channel = json.RawMessage("\"\xff\"") }),
+		"missing order":    diff(func(d *paygate.ReconDifference) { d.OrderID = 1 << 40 }),
+		"missing merchant": diff(func(d *paygate.ReconDifference) { d.MerchantID = 1 << 40 }),
+		"cross-day kind": report(day, nil, []*paygate.ReconCrossDay{
+			{Kind: "payout", ChannelNo: "PG1", BookDay: day, BillDay: day}}),
+		"cross-day day": report(day, nil, []*paygate.ReconCrossDay{
+			{Kind: paygate.BookPayment, ChannelNo: "PG1", BookDay: day, BillDay: "tomorrow"}}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantCode(t, s.SaveReconciliation(ctx, r), paygate.EInvalid)
+			if r != nil && len(r.Differences) > 0 && (r.Differences[0].ID != 0 || r.Differences[0].Day != "") {
+				t.Fatalf("a failed save set the first difference's ID %d and day %q", r.Differences[0].ID, r.Differences[0].Day)
+			}
+			mustEqual(t, "report after a failed save", loadReport(t, s, day), before)
+		})
+	}
+}
