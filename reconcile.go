@@ -19,29 +19,21 @@ const (
 	BookRefund  BookKind = "refund"
 )
 
-// BookEntry is one payment or refund of the books, as reconciliation sees
+// BookEntry is one payment or refund of the books, as the merge compares
 // it: a paid order (one that was ever paid, whatever its status now), or a
-// succeeded refund, keyed by the order's channel number.
+// succeeded refund, keyed by the order's channel number. Only what the
+// comparison needs is read for each of a day's million entries; the rest of
+// an entry that differs is looked up by its channel number.
 type BookEntry struct {
 	Kind         BookKind
 	ChannelNo    string // the order's out_trade_no at the channel
 	OutRequestNo string // a refund's out_request_no; empty for a payment
-	OrderID      int64
-	MerchantID   int64
-	OutTradeNo   string // the merchant's number
-	TradeNo      string // the channel's trade number
+	TradeNo      string // the channel's trade number (payments)
 	// Amount is the order's total for a payment, the refund's amount for a
 	// refund.
 	Amount Money
-	// Status is the order's status for a payment, the refund's for a
-	// refund.
-	Status string
-	// RefundedAmount is the order's refunded amount (payments only).
-	RefundedAmount Money
 	// At is when the payment (PaidAt) or refund (SucceededAt) happened.
 	At time.Time
-	// CancelRequested: the order carries a cancel intent (payments only).
-	CancelRequested bool
 }
 
 // Reconciliation is the report of one day's reconciliation, replaced by

@@ -26,8 +26,9 @@ import (
 // must be spelled as in orders_paid_day_idx.
 const paidDay = `((paid_at AT TIME ZONE 'UTC' + interval '8 hours')::date)`
 
-const bookPaymentsColumns = `channel_no, id, merchant_id, out_trade_no, trade_no, total_amount, status,
-		refunded_amount, paid_at, cancel_requested_at IS NOT NULL`
+// bookPaymentsColumns are only what the merge compares (see
+// paygate.ReconStore): a narrower index and fewer bytes per row.
+const bookPaymentsColumns = `channel_no, trade_no, total_amount, paid_at`
 
 const bookPaymentsDayQuery = `SELECT ` + bookPaymentsColumns + ` FROM orders
 	WHERE ` + paidDay + ` = $3 AND paid_at >= $1 AND paid_at < $2 AND channel_no IS NOT NULL
@@ -46,18 +47,23 @@ func (s *Store) ScanBookPayments(ctx context.Context, from, to time.Time, fn fun
 		return err
 	}
 	e := paygate.BookEntry{Kind: paygate.BookPayment}
-	var total, refunded int64
-	dest := []any{&e.ChannelNo, &e.OrderID, &e.MerchantID, &e.OutTradeNo, &e.TradeNo, &total, &e.Status,
-		&refunded, timeCol{&e.At}, &e.CancelRequested}
+	var total int64
+	dest := []any{&e.ChannelNo, &e.TradeNo, &total, timeCol{&e.At}}
 	each := func() error {
-		e.Amount, e.RefundedAmount = paygate.Money(total), paygate.Money(refunded)
+		e.Amount = paygate.Money(total)
 		return fn(&e)
 	}
-	if day, ok := oneDay(from, to); ok {
+	if day, ok := oneDay(from, to); ok && to.Sub(from) >= minDayWindow {
 		return s.scanBook(ctx, "book payments", bookPaymentsDayQuery, dest, each, norm(from), norm(to), day)
 	}
 	return s.scanBook(ctx, "book payments", bookPaymentsQuery, dest, each, norm(from), norm(to))
 }
+
+// minDayWindow is the shortest window read through the day index: a
+// shorter one (the engine's margins around midnight) holds few payments,
+// which the paid_at index finds and a small sort orders, where the day
+// index would walk the whole day.
+const minDayWindow = 6 * time.Hour
 
 // chinaTime is UTC+8, the bills' time.
 var chinaTime = time.FixedZone("UTC+8", 8*60*60)
@@ -76,8 +82,7 @@ func oneDay(from, to time.Time) (time.Time, bool) {
 // the partial index of succeeded refunds, with their orders' numbers, in
 // byte order as bookPaymentsQuery.
 const bookRefundsQuery = `
-	SELECT o.channel_no, r.out_request_no, r.order_id, r.merchant_id, o.out_trade_no, o.trade_no,
-		r.amount, r.status, r.succeeded_at
+	SELECT o.channel_no, r.out_request_no, r.amount, r.succeeded_at
 	FROM refunds r JOIN orders o ON o.id = r.order_id
 	WHERE r.status = 'succeeded' AND r.succeeded_at >= $1 AND r.succeeded_at < $2 AND o.channel_no IS NOT NULL
 	ORDER BY o.channel_no COLLATE "C", r.out_request_no COLLATE "C"`
@@ -91,8 +96,7 @@ func (s *Store) ScanBookRefunds(ctx context.Context, from, to time.Time, fn func
 	}
 	e := paygate.BookEntry{Kind: paygate.BookRefund}
 	var amount int64
-	dest := []any{&e.ChannelNo, &e.OutRequestNo, &e.OrderID, &e.MerchantID, &e.OutTradeNo, &e.TradeNo,
-		&amount, &e.Status, timeCol{&e.At}}
+	dest := []any{&e.ChannelNo, &e.OutRequestNo, &amount, timeCol{&e.At}}
 	return s.scanBook(ctx, "book refunds", bookRefundsQuery, dest, func() error {
 		e.Amount = paygate.Money(amount)
 		return fn(&e)

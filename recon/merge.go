@@ -69,17 +69,17 @@ func (r *Reconciler) newMerger(ctx context.Context, rep *paygate.Reconciliation,
 	return m, nil
 }
 
-// merge walks the three streams in channel-number order.
-func (m *merger) merge(bill billIter, pays, refs *bookStream) error {
+// merge walks the bill and the books' streams in channel-number order.
+func (m *merger) merge(bill billIter, books []*bookStream) error {
 	var be billEntry
 	haveBill := bill.next(&be)
-	last := ""
+	last := make([]string, len(books))
 	for {
 		key, any := "", false
 		if haveBill {
 			key, any = be.key, true
 		}
-		for _, s := range []*bookStream{pays, refs} {
+		for _, s := range books {
 			if e := s.peek(); e != nil && (!any || e.ChannelNo < key) {
 				key, any = e.ChannelNo, true
 			}
@@ -87,22 +87,24 @@ func (m *merger) merge(bill billIter, pays, refs *bookStream) error {
 		if !any {
 			break
 		}
-		if key < last {
-			return fmt.Errorf("reconcile %s: the books' scan is not in channel-number order (%q after %q)", m.rep.Day, key, last)
-		}
-		last = key
 		g := &group{key: key}
 		for haveBill && be.key == key {
 			g.bill = append(g.bill, be)
 			haveBill = bill.next(&be)
 		}
-		for e := pays.peek(); e != nil && e.ChannelNo == key; e = pays.peek() {
-			g.pays = append(g.pays, *e)
-			pays.take()
-		}
-		for e := refs.peek(); e != nil && e.ChannelNo == key; e = refs.peek() {
-			g.refunds = append(g.refunds, *e)
-			refs.take()
+		for i, s := range books {
+			for e := s.peek(); e != nil && e.ChannelNo == key; e = s.peek() {
+				if e.ChannelNo < last[i] {
+					return fmt.Errorf("reconcile %s: the books' scan is not in channel-number order (%q after %q)", m.rep.Day, e.ChannelNo, last[i])
+				}
+				last[i] = e.ChannelNo
+				if e.Kind == paygate.BookPayment {
+					g.pays = append(g.pays, *e)
+				} else {
+					g.refunds = append(g.refunds, *e)
+				}
+				s.take()
+			}
 		}
 		if err := m.compare(g); err != nil {
 			return err
@@ -111,9 +113,12 @@ func (m *merger) merge(bill billIter, pays, refs *bookStream) error {
 			return err
 		}
 	}
-	for _, err := range []error{bill.err(), pays.err, refs.err} {
-		if err != nil {
-			return fmt.Errorf("reconcile %s: %w", m.rep.Day, err)
+	if err := bill.err(); err != nil {
+		return fmt.Errorf("reconcile %s: %w", m.rep.Day, err)
+	}
+	for _, s := range books {
+		if s.err != nil {
+			return fmt.Errorf("reconcile %s: %w", m.rep.Day, s.err)
 		}
 	}
 	return nil
@@ -162,7 +167,9 @@ func (m *merger) comparePayments(g *group, billPays, billRefunds []*billEntry) e
 			continue
 		}
 		if local != nil {
-			m.matchPayment(g, b, local)
+			if err := m.matchPayment(g, b, local); err != nil {
+				return err
+			}
 			continue
 		}
 		o, err := m.order(g)
@@ -175,7 +182,9 @@ func (m *merger) comparePayments(g *group, billPays, billRefunds []*billEntry) e
 		case !o.PaidAt.IsZero() && (o.Status == paygate.StatusPaid || o.Status == paygate.StatusRefunded):
 			// Paid here, dated on another day by the books.
 			e := bookOfOrder(o)
-			m.matchPayment(g, b, &e)
+			if err := m.matchPayment(g, b, &e); err != nil {
+				return err
+			}
 		case o.Status == paygate.StatusPending:
 			d := m.add(StatusMismatch, g, b, o, "paid at Alipay, pending here: --repair queries Alipay and settles it")
 			id := o.ID
@@ -196,16 +205,18 @@ func (m *merger) comparePayments(g *group, billPays, billRefunds []*billEntry) e
 }
 
 // matchPayment compares a payment on both sides.
-func (m *merger) matchPayment(g *group, b *billEntry, local *paygate.BookEntry) {
+func (m *merger) matchPayment(g *group, b *billEntry, local *paygate.BookEntry) error {
+	var err error
 	switch {
 	case b.amount != local.Amount:
-		m.addBook(AmountMismatch, g, b, local, "amounts differ: an operator must look (nothing is changed by itself)")
+		_, err = m.addBook(AmountMismatch, g, b, local, "amounts differ: an operator must look (nothing is changed by itself)")
 	case local.TradeNo != "" && b.tradeNo != local.TradeNo:
-		m.addBook(StatusMismatch, g, b, local, "Alipay's trade number differs from the one recorded: an operator must look")
+		_, err = m.addBook(StatusMismatch, g, b, local, "Alipay's trade number differs from the one recorded: an operator must look")
 	default:
 		m.rep.Matched++
 		m.crossMatch(local)
 	}
+	return err
 }
 
 // crossMatch keeps an entry the books date on another day than this
@@ -226,7 +237,8 @@ func (m *merger) unmatchedLocal(g *group, e *paygate.BookEntry) error {
 		// The day before's, near midnight: a difference only if it was
 		// carried here and this bill lacks it too.
 		if m.carriedIn[key] {
-			m.addBook(MissingChannel, g, nil, e, "on neither its own day's bill nor the next: an operator must look")
+			_, err := m.addBook(MissingChannel, g, nil, e, "on neither its own day's bill nor the next: an operator must look")
+			return err
 		}
 		return nil
 	case !e.At.Before(m.end):
@@ -250,8 +262,8 @@ func (m *merger) unmatchedLocal(g *group, e *paygate.BookEntry) error {
 	if e.Kind == paygate.BookRefund {
 		what = "paygate counts a refund the bill does not have: an operator must look (nothing is changed by itself)"
 	}
-	m.addBook(MissingChannel, g, nil, e, what)
-	return nil
+	_, err = m.addBook(MissingChannel, g, nil, e, what)
+	return err
 }
 
 func (m *merger) compareRefunds(g *group, billPays, billRefunds []*billEntry) error {
@@ -263,7 +275,9 @@ func (m *merger) compareRefunds(g *group, billPays, billRefunds []*billEntry) er
 		if l := local[b.outRequestNo]; l != nil {
 			delete(local, b.outRequestNo)
 			if l.Amount != b.amount {
-				m.addBook(RefundMismatch, g, b, l, "refund amounts differ: an operator must look")
+				if _, err := m.addBook(RefundMismatch, g, b, l, "refund amounts differ: an operator must look"); err != nil {
+					return err
+				}
 			} else {
 				m.rep.Matched++
 				m.crossMatch(l)
@@ -357,15 +371,12 @@ func refundedInFull(pay *billEntry, refunds []*billEntry) bool {
 }
 
 func bookOfOrder(o *paygate.Order) paygate.BookEntry {
-	return paygate.BookEntry{Kind: paygate.BookPayment, ChannelNo: o.ChannelNo, OrderID: o.ID, MerchantID: o.MerchantID,
-		OutTradeNo: o.OutTradeNo, TradeNo: o.TradeNo, Amount: o.TotalAmount, Status: string(o.Status),
-		RefundedAmount: o.RefundedAmount, At: o.PaidAt, CancelRequested: !o.CancelRequestedAt.IsZero()}
+	return paygate.BookEntry{Kind: paygate.BookPayment, ChannelNo: o.ChannelNo, TradeNo: o.TradeNo, Amount: o.TotalAmount, At: o.PaidAt}
 }
 
 func bookOfRefund(o *paygate.Order, r *paygate.Refund) paygate.BookEntry {
-	return paygate.BookEntry{Kind: paygate.BookRefund, ChannelNo: o.ChannelNo, OutRequestNo: r.OutRequestNo, OrderID: o.ID,
-		MerchantID: o.MerchantID, OutTradeNo: o.OutTradeNo, TradeNo: o.TradeNo, Amount: r.Amount, Status: string(r.Status),
-		At: r.SucceededAt}
+	return paygate.BookEntry{Kind: paygate.BookRefund, ChannelNo: o.ChannelNo, OutRequestNo: r.OutRequestNo,
+		Amount: r.Amount, At: r.SucceededAt}
 }
 
 // add records a difference whose local side is an order (or nothing).
@@ -403,17 +414,27 @@ func (m *merger) localRefundSide(g *group, o *paygate.Order, outRequestNo string
 	return side{Kind: paygate.BookPayment, Status: string(o.Status), Amount: o.TotalAmount, Refunded: &refunded, TradeNo: o.TradeNo}
 }
 
-// addBook records a difference whose local side is an entry of the books.
-func (m *merger) addBook(kind string, g *group, b *billEntry, e *paygate.BookEntry, action string) *difference {
-	d := &paygate.ReconDifference{Kind: kind, ChannelNo: g.key, Action: action, MerchantID: e.MerchantID,
-		OrderID: e.OrderID, OutTradeNo: e.OutTradeNo, TradeNo: e.TradeNo, OutRequestNo: e.OutRequestNo}
-	at := e.At
-	s := side{Kind: e.Kind, Status: e.Status, Amount: e.Amount, TradeNo: e.TradeNo, OutRequestNo: e.OutRequestNo, At: &at}
-	if e.Kind == paygate.BookPayment {
-		refunded := e.RefundedAmount
-		s.Refunded = &refunded
+// addBook records a difference whose local side is an entry of the books:
+// the entry as scanned, and the order's details looked up.
+func (m *merger) addBook(kind string, g *group, b *billEntry, e *paygate.BookEntry, action string) (*difference, error) {
+	o, err := m.order(g)
+	if err != nil {
+		return nil, err
 	}
-	return m.record(d, b, s)
+	d := &paygate.ReconDifference{Kind: kind, ChannelNo: g.key, Action: action, TradeNo: e.TradeNo, OutRequestNo: e.OutRequestNo}
+	at := e.At.UTC()
+	s := side{Kind: e.Kind, Status: string(paygate.RefundSucceeded), Amount: e.Amount, TradeNo: e.TradeNo, OutRequestNo: e.OutRequestNo, At: &at}
+	if o != nil {
+		d.MerchantID, d.OrderID, d.OutTradeNo = o.MerchantID, o.ID, o.OutTradeNo
+		if d.TradeNo == "" {
+			d.TradeNo = o.TradeNo
+		}
+		if e.Kind == paygate.BookPayment {
+			refunded := o.RefundedAmount
+			s.Status, s.Refunded = string(o.Status), &refunded
+		}
+	}
+	return m.record(d, b, s), nil
 }
 
 func (m *merger) record(d *paygate.ReconDifference, b *billEntry, local any) *difference {

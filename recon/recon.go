@@ -210,12 +210,18 @@ func (r *Reconciler) run(ctx context.Context, rep *paygate.Reconciliation, opt O
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// The books' scans start first: the database sorts while the bill
-	// downloads and is read.
+	// The books' scans start first, each in its own goroutine: the
+	// database reads while the bill downloads and is read. The day's
+	// payments are one scan (the stores walk a day index, no sort), the
+	// margins around midnight two small ones.
 	from, to := start.Add(-r.cfg.Margin), end.Add(r.cfg.Margin)
-	pays := startBooks(ctx, r.cfg.Store.ScanBookPayments, from, to)
-	refs := startBooks(ctx, r.cfg.Store.ScanBookRefunds, from, to)
-	defer drain(pays, refs, cancel)
+	books := []*bookStream{
+		startBooks(ctx, r.cfg.Store.ScanBookPayments, from, start),
+		startBooks(ctx, r.cfg.Store.ScanBookPayments, start, end),
+		startBooks(ctx, r.cfg.Store.ScanBookPayments, end, to),
+		startBooks(ctx, r.cfg.Store.ScanBookRefunds, from, to),
+	}
+	defer drain(books, cancel)
 
 	br, source, closeBill, err := r.openBill(ctx, rep.Day, opt.BillFile)
 	if err != nil {
@@ -240,7 +246,7 @@ func (r *Reconciler) run(ctx context.Context, rep *paygate.Reconciliation, opt O
 	if err != nil {
 		return err
 	}
-	if err := m.merge(bill, pays, refs); err != nil {
+	if err := m.merge(bill, books); err != nil {
 		return err
 	}
 	if opt.Repair {
@@ -251,9 +257,9 @@ func (r *Reconciler) run(ctx context.Context, rep *paygate.Reconciliation, opt O
 }
 
 // drain stops the scans and waits for their goroutines.
-func drain(pays, refs *bookStream, cancel context.CancelFunc) {
+func drain(books []*bookStream, cancel context.CancelFunc) {
 	cancel()
-	for _, s := range []*bookStream{pays, refs} {
+	for _, s := range books {
 		for range s.ch {
 		}
 		if !s.ended {

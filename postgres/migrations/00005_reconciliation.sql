@@ -80,7 +80,7 @@ CREATE INDEX reconciliation_crossday_day_idx ON reconciliation_crossday (day, id
 -- against 1.5 to 1.8 s to sort them, in memory or on disk).
 -- orders_paid_at_idx serves windows that span days. See ScanBookPayments.
 CREATE INDEX orders_paid_day_idx ON orders (((paid_at AT TIME ZONE 'UTC' + interval '8 hours')::date), channel_no COLLATE "C")
-    INCLUDE (paid_at, id, merchant_id, out_trade_no, trade_no, total_amount, status, refunded_amount, cancel_requested_at)
+    INCLUDE (paid_at, trade_no, total_amount)
     WHERE paid_at IS NOT NULL AND channel_no IS NOT NULL;
 CREATE INDEX orders_paid_at_idx ON orders (paid_at) WHERE paid_at IS NOT NULL;
 CREATE INDEX refunds_succeeded_at_idx ON refunds (succeeded_at) WHERE status = 'succeeded';
