@@ -272,12 +272,22 @@ func openBillZip(ra io.ReaderAt, size int64) (*BillReader, error) {
 	}
 	// Reading the entry to its end makes archive/zip check the CRC-32; the
 	// limit guards against an entry that lies about its size.
-	r, err := newBillReader(io.LimitReader(rc, maxBillFile+1))
+	var src io.Reader = io.LimitReader(rc, maxBillFile+1)
+	var closer io.Closer = rc
+	var prefetch *billPrefetch
+	if detail.UncompressedSize64 >= billPrefetchMin {
+		prefetch = newBillPrefetch(src)
+		src, closer = prefetch, billPrefetchCloser{prefetch, rc}
+	}
+	r, err := newBillReader(src)
 	if err != nil {
-		rc.Close()
+		closer.Close()
 		return nil, fmt.Errorf("bill %s: %w", detailName, err)
 	}
-	r.closer, r.summary, r.where = rc, s, "bill "+detailName
+	if prefetch != nil {
+		stopWhenUnreachable(r, prefetch)
+	}
+	r.closer, r.summary, r.where = closer, s, "bill "+detailName
 	r.summaryName = summaryName
 	return r, nil
 }

@@ -366,7 +366,7 @@ func parseBillSummary(gbk []byte) (*BillSummary, error) {
 			return nil, err
 		}
 		rec := t.strings()
-		row := BillSummaryRow{StoreID: t.field(rec, store), StoreName: t.field(rec, name), Extra: t.extra(rec)}
+		row := BillSummaryRow{StoreID: t.recField(rec, store), StoreName: t.recField(rec, name), Extra: t.extra(rec)}
 		if row.TradeCount, err = billCount(rec[trades], colTradeCount); err == nil {
 			row.RefundCount, err = billCount(rec[refunds], colRefundCount)
 		}

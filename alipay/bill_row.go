@@ -22,17 +22,16 @@ var (
 // general way, which also words the errors.
 func (r *BillReader) parseRow(row *BillRow, fill billExtraFill) error {
 	t, c := r.t, &r.c
-	f := t.fields
 	extra := row.Extra
 	*row = BillRow{
 		Subject: t.cached(c.subject), BuyerAccount: t.cached(c.buyer),
 		Extra: r.extra.fill(t, fill, extra),
 	}
 	r.ids(row)
-	switch {
-	case bytes.Equal(f[c.kind], billKindTradeGBK):
+	switch kind := t.field(c.kind); {
+	case bytes.Equal(kind, billKindTradeGBK):
 		row.Kind = BillKindTrade
-	case bytes.Equal(f[c.kind], billKindRefundGBK):
+	case bytes.Equal(kind, billKindRefundGBK):
 		row.Kind = BillKindRefund
 	default:
 		row.Kind = t.str(c.kind)
@@ -44,17 +43,17 @@ func (r *BillReader) parseRow(row *BillRow, fill billExtraFill) error {
 		return fmt.Errorf("%s %q is neither %s nor %s", colKind, row.Kind, BillKindTrade, BillKindRefund)
 	}
 	var err error
-	if row.TotalAmount, err = billAmountBytes(f[c.total], colTotal, row.Kind); err != nil {
+	if row.TotalAmount, err = t.amount(c.total, colTotal, row.Kind); err != nil {
 		return err
 	}
-	if row.ReceiptAmount, err = billAmountBytes(f[c.receipt], colReceipt, row.Kind); err != nil {
+	if row.ReceiptAmount, err = t.amount(c.receipt, colReceipt, row.Kind); err != nil {
 		return err
 	}
-	if row.Finished, err = billTimeBytes(f[c.finished], colFinished); err != nil {
+	if row.Finished, err = t.time(c.finished, colFinished); err != nil {
 		return err
 	}
-	if c.created >= 0 && len(f[c.created]) > 0 {
-		if row.Created, err = billTimeBytes(f[c.created], colCreated); err != nil {
+	if c.created >= 0 && len(t.field(c.created)) > 0 {
+		if row.Created, err = t.time(c.created, colCreated); err != nil {
 			return err
 		}
 	}
@@ -65,10 +64,10 @@ func (r *BillReader) parseRow(row *BillRow, fill billExtraFill) error {
 // paygate's are, they are cut from one string: one allocation, not three.
 func (r *BillReader) ids(row *BillRow) {
 	t, c := r.t, &r.c
-	tradeNo, outTradeNo := t.fields[c.tradeNo], t.fields[c.outTradeNo]
+	tradeNo, outTradeNo := t.field(c.tradeNo), t.field(c.outTradeNo)
 	var outRequestNo []byte
 	if c.outRequestNo >= 0 {
-		outRequestNo = t.fields[c.outRequestNo]
+		outRequestNo = t.field(c.outRequestNo)
 	}
 	if !billASCII(tradeNo) || !billASCII(outTradeNo) || !billASCII(outRequestNo) {
 		row.TradeNo, row.OutTradeNo = t.str(c.tradeNo), t.str(c.outTradeNo)
@@ -84,11 +83,11 @@ func (r *BillReader) ids(row *BillRow) {
 	row.TradeNo, row.OutTradeNo, row.OutRequestNo = s[:i], s[i:j], s[j:]
 }
 
-// billAmountBytes is billAmount on a field's bytes.
-func billAmountBytes(b []byte, col, kind string) (paygate.Money, error) {
-	m, ok := billYuan(b)
+// amount is billAmount of field i.
+func (t *billTable) amount(i int, col, kind string) (paygate.Money, error) {
+	m, ok := billYuan(t.field(i))
 	if !ok || (kind == BillKindTrade && m < 0) || (kind == BillKindRefund && m > 0) {
-		return billAmount(string(b), col, kind)
+		return billAmount(t.str(i), col, kind)
 	}
 	return m, nil
 }
@@ -128,12 +127,12 @@ func billYuan(b []byte) (m paygate.Money, ok bool) {
 
 func billDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// billTimeBytes is billTime on a field's bytes.
-func billTimeBytes(b []byte, col string) (time.Time, error) {
-	if t, ok := billTimeFast(b); ok {
-		return t, nil
+// time is billTime of field i.
+func (t *billTable) time(i int, col string) (time.Time, error) {
+	if tm, ok := billTimeFast(t.field(i)); ok {
+		return tm, nil
 	}
-	return billTime(string(b), col)
+	return billTime(t.str(i), col)
 }
 
 // billTimeFast parses yyyy-MM-dd HH:mm:ss in UTC+8 to the time ParseTime
