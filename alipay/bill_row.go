@@ -202,7 +202,7 @@ func (e *billExtra) init(t *billTable) {
 		}
 	}
 	e.vals = make([]string, len(e.cols))
-	e.tmpl = make(map[string]string, len(e.cols))
+	e.tmpl = map[string]string{}
 }
 
 // fill returns the Extra of the table's current record.
@@ -210,12 +210,24 @@ func (e *billExtra) fill(t *billTable, fill billExtraFill, m map[string]string) 
 	if fill == billExtraNone {
 		return nil
 	}
+	changed := false
 	for k, i := range e.cols {
 		if v := t.cached(i); v != e.vals[k] {
-			e.vals[k] = v
-			if v == "" {
-				delete(e.tmpl, e.names[k])
-			} else {
+			e.vals[k], changed = v, true
+		}
+	}
+	if changed {
+		// A map made for exactly its entries: a copy is as large as the
+		// map it copies.
+		n := 0
+		for _, v := range e.vals {
+			if v != "" {
+				n++
+			}
+		}
+		e.tmpl = make(map[string]string, n)
+		for k, v := range e.vals {
+			if v != "" {
 				e.tmpl[e.names[k]] = v
 			}
 		}
