@@ -37,6 +37,16 @@ func billEquivSeeds(t testing.TB) [][]byte {
 	return seeds
 }
 
+// billEquivLong are detail files with lines longer than the reader's
+// buffer, quoted across lines or not.
+func billEquivLong(t testing.TB) [][]byte {
+	t.Helper()
+	return [][]byte{
+		billFile(t, specDetailLines, "\n", billReplaceLine(6, ",coffee,", ","+strings.Repeat("咖啡", 40000)+",")),
+		billFile(t, specDetailLines, "\r\n", billReplaceLine(7, ",coffee,", ",\""+strings.Repeat("a,", 40000)+"\n"+strings.Repeat("\"\"", 40000)+"\",")),
+	}
+}
+
 // billMutate changes data in one to three places: a byte inserted (one that
 // matters to CSV, GBK or the checks), deleted or replaced, or a line doubled.
 func billMutate(rng *rand.Rand, data []byte) []byte {
@@ -80,6 +90,14 @@ func TestBillMatchesReference(t *testing.T) {
 	}
 	for _, s := range seeds {
 		checkBillMatchesReference(t, s)
+	}
+	for _, s := range billEquivLong(t) {
+		checkBillMatchesReference(t, s)
+		for range 10 {
+			if data := billMutate(rng, s); !checkBillMatchesReference(t, data) {
+				t.Fatalf("input %q", data)
+			}
+		}
 	}
 	for i := range n {
 		data := billMutate(rng, seeds[i%len(seeds)])
