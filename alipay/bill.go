@@ -218,7 +218,10 @@ func parseBillZip(data []byte) (*Bill, error) {
 // end. The *_业务明细(汇总).csv entry, when present, is read first (it is
 // small) and must agree with the detail: Next returns io.EOF only once the
 // rows add up to both the detail's totals and the summary's, as
-// ParseBillZip requires. Close releases the entry.
+// ParseBillZip requires. A large entry is decompressed ahead, at most 1 MiB,
+// in a goroutine of its own, so that a second core does that work: ra must
+// allow a ReadAt from another goroutine (io.ReaderAt's contract), and Close,
+// which releases the entry, also stops that goroutine.
 func OpenBillZip(ra io.ReaderAt, size int64) (*BillReader, error) {
 	r, err := openBillZip(ra, size)
 	if err != nil {

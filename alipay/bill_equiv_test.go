@@ -84,9 +84,9 @@ func TestBillMatchesReference(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(8, 8))
 	seeds := billEquivSeeds(t)
-	n := 5000
+	n := 1500
 	if testing.Short() {
-		n = 500
+		n = 200
 	}
 	for _, s := range seeds {
 		checkBillMatchesReference(t, s)

@@ -69,15 +69,15 @@ func (r *BillReader) ids(row *BillRow) {
 	if c.outRequestNo >= 0 {
 		outRequestNo = t.field(c.outRequestNo)
 	}
-	if !billASCII(tradeNo) || !billASCII(outTradeNo) || !billASCII(outRequestNo) {
+	b := append(append(append(r.idBuf[:0], tradeNo...), outTradeNo...), outRequestNo...)
+	r.idBuf = b
+	if !billASCII(b) {
 		row.TradeNo, row.OutTradeNo = t.str(c.tradeNo), t.str(c.outTradeNo)
 		if c.outRequestNo >= 0 {
 			row.OutRequestNo = t.str(c.outRequestNo)
 		}
 		return
 	}
-	b := append(append(append(r.idBuf[:0], tradeNo...), outTradeNo...), outRequestNo...)
-	r.idBuf = b
 	s := string(b)
 	i, j := len(tradeNo), len(tradeNo)+len(outTradeNo)
 	row.TradeNo, row.OutTradeNo, row.OutRequestNo = s[:i], s[i:j], s[j:]
@@ -129,7 +129,13 @@ func billDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // time is billTime of field i.
 func (t *billTable) time(i int, col string) (time.Time, error) {
-	if tm, ok := billTimeFast(t.field(i)); ok {
+	f, c := t.field(i), &t.times[i]
+	if len(f) == len(c.raw) && !c.t.IsZero() && string(f) == string(c.raw[:]) {
+		return c.t, nil
+	}
+	if tm, ok := billTimeFast(f); ok {
+		copy(c.raw[:], f)
+		c.t = tm
 		return tm, nil
 	}
 	return billTime(t.str(i), col)

@@ -49,7 +49,15 @@ type billTable struct {
 	rec   []byte
 	spans []billSpan
 	buf   []byte
-	cache []billCell // per column, the last value decoded
+	cache []billCell     // per column, the last value decoded
+	times []billTimeCell // per column, the last time parsed
+}
+
+// billTimeCell remembers a time column's last value: rows come in time
+// order, many in the same second.
+type billTimeCell struct {
+	raw [len(TimeLayout)]byte
+	t   time.Time
 }
 
 type billSpan struct{ from, to int }
@@ -102,7 +110,7 @@ func openBillTableReader(gbk io.Reader, list string) (*billTable, error) {
 	header := t.strings()
 	t.header, t.headerLine = header, line
 	t.cols, t.used = make(map[string]int, len(header)), make([]bool, len(header))
-	t.cache = make([]billCell, len(header))
+	t.cache, t.times = make([]billCell, len(header)), make([]billTimeCell, len(header))
 	for i, h := range header {
 		if h == "" {
 			continue
@@ -159,7 +167,13 @@ func (t *billTable) decode(b []byte) string {
 	return string(s)
 }
 
+// billASCII reports whether b is ASCII, eight bytes at a time.
 func billASCII(b []byte) bool {
+	for ; len(b) >= 8; b = b[8:] {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+	}
 	for _, c := range b {
 		if c >= utf8.RuneSelf {
 			return false
