@@ -242,7 +242,10 @@ func parseBillZip(data []byte) (*Bill, error) {
 // end. The *_业务明细(汇总).csv entry, when present, is read first (it is
 // small) and must agree with the detail: Next returns io.EOF only once the
 // rows add up to both the detail's totals and the summary's, as
-// ParseBillZip requires. Close releases the entry.
+// ParseBillZip requires. A large entry is decompressed ahead, at most 1 MiB,
+// in a goroutine of its own, so that a second core does that work: ra must
+// allow a ReadAt from another goroutine (io.ReaderAt's contract), and Close,
+// which releases the entry, also stops that goroutine.
 func OpenBillZip(ra io.ReaderAt, size int64) (*BillReader, error) {
 	r, err := openBillZip(ra, size)
 	if err != nil {
@@ -296,12 +299,22 @@ func openBillZip(ra io.ReaderAt, size int64) (*BillReader, error) {
 	}
 	// Reading the entry to its end makes archive/zip check the CRC-32; the
 	// limit guards against an entry that lies about its size.
-	r, err := newBillReader(io.LimitReader(rc, maxBillFile+1))
+	var src io.Reader = io.LimitReader(rc, maxBillFile+1)
+	var closer io.Closer = rc
+	var prefetch *billPrefetch
+	if detail.UncompressedSize64 >= billPrefetchMin {
+		prefetch = newBillPrefetch(src)
+		src, closer = prefetch, billPrefetchCloser{prefetch, rc}
+	}
+	r, err := newBillReader(src)
 	if err != nil {
-		rc.Close()
+		closer.Close()
 		return nil, fmt.Errorf("bill %s: %w", detailName, err)
 	}
-	r.closer, r.summary, r.where = rc, s, "bill "+detailName
+	if prefetch != nil {
+		stopWhenUnreachable(r, prefetch)
+	}
+	r.closer, r.summary, r.where = closer, s, "bill "+detailName
 	r.summaryName = summaryName
 	return r, nil
 }

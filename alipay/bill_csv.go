@@ -1,9 +1,7 @@
 package alipay
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -11,9 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/text/encoding/simplifiedchinese"
-	"golang.org/x/text/transform"
 
 	"github.com/paygate/paygate"
 )
@@ -91,7 +86,8 @@ func parseBillDetail(gbk []byte) (*Bill, error) {
 func (r *BillReader) readAll() (*Bill, error) {
 	b := &Bill{Account: r.Account, Start: r.Start, End: r.End, Summary: r.summary}
 	for {
-		row, err := r.next()
+		var row BillRow
+		err := r.next(&row, billExtraNew)
 		if err == io.EOF {
 			break
 		}
@@ -114,6 +110,8 @@ type BillReader struct {
 
 	t                         *billTable
 	c                         billDetailCols
+	extra                     billExtra
+	idBuf                     []byte
 	tradeCount, refundCount   int
 	tradeAmount, refundAmount paygate.Money
 	err                       error
@@ -165,29 +163,60 @@ func newBillReader(gbk io.Reader) (*BillReader, error) {
 	if t.err != nil {
 		return nil, t.err
 	}
-	return &BillReader{Account: t.account, Start: t.start, End: t.end, t: t, c: c}, nil
+	r := &BillReader{Account: t.account, Start: t.start, End: t.end, t: t, c: c}
+	r.extra.init(t)
+	return r, nil
 }
 
 // Next returns the next row; io.EOF after the last, once the totals agree.
 // After any other error the bill is not to be trusted, and every later call
 // returns the same error.
 func (r *BillReader) Next() (BillRow, error) {
-	row, err := r.next()
-	if err != nil && err != io.EOF {
-		if r.where == "" {
-			err = fmt.Errorf("alipay: bill: %w", err)
-		} else {
-			err = fmt.Errorf("alipay: %w", err)
-		}
+	var row BillRow
+	if err := r.next(&row, billExtraNew); err != nil {
+		return BillRow{}, r.wrap(err)
 	}
-	return row, err
+	return row, nil
 }
 
-func (r *BillReader) next() (BillRow, error) {
-	if r.err != nil {
-		return BillRow{}, r.err
+// NextInto is Next without the allocations a row need not make: it
+// overwrites *row with the next row, with the same checks, the same errors
+// and the same values as Next. The strings it stores are new or shared with
+// earlier rows, never reused memory: they stay valid and unchanged after later
+// calls. Extra is reused: when row.Extra is not nil it is cleared and filled
+// with the row's other columns; when it is nil it stays nil, which skips that
+// work. After an error *row holds no row.
+func (r *BillReader) NextInto(row *BillRow) error {
+	fill := billExtraNone
+	if row.Extra != nil {
+		fill = billExtraReuse
 	}
-	rec, line, err := r.t.next()
+	if err := r.next(row, fill); err != nil {
+		extra := row.Extra
+		clear(extra)
+		*row = BillRow{Extra: extra}
+		return r.wrap(err)
+	}
+	return nil
+}
+
+// wrap gives an error of next the package's prefix.
+func (r *BillReader) wrap(err error) error {
+	switch {
+	case err == io.EOF:
+		return err
+	case r.where == "":
+		return fmt.Errorf("alipay: bill: %w", err)
+	default:
+		return fmt.Errorf("alipay: %w", err)
+	}
+}
+
+func (r *BillReader) next(row *BillRow, fill billExtraFill) error {
+	if r.err != nil {
+		return r.err
+	}
+	line, err := r.t.next()
 	if err == io.EOF {
 		err = r.finish()
 	}
@@ -196,15 +225,14 @@ func (r *BillReader) next() (BillRow, error) {
 			err = fmt.Errorf("%s: %w", r.where, err)
 		}
 		r.err = err
-		return BillRow{}, err
+		return err
 	}
-	row, err := parseBillRow(r.t, &r.c, rec)
-	if err != nil {
+	if err := r.parseRow(row, fill); err != nil {
 		r.err = fmt.Errorf("line %d: %w", line, err)
 		if r.where != "" {
 			r.err = fmt.Errorf("%s: %w", r.where, r.err)
 		}
-		return BillRow{}, r.err
+		return r.err
 	}
 	if row.Kind == BillKindTrade {
 		r.tradeCount++
@@ -213,7 +241,7 @@ func (r *BillReader) next() (BillRow, error) {
 		r.refundCount++
 		r.refundAmount += row.ReceiptAmount
 	}
-	return row, nil
+	return nil
 }
 
 // finish checks, at the table's end, the rows against the bill's totals
@@ -236,36 +264,6 @@ func (r *BillReader) finish() error {
 		}
 	}
 	return io.EOF
-}
-
-func parseBillRow(t *billTable, c *billDetailCols, rec []string) (BillRow, error) {
-	row := BillRow{
-		TradeNo: rec[c.tradeNo], OutTradeNo: rec[c.outTradeNo], Kind: rec[c.kind],
-		Subject: t.field(rec, c.subject), BuyerAccount: t.field(rec, c.buyer),
-		OutRequestNo: t.field(rec, c.outRequestNo), Extra: t.extra(rec),
-	}
-	if row.TradeNo == "" {
-		return row, fmt.Errorf("empty %s", colTradeNo)
-	}
-	if row.Kind != BillKindTrade && row.Kind != BillKindRefund {
-		return row, fmt.Errorf("%s %q is neither %s nor %s", colKind, row.Kind, BillKindTrade, BillKindRefund)
-	}
-	var err error
-	if row.TotalAmount, err = billAmount(rec[c.total], colTotal, row.Kind); err != nil {
-		return row, err
-	}
-	if row.ReceiptAmount, err = billAmount(rec[c.receipt], colReceipt, row.Kind); err != nil {
-		return row, err
-	}
-	if row.Finished, err = billTime(rec[c.finished], colFinished); err != nil {
-		return row, err
-	}
-	if s := t.field(rec, c.created); s != "" {
-		if row.Created, err = billTime(s, colCreated); err != nil {
-			return row, err
-		}
-	}
-	return row, nil
 }
 
 // billAmount parses a row's amount and checks its sign against the row's
@@ -360,14 +358,15 @@ func parseBillSummary(gbk []byte) (*BillSummary, error) {
 	s := &BillSummary{Account: t.account, Start: t.start, End: t.end}
 	sawTotal := false
 	for {
-		rec, line, err := t.next()
+		line, err := t.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return nil, err
 		}
-		row := BillSummaryRow{StoreID: t.field(rec, store), StoreName: t.field(rec, name), Extra: t.extra(rec)}
+		rec := t.strings()
+		row := BillSummaryRow{StoreID: t.recField(rec, store), StoreName: t.recField(rec, name), Extra: t.extra(rec)}
 		if row.TradeCount, err = billCount(rec[trades], colTradeCount); err == nil {
 			row.RefundCount, err = billCount(rec[refunds], colRefundCount)
 		}
@@ -406,240 +405,4 @@ func billCount(s, col string) (int, error) {
 		return 0, fmt.Errorf("%s %q is not a count", col, s)
 	}
 	return n, nil
-}
-
-// billTable reads one bill file: the head lines, the CSV table between the
-// "#---<list>---" and "#---<list>结束---" markers, and the lines after it.
-type billTable struct {
-	account    string
-	start, end time.Time
-	header     []string       // column names as written, trimmed
-	cols       map[string]int // billColKey(name) → index
-	used       []bool         // columns read into typed fields; the rest go to Extra
-	err        error          // the first missing required column
-	headerLine int
-	r          *csv.Reader
-	firstLine  int      // the file's line number of the reader's line 1
-	footer     []string // the lines after the end marker, once it is reached
-	footerLine int      // the file's line number of footer[0]
-
-	br      *bufio.Reader // the file, decoded from GBK
-	list    string        // the table's marker word
-	lineNo  int           // lines read from br
-	pending string        // the rest of a line the CSV reader has not taken yet
-	ended   bool          // the end marker was read
-}
-
-func openBillTable(gbk []byte, list string) (*billTable, error) {
-	return openBillTableReader(bytes.NewReader(gbk), list)
-}
-
-// openBillTableReader reads a bill file's head lines up to the table's
-// marker; the table's rows then stream from r as they are read (next), and
-// the lines after its end marker are kept once it is reached (footer).
-// Nothing but one line at a time is held, whatever the file's size.
-func openBillTableReader(gbk io.Reader, list string) (*billTable, error) {
-	t := &billTable{br: bufio.NewReaderSize(transform.NewReader(gbk, simplifiedchinese.GBK.NewDecoder()), 64<<10), list: list}
-	var head []string
-	for {
-		l, err := t.line()
-		if err == io.EOF {
-			return nil, fmt.Errorf("no #---%s--- line", list)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if strings.HasPrefix(l, "#") && strings.Contains(l, list+"结束") {
-			return nil, fmt.Errorf("no #---%s--- line", list)
-		}
-		if strings.HasPrefix(l, "#") && strings.Contains(l, list) {
-			break
-		}
-		head = append(head, l)
-	}
-	t.firstLine = t.lineNo + 1
-	if err := t.readHead(head); err != nil {
-		return nil, err
-	}
-	t.r = csv.NewReader(tableLines{t})
-	t.r.FieldsPerRecord = -1
-	t.r.LazyQuotes = true
-	t.r.ReuseRecord = false
-	header, line, err := t.read()
-	if err == io.EOF {
-		return nil, fmt.Errorf("line %d: no header row after the %s marker", t.firstLine-1, list)
-	}
-	if err != nil {
-		return nil, err
-	}
-	t.header, t.headerLine = header, line
-	t.cols, t.used = make(map[string]int, len(header)), make([]bool, len(header))
-	for i, h := range header {
-		if h == "" {
-			continue
-		}
-		if _, dup := t.cols[billColKey(h)]; dup {
-			return nil, fmt.Errorf("line %d: column %s appears twice", line, h)
-		}
-		t.cols[billColKey(h)] = i
-	}
-	return t, nil
-}
-
-// line reads the file's next line, without its line end (\n or \r\n).
-func (t *billTable) line() (string, error) {
-	l, err := t.br.ReadString('\n')
-	if err == io.EOF && l == "" {
-		return "", io.EOF
-	}
-	if err != nil && err != io.EOF {
-		return "", fmt.Errorf("read: %w", err)
-	}
-	t.lineNo++
-	return strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\r"), nil
-}
-
-// tableLines feeds the CSV reader the table's lines, one at a time, up to
-// the end marker, which ends the table (io.EOF); the lines after it are
-// kept in the footer. A file without the marker was cut short.
-type tableLines struct{ t *billTable }
-
-func (r tableLines) Read(p []byte) (int, error) {
-	t := r.t
-	if t.ended {
-		return 0, io.EOF
-	}
-	if t.pending == "" {
-		l, err := t.line()
-		if err == io.EOF {
-			return 0, fmt.Errorf("no #---%s结束--- line after line %d: the file is cut short", t.list, t.firstLine-1)
-		}
-		if err != nil {
-			return 0, err
-		}
-		if strings.HasPrefix(l, "#") && strings.Contains(l, t.list+"结束") {
-			t.ended, t.footerLine = true, t.lineNo+1
-			for {
-				f, err := t.line()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					return 0, err
-				}
-				t.footer = append(t.footer, f)
-			}
-			return 0, io.EOF
-		}
-		t.pending = l + "\n"
-	}
-	n := copy(p, t.pending)
-	t.pending = t.pending[n:]
-	return n, nil
-}
-
-func (t *billTable) readHead(lines []string) error {
-	for i, l := range lines {
-		if m := billAccountRe.FindStringSubmatch(l); m != nil {
-			t.account = strings.TrimSpace(m[1])
-		}
-		if m := billDatesRe.FindStringSubmatch(l); m != nil {
-			start, err1 := time.ParseInLocation(billDateLayout, strings.TrimSpace(m[1]), ChinaTime)
-			end, err2 := time.ParseInLocation(billDateLayout, strings.TrimSpace(m[2]), ChinaTime)
-			if err1 != nil || err2 != nil || !end.After(start) {
-				return fmt.Errorf("line %d: dates [%s] to [%s] are not a period of yyyy年MM月dd日 HH:mm:ss", i+1, m[1], m[2])
-			}
-			t.start, t.end = start, end
-		}
-	}
-	return nil
-}
-
-// read returns the table's next record, fields trimmed of the spaces and the
-// tab Alipay puts around IDs, with its line number. Blank records are skipped.
-func (t *billTable) read() ([]string, int, error) {
-	for {
-		rec, err := t.r.Read()
-		if err == io.EOF {
-			return nil, 0, io.EOF
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return nil, 0, fmt.Errorf("line %d: %w", t.firstLine-1+pe.Line, pe.Err)
-			}
-			return nil, 0, err
-		}
-		line, _ := t.r.FieldPos(0)
-		blank := true
-		for i := range rec {
-			rec[i] = strings.Trim(rec[i], " \t\ufeff")
-			blank = blank && rec[i] == ""
-		}
-		if !blank {
-			return rec, t.firstLine - 1 + line, nil
-		}
-	}
-}
-
-// next is read for rows: a row must have exactly the header's fields, so that
-// a shifted row (an unquoted comma) can never put one column's value in
-// another, not even when the last column is empty.
-func (t *billTable) next() ([]string, int, error) {
-	rec, line, err := t.read()
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(rec) != len(t.header) {
-		return nil, 0, fmt.Errorf("line %d: %d fields, the header (line %d) has %d", line, len(rec), t.headerLine, len(t.header))
-	}
-	return rec, line, nil
-}
-
-// billColKey matches header names whether their parentheses are full-width,
-// as Alipay writes them, or ASCII.
-func billColKey(name string) string { return billParens.Replace(name) }
-
-var billParens = strings.NewReplacer("（", "(", "）", ")")
-
-// col is the index of the named column, or -1.
-func (t *billTable) col(name string) int {
-	i, ok := t.cols[billColKey(name)]
-	if !ok {
-		return -1
-	}
-	t.used[i] = true
-	return i
-}
-
-// require is col for a column the table cannot be read without; a missing
-// one is remembered in t.err.
-func (t *billTable) require(name string) int {
-	i := t.col(name)
-	if i < 0 && t.err == nil {
-		t.err = fmt.Errorf("line %d: the header has no %s column", t.headerLine, name)
-	}
-	return i
-}
-
-func (t *billTable) field(rec []string, i int) string {
-	if i < 0 {
-		return ""
-	}
-	return rec[i]
-}
-
-// extra collects the non-empty values of the columns no typed field took.
-func (t *billTable) extra(rec []string) map[string]string {
-	var m map[string]string
-	for i, h := range t.header {
-		if t.used[i] || h == "" || rec[i] == "" {
-			continue
-		}
-		if m == nil {
-			m = make(map[string]string)
-		}
-		m[h] = rec[i]
-	}
-	return m
 }

@@ -233,3 +233,92 @@ func readRows(t *testing.T, r *BillReader) []BillRow {
 		rows = append(rows, row)
 	}
 }
+
+// bigBillZip is an archive whose detail entry is large enough to be read
+// ahead in a goroutine (billPrefetchMin), with n synthetic payments.
+func bigBillZip(t testing.TB, n int) []byte {
+	t.Helper()
+	var detail strings.Builder
+	detail.WriteString(syntheticBillHead)
+	for i := range n {
+		detail.WriteString(syntheticBillRow(i))
+	}
+	detail.WriteString(syntheticBillFoot(n))
+	data := gbk(t, detail.String())
+	if len(data) < billPrefetchMin {
+		t.Fatalf("detail of %d bytes; want at least %d", len(data), billPrefetchMin)
+	}
+	return billZip(t, zipEntry{name: specZipBase + "_业务明细.csv", data: data})
+}
+
+// TestOpenBillZipLarge: an entry read ahead in a goroutine streams the rows
+// ParseBillZip returns, fails on its CRC-32 at its end when altered, and
+// can be closed half read.
+func TestOpenBillZipLarge(t *testing.T) {
+	t.Parallel()
+	const n = 12000
+	data := bigBillZip(t, n)
+	want, err := ParseBillZip(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want.Rows) != n {
+		t.Fatalf("%d rows, want %d", len(want.Rows), n)
+	}
+	r, err := OpenBillZip(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readRows(t, r); !reflect.DeepEqual(got, want.Rows) {
+		t.Errorf("streamed rows differ from ParseBillZip's")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err = OpenBillZip(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n / 2 {
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What was buffered may still come; then an error, never io.EOF.
+	for err == nil {
+		_, err = r.Next()
+	}
+	if err == io.EOF || !strings.Contains(err.Error(), "read after Close") {
+		t.Fatalf("Next after Close ended with %v; want a read error", err)
+	}
+
+	var detail bytes.Buffer
+	detail.WriteString(syntheticBillHead)
+	for i := range n {
+		detail.WriteString(syntheticBillRow(i))
+	}
+	detail.WriteString(syntheticBillFoot(n))
+	stored := storedZip(t, specZipBase+"_业务明细.csv", gbk(t, detail.String()))
+	i := bytes.LastIndex(stored, []byte("abc***@example.com,1.00,1.00,"))
+	if i < 0 {
+		t.Fatal("row not found in the stored entry")
+	}
+	stored[i] = 'x' // the buyer of the last row: the rows still add up, the CRC does not
+	r, err = OpenBillZip(bytes.NewReader(stored), int64(len(stored)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		if _, err = r.Next(); err != nil {
+			break
+		}
+	}
+	if err == io.EOF || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("altered entry ended with %v; want a checksum error", err)
+	}
+}
