@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -29,7 +30,9 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkReconcile1M -benchtime 1x ./recon/
 //
-// PAYGATE_BENCH_RECON_ROWS changes the size.
+// PAYGATE_BENCH_RECON_ROWS changes the size; PAYGATE_BENCH_RECON_PROFILE=DIR
+// writes a CPU profile of each store's reconciliation (not of the filling)
+// to DIR/<store>.pprof.
 func BenchmarkReconcile1M(b *testing.B) {
 	n := 1_000_000
 	if v := os.Getenv("PAYGATE_BENCH_RECON_ROWS"); v != "" {
@@ -82,12 +85,14 @@ func benchReconcile(b *testing.B, st paygate.Store, day time.Time, n int, billFi
 		runtime.GC()
 		debug.FreeOSMemory()
 		resetPeakRSS(b)
+		stopProfile := startProfile(b)
 		b.StartTimer()
 		rep, err := rc.Run(ctx, dayStr, recon.Options{BillFile: billFile})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
+		stopProfile()
 		peak = max(peak, peakRSSMB(b))
 		if rep.ChannelRows != n || rep.Matched != n || rep.DifferenceCount != 0 {
 			b.Fatalf("bill rows %d, matched %d, differences %d; want %d, %d, 0", rep.ChannelRows, rep.Matched, rep.DifferenceCount, n, n)
@@ -147,4 +152,24 @@ func peakRSSMB(b *testing.B) float64 {
 	}
 	b.Fatal("no VmHWM in /proc/self/status")
 	return 0
+}
+
+// startProfile starts a CPU profile of the timed part when
+// PAYGATE_BENCH_RECON_PROFILE names a directory.
+func startProfile(b *testing.B) func() {
+	dir := os.Getenv("PAYGATE_BENCH_RECON_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, filepath.Base(b.Name())+".pprof"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }

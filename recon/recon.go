@@ -327,8 +327,9 @@ func (r *Reconciler) download(ctx context.Context, day string) (*os.File, error)
 // readBill streams the bill's rows into the sorter. The reader checks the
 // rows against the bill's own totals at its end.
 func (r *Reconciler) readBill(br *alipay.BillReader, s *sorter, rep *paygate.Reconciliation, progress func(int)) error {
+	var row alipay.BillRow // Extra stays nil: NextInto skips the other columns
 	for {
-		row, err := br.Next()
+		err := br.NextInto(&row)
 		if err == io.EOF {
 			break
 		}
