@@ -7,9 +7,16 @@ import (
 	"github.com/paygate/paygate"
 )
 
-// bookBatch is how many entries a scan hands over at once: the scan runs in
-// its own goroutine (on the other core) while the merge consumes.
-const bookBatch = 512
+// bookBatch is how many entries a scan hands over at once, and
+// bookBuffered how many batches may wait: the scan runs in its own
+// goroutine (on the other core), a little ahead of the merge, in bounded
+// memory. (Spooling the whole scan to a file while the bill is read was
+// measured slower: both cores are busy then, and the spool's encoding and
+// decoding cost more than the overlap gains.)
+const (
+	bookBatch    = 512
+	bookBuffered = 32
+)
 
 // bookStream reads one of the store's sorted scans from a goroutine.
 type bookStream struct {
@@ -26,7 +33,7 @@ type scanFunc func(ctx context.Context, from, to time.Time, fn func(*paygate.Boo
 // startBooks starts scan over [from, to). The goroutine ends when the scan
 // does or ctx is cancelled.
 func startBooks(ctx context.Context, scan scanFunc, from, to time.Time) *bookStream {
-	s := &bookStream{ch: make(chan []paygate.BookEntry, 8), done: make(chan error, 1)}
+	s := &bookStream{ch: make(chan []paygate.BookEntry, bookBuffered), done: make(chan error, 1)}
 	go func() {
 		batch := make([]paygate.BookEntry, 0, bookBatch)
 		err := scan(ctx, from, to, func(e *paygate.BookEntry) error {
@@ -74,3 +81,14 @@ func (s *bookStream) peek() *paygate.BookEntry {
 }
 
 func (s *bookStream) take() { s.i++ }
+
+// close stops waiting for the scan: it drains the goroutine's batches
+// (ctx is cancelled by then) and waits for its end.
+func (s *bookStream) close() {
+	for range s.ch {
+	}
+	if !s.ended {
+		<-s.done
+		s.ended = true
+	}
+}

@@ -42,7 +42,7 @@ type repairResult struct {
 // group is one channel number's entries on both sides.
 type group struct {
 	key     string
-	bill    []billEntry
+	bill    []entry
 	pays    []paygate.BookEntry
 	refunds []paygate.BookEntry
 	// order is the books' order of that number, looked up only when an
@@ -70,8 +70,8 @@ func (r *Reconciler) newMerger(ctx context.Context, rep *paygate.Reconciliation,
 }
 
 // merge walks the bill and the books' streams in channel-number order.
-func (m *merger) merge(bill billIter, books []*bookStream) error {
-	var be billEntry
+func (m *merger) merge(bill entryIter, books []*bookStream) error {
+	var be entry
 	haveBill := bill.next(&be)
 	last := make([]string, len(books))
 	for {
@@ -140,9 +140,9 @@ func (m *merger) compare(g *group) error {
 			m.rep.LocalRows++
 		}
 	}
-	var billPays, billRefunds []*billEntry
+	var billPays, billRefunds []*entry
 	for i := range g.bill {
-		if g.bill[i].kind == paygate.BookPayment {
+		if g.bill[i].kind == kindPayment {
 			billPays = append(billPays, &g.bill[i])
 		} else {
 			billRefunds = append(billRefunds, &g.bill[i])
@@ -154,7 +154,7 @@ func (m *merger) compare(g *group) error {
 	return m.compareRefunds(g, billPays, billRefunds)
 }
 
-func (m *merger) comparePayments(g *group, billPays, billRefunds []*billEntry) error {
+func (m *merger) comparePayments(g *group, billPays, billRefunds []*entry) error {
 	var local *paygate.BookEntry
 	if len(g.pays) > 0 {
 		local = &g.pays[0] // channel numbers are unique
@@ -205,7 +205,7 @@ func (m *merger) comparePayments(g *group, billPays, billRefunds []*billEntry) e
 }
 
 // matchPayment compares a payment on both sides.
-func (m *merger) matchPayment(g *group, b *billEntry, local *paygate.BookEntry) error {
+func (m *merger) matchPayment(g *group, b *entry, local *paygate.BookEntry) error {
 	var err error
 	switch {
 	case b.amount != local.Amount:
@@ -266,7 +266,7 @@ func (m *merger) unmatchedLocal(g *group, e *paygate.BookEntry) error {
 	return err
 }
 
-func (m *merger) compareRefunds(g *group, billPays, billRefunds []*billEntry) error {
+func (m *merger) compareRefunds(g *group, billPays, billRefunds []*entry) error {
 	local := map[string]*paygate.BookEntry{}
 	for i := range g.refunds {
 		local[g.refunds[i].OutRequestNo] = &g.refunds[i]
@@ -299,7 +299,7 @@ func (m *merger) compareRefunds(g *group, billPays, billRefunds []*billEntry) er
 }
 
 // billRefundAlone decides about a refund of the bill the day's books lack.
-func (m *merger) billRefundAlone(g *group, b *billEntry, billPays []*billEntry) error {
+func (m *merger) billRefundAlone(g *group, b *entry, billPays []*entry) error {
 	o, err := m.order(g)
 	if err != nil {
 		return err
@@ -362,7 +362,7 @@ func (m *merger) order(g *group) (*paygate.Order, error) {
 	return o, nil
 }
 
-func refundedInFull(pay *billEntry, refunds []*billEntry) bool {
+func refundedInFull(pay *entry, refunds []*entry) bool {
 	var sum paygate.Money
 	for _, r := range refunds {
 		sum += r.amount
@@ -380,7 +380,7 @@ func bookOfRefund(o *paygate.Order, r *paygate.Refund) paygate.BookEntry {
 }
 
 // add records a difference whose local side is an order (or nothing).
-func (m *merger) add(kind string, g *group, b *billEntry, o *paygate.Order, action string) *difference {
+func (m *merger) add(kind string, g *group, b *entry, o *paygate.Order, action string) *difference {
 	var local any
 	d := &paygate.ReconDifference{Kind: kind, ChannelNo: g.key, Action: action}
 	if o != nil {
@@ -390,7 +390,7 @@ func (m *merger) add(kind string, g *group, b *billEntry, o *paygate.Order, acti
 		if !o.PaidAt.IsZero() {
 			s.At = &o.PaidAt
 		}
-		if b != nil && b.kind == paygate.BookRefund {
+		if b != nil && b.kind == kindRefund {
 			s = m.localRefundSide(g, o, b.outRequestNo)
 		}
 		local = s
@@ -416,7 +416,7 @@ func (m *merger) localRefundSide(g *group, o *paygate.Order, outRequestNo string
 
 // addBook records a difference whose local side is an entry of the books:
 // the entry as scanned, and the order's details looked up.
-func (m *merger) addBook(kind string, g *group, b *billEntry, e *paygate.BookEntry, action string) (*difference, error) {
+func (m *merger) addBook(kind string, g *group, b *entry, e *paygate.BookEntry, action string) (*difference, error) {
 	o, err := m.order(g)
 	if err != nil {
 		return nil, err
@@ -437,11 +437,11 @@ func (m *merger) addBook(kind string, g *group, b *billEntry, e *paygate.BookEnt
 	return m.record(d, b, s), nil
 }
 
-func (m *merger) record(d *paygate.ReconDifference, b *billEntry, local any) *difference {
+func (m *merger) record(d *paygate.ReconDifference, b *entry, local any) *difference {
 	var channel any
 	if b != nil {
-		at := time.UnixMicro(b.finished).UTC()
-		channel = side{Kind: b.kind, Status: "success", Amount: b.amount, TradeNo: b.tradeNo, OutRequestNo: b.outRequestNo, At: &at}
+		at := time.UnixMicro(b.at).UTC()
+		channel = side{Kind: b.kind.book(), Status: "success", Amount: b.amount, TradeNo: b.tradeNo, OutRequestNo: b.outRequestNo, At: &at}
 		if d.TradeNo == "" {
 			d.TradeNo = b.tradeNo
 		}

@@ -211,7 +211,8 @@ func (r *Reconciler) run(ctx context.Context, rep *paygate.Reconciliation, opt O
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The books' scans start first, each in its own goroutine: the
-	// database reads while the bill downloads and is read. The day's
+	// database plans (PostgreSQL: in its own process) and reads ahead while
+	// the bill downloads and is read. The day's
 	// payments are one scan (the stores walk a day index, no sort), the
 	// margins around midnight two small ones.
 	from, to := start.Add(-r.cfg.Margin), end.Add(r.cfg.Margin)
@@ -256,16 +257,12 @@ func (r *Reconciler) run(ctx context.Context, rep *paygate.Reconciliation, opt O
 	return nil
 }
 
-// drain stops the scans and waits for their goroutines.
+// drain stops the scans, waits for their goroutines and releases their
+// spools.
 func drain(books []*bookStream, cancel context.CancelFunc) {
 	cancel()
 	for _, s := range books {
-		for range s.ch {
-		}
-		if !s.ended {
-			<-s.done
-			s.ended = true
-		}
+		s.close()
 	}
 }
 
@@ -336,11 +333,11 @@ func (r *Reconciler) readBill(br *alipay.BillReader, s *sorter, rep *paygate.Rec
 		if err != nil {
 			return fmt.Errorf("reconcile %s: %w", rep.Day, err)
 		}
-		e := billEntry{key: row.OutTradeNo, tradeNo: row.TradeNo, finished: row.Finished.UnixMicro()}
+		e := entry{key: row.OutTradeNo, tradeNo: row.TradeNo, at: row.Finished.UnixMicro()}
 		if row.Kind == alipay.BillKindTrade {
-			e.kind, e.amount = paygate.BookPayment, row.TotalAmount
+			e.kind, e.amount = kindPayment, row.TotalAmount
 		} else {
-			e.kind, e.amount, e.outRequestNo = paygate.BookRefund, -row.ReceiptAmount, row.OutRequestNo
+			e.kind, e.amount, e.outRequestNo = kindRefund, -row.ReceiptAmount, row.OutRequestNo
 		}
 		if err := s.add(e); err != nil {
 			return err
