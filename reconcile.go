@@ -56,6 +56,11 @@ type Reconciliation struct {
 	// Differences, in the order found (by channel number). Loaded by
 	// Reconciliation, not by ListReconciliations.
 	Differences []*ReconDifference
+	// RepairLog is every repair made by any run of the day, oldest
+	// first: kept when a later run replaces the report (and no longer
+	// sees what was repaired). Loaded by Reconciliation; SaveReconciliation
+	// appends the repaired differences of r to it.
+	RepairLog []*ReconDifference
 	// CrossDay lists the entries this run matched against another day or
 	// carried to the next day (see ReconCrossDay). Loaded by
 	// Reconciliation, not by ListReconciliations.

@@ -78,9 +78,12 @@ type ReconciliationView struct {
 	Open            int                   `json:"open"`
 	Differences     []ReconDifferenceView `json:"differences"`
 	Repairs         int                   `json:"repairs"`
-	Error           string                `json:"error,omitempty"`
-	StartedAt       *time.Time            `json:"started_at"`
-	FinishedAt      *time.Time            `json:"finished_at"`
+	// RepairLog is every repair of every run of the day (a stored
+	// report's; a run's own repairs are its repaired differences).
+	RepairLog  []ReconDifferenceView `json:"repair_log,omitempty"`
+	Error      string                `json:"error,omitempty"`
+	StartedAt  *time.Time            `json:"started_at"`
+	FinishedAt *time.Time            `json:"finished_at"`
 }
 
 // ReconDifferenceView is one difference.
@@ -99,14 +102,14 @@ type ReconDifferenceView struct {
 	RepairedAt        *time.Time      `json:"repaired_at,omitempty"`
 }
 
-// View returns r's public form with its differences (all of them, or those
-// given).
+// View returns r's public form with its differences and repair log.
 func (r *Reconciliation) View() ReconciliationView {
-	return r.ViewWith(r.Differences)
+	return r.ViewWith(r.Differences, r.RepairLog)
 }
 
-// ViewWith returns r's public form with only diffs as its differences.
-func (r *Reconciliation) ViewWith(diffs []*ReconDifference) ReconciliationView {
+// ViewWith returns r's public form with only diffs as its differences and
+// repairs as its repair log.
+func (r *Reconciliation) ViewWith(diffs, repairs []*ReconDifference) ReconciliationView {
 	v := ReconciliationView{
 		Date: r.Day, Status: r.Status, Source: r.Source, ChannelRows: r.ChannelRows, LocalRows: r.LocalRows,
 		Matched: r.Matched, DifferenceCount: r.DifferenceCount, Open: r.OpenCount, Repairs: r.Repairs, Error: r.Error,
@@ -115,6 +118,9 @@ func (r *Reconciliation) ViewWith(diffs []*ReconDifference) ReconciliationView {
 	}
 	for _, d := range diffs {
 		v.Differences = append(v.Differences, d.View())
+	}
+	for _, d := range repairs {
+		v.RepairLog = append(v.RepairLog, d.View())
 	}
 	return v
 }

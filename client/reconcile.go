@@ -18,6 +18,9 @@ type Reconciliation struct {
 	Open            int                        `json:"open"`    // not repaired
 	Repairs         int                        `json:"repairs"` // repaired by Alipay's word
 	Differences     []ReconciliationDifference `json:"differences"`
+	// RepairLog is every repair of the merchant's orders by any run of the
+	// day (a later run no longer shows what was repaired), oldest first.
+	RepairLog []ReconciliationDifference `json:"repair_log"`
 }
 
 // ReconciliationDifference is one difference. Kind is status_mismatch,

@@ -27,6 +27,9 @@ type reconciliationJSON struct {
 	Open            int                           `json:"open"`
 	Repairs         int                           `json:"repairs"`
 	Differences     []paygate.ReconDifferenceView `json:"differences"`
+	// RepairLog: every repair of the merchant's orders by any run of the
+	// day, oldest first.
+	RepairLog []paygate.ReconDifferenceView `json:"repair_log"`
 }
 
 // getReconciliation: GET /api/v1/reconciliations/:date, the merchant's
@@ -55,7 +58,12 @@ func (s *Server) getReconciliation(c *gin.Context, m *paygate.Merchant) (int, an
 		return 0, nil, err
 	}
 	out := reconciliationJSON{Date: rep.Day, Status: rep.Status, DifferenceCount: len(diffs),
-		Differences: make([]paygate.ReconDifferenceView, 0, len(diffs))}
+		Differences: make([]paygate.ReconDifferenceView, 0, len(diffs)), RepairLog: []paygate.ReconDifferenceView{}}
+	for _, d := range rep.RepairLog {
+		if d.MerchantID == m.ID {
+			out.RepairLog = append(out.RepairLog, d.View())
+		}
+	}
 	if !rep.FinishedAt.IsZero() {
 		t := rep.FinishedAt.UTC()
 		out.FinishedAt = &t

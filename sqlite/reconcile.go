@@ -222,6 +222,12 @@ func (s *Store) SaveReconciliation(ctx context.Context, r *paygate.Reconciliatio
 	if err := insertCrossDay(ctx, tx, r); err != nil {
 		return err
 	}
+	// The run's repairs join the day's kept trail (see the migration).
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO reconciliation_repairs (day, kind, merchant_id, order_id, out_trade_no, channel_no, trade_no, out_request_no, local, channel, repaired, action, before_state, after_state, repaired_at, created_at)
+		SELECT day, kind, merchant_id, order_id, out_trade_no, channel_no, trade_no, out_request_no, local, channel, repaired, action, before_state, after_state, repaired_at, created_at FROM reconciliation_differences WHERE day = ? AND repaired = 1 ORDER BY id`, r.Day); err != nil {
+		return dbError(err, what)
+	}
 	if err := tx.Commit(); err != nil {
 		return wrapErr(err, "sqlite: commit")
 	}
@@ -313,7 +319,10 @@ func (s *Store) Reconciliation(ctx context.Context, day string) (*paygate.Reconc
 	if err != nil {
 		return nil, dbError(err, what)
 	}
-	if r.Differences, err = differences(ctx, tx, what, `day = ? ORDER BY id`, day); err != nil {
+	if r.Differences, err = differences(ctx, tx, what, "reconciliation_differences", `day = ? ORDER BY id`, day); err != nil {
+		return nil, err
+	}
+	if r.RepairLog, err = differences(ctx, tx, what, "reconciliation_repairs", `day = ? ORDER BY id`, day); err != nil {
 		return nil, err
 	}
 	if r.CrossDay, err = crossDay(ctx, tx, what, `day = ? ORDER BY id`, day); err != nil {
@@ -358,7 +367,7 @@ func (s *Store) ReconDifferencesOf(ctx context.Context, day string, merchantID i
 	if err := checkDay(day); err != nil {
 		return nil, err
 	}
-	return differences(ctx, s.db, fmt.Sprintf("reconciliation differences of %s for merchant %d", day, merchantID),
+	return differences(ctx, s.db, fmt.Sprintf("reconciliation differences of %s for merchant %d", day, merchantID), "reconciliation_differences",
 		`day = ? AND merchant_id = ? ORDER BY id`, day, merchantID)
 }
 
@@ -369,11 +378,11 @@ func (s *Store) ReconCrossDayOf(ctx context.Context, kind paygate.BookKind, chan
 		`kind = ? AND channel_no = ? AND out_request_no = ? ORDER BY day, id`, string(kind), channelNo, outRequestNo)
 }
 
-func differences(ctx context.Context, q querier, what, where string, args ...any) ([]*paygate.ReconDifference, error) {
+func differences(ctx context.Context, q querier, what, table, where string, args ...any) ([]*paygate.ReconDifference, error) {
 	rows, err := q.QueryContext(ctx, `
 		SELECT id, day, kind, merchant_id, order_id, out_trade_no, channel_no, trade_no, out_request_no,
 			local, channel, repaired, action, before_state, after_state, repaired_at, created_at
-		FROM reconciliation_differences WHERE `+where, args...)
+		FROM `+table+` WHERE `+where, args...)
 	if err != nil {
 		return nil, dbError(err, what)
 	}

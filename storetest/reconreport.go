@@ -65,7 +65,16 @@ func testReconSaveLoad(t *testing.T, s paygate.Store) {
 	}
 	r.StartedAt, r.FinishedAt = us(t0), us(t0.Add(1500*time.Millisecond))
 	diffs[0].CreatedAt, diffs[0].RepairedAt, diffs[2].CreatedAt = us(t0), us(t0.Add(2*time.Second)), us(t0)
-	mustEqual(t, "report", loadReport(t, s, r.Day), r)
+	got := loadReport(t, s, r.Day)
+	// The repaired difference is also in the day's repair log (its own ID).
+	if len(got.RepairLog) != 1 || got.RepairLog[0].ChannelNo != o.ChannelNo || !got.RepairLog[0].Repaired {
+		t.Fatalf("repair log %+v; want the one repaired difference", got.RepairLog)
+	}
+	logged := *got.RepairLog[0]
+	logged.ID = diffs[0].ID
+	mustEqual(t, "repair log entry", &logged, diffs[0])
+	got.RepairLog = nil
+	mustEqual(t, "report", got, r)
 
 	mustEqual(t, "differences of the merchant", differencesOf(t, s, r.Day, m.ID), []*paygate.ReconDifference{diffs[0]})
 	mustEqual(t, "differences of the other", differencesOf(t, s, r.Day, other.ID), []*paygate.ReconDifference{diffs[2]})
@@ -220,5 +229,34 @@ func testReconSaveInvalid(t *testing.T, s paygate.Store) {
 			}
 			mustEqual(t, "report after a failed save", loadReport(t, s, day), before)
 		})
+	}
+}
+
+// testReconRepairLog: the repairs of every run of a day stay on record when
+// later runs replace the report (they no longer see what was repaired).
+func testReconRepairLog(t *testing.T, s paygate.Store) {
+	m := newMerchant(t, s)
+	repaired := func(no string) *paygate.ReconDifference {
+		return &paygate.ReconDifference{Kind: "status_mismatch", MerchantID: m.ID, ChannelNo: no,
+			Local: json.RawMessage(`{"status":"pending"}`), Channel: json.RawMessage(`{"status":"success"}`),
+			Repaired: true, Action: "repaired", Before: "pending", After: "paid", RepairedAt: us(t0.Add(time.Second)), CreatedAt: t0}
+	}
+	open := &paygate.ReconDifference{Kind: "missing_local", ChannelNo: "PGX", Local: json.RawMessage(`null`),
+		Channel: json.RawMessage(`{}`), CreatedAt: t0}
+	saveReport(t, s, report("2026-04-01", []*paygate.ReconDifference{repaired("PG1"), open}, nil))
+	saveReport(t, s, report("2026-04-01", []*paygate.ReconDifference{open}, nil))
+	saveReport(t, s, report("2026-04-01", []*paygate.ReconDifference{repaired("PG2"), open}, nil))
+	saveReport(t, s, report("2026-04-02", []*paygate.ReconDifference{repaired("PG3")}, nil))
+	got := loadReport(t, s, "2026-04-01")
+	var log []string
+	for _, d := range got.RepairLog {
+		if !d.Repaired || d.Before != "pending" || d.After != "paid" || !d.RepairedAt.Equal(us(t0.Add(time.Second))) || d.MerchantID != m.ID {
+			t.Errorf("repair log entry %+v", d)
+		}
+		log = append(log, d.ChannelNo)
+	}
+	mustEqual(t, "the day's repair log", log, []string{"PG1", "PG2"})
+	if len(got.Differences) != 2 {
+		t.Errorf("the last run's differences: %d, want 2", len(got.Differences))
 	}
 }

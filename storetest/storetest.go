@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) paygate.Store) {
 		{"ReconScanRefunds", testReconScanRefunds},
 		{"ReconSaveLoad", testReconSaveLoad},
 		{"ReconReplace", testReconReplace},
+		{"ReconRepairLog", testReconRepairLog},
 		{"ReconCrossDayOf", testReconCrossDayOf},
 		{"ListReconciliations", testListReconciliations},
 		{"ReconSaveInvalid", testReconSaveInvalid},

@@ -257,9 +257,26 @@ func printReport(w io.Writer, rep *paygate.Reconciliation, asJSON bool) error {
 	}
 	fmt.Fprintf(w, "  bill rows %d, book rows %d, matched %d, differences %d (open %d), repairs %d\n",
 		rep.ChannelRows, rep.LocalRows, rep.Matched, rep.DifferenceCount, rep.OpenCount, rep.Repairs)
-	if len(rep.Differences) == 0 {
-		return nil
+	if len(rep.Differences) > 0 {
+		if err := printDifferences(w, rep); err != nil {
+			return err
+		}
 	}
+	if len(rep.RepairLog) > 0 {
+		fmt.Fprintf(w, "\nrepairs made by the runs of %s:\n", rep.Day)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "REPAIRED_AT\tKIND\tOUT_TRADE_NO\tCHANNEL_OUT_TRADE_NO\tBEFORE\tAFTER\tACTION")
+		for _, d := range rep.RepairLog {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rfc3339(d.RepairedAt), d.Kind, orDash(d.OutTradeNo), d.ChannelNo,
+				d.Before, d.After, d.Action)
+		}
+		return tw.Flush()
+	}
+	return nil
+}
+
+// printDifferences prints rep's differences as a table.
+func printDifferences(w io.Writer, rep *paygate.Reconciliation) error {
 	if len(rep.Differences) < rep.DifferenceCount {
 		fmt.Fprintf(w, "  (the first %d differences are kept in detail)\n", len(rep.Differences))
 	}

@@ -202,8 +202,21 @@ func TestE2EReconcile(t *testing.T) {
 		}
 		out.Reset()
 		if err := run(ctx, []string{"reconcile", "show", day, "--config", e.configFile(t)}, &out, &errOut); err != nil ||
-			!strings.Contains(out.String(), "missing_local") || !strings.Contains(out.String(), "OUTSIDE_1") {
+			!strings.Contains(out.String(), "missing_local") || !strings.Contains(out.String(), "OUTSIDE_1") ||
+			!strings.Contains(out.String(), "repairs made") || !strings.Contains(out.String(), "pending → paid") {
 			t.Errorf("reconcile show: %v\n%s%s", err, out.String(), errOut.String())
+		}
+		// The repairs stay on record after a later run replaced the report.
+		out.Reset()
+		var shown paygate.ReconciliationView
+		if err := run(ctx, []string{"reconcile", "show", day, "--json", "--config", e.configFile(t)}, &out, &errOut); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(out.Bytes(), &shown); err != nil || len(shown.RepairLog) != 2 || len(shown.Differences) != 1 {
+			t.Errorf("show --json: %v, %d repairs logged, %d differences; want 2 and 1", err, len(shown.RepairLog), len(shown.Differences))
+		}
+		if own, err := e.a.Reconciliation(ctx, day); err != nil || len(own.Differences) != 0 || len(own.RepairLog) != 2 {
+			t.Errorf("merchant A after the repair: %+v, %v; want no differences and its two repairs", own, err)
 		}
 
 		// The node's metrics read the kept report.

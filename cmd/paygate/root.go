@@ -42,5 +42,6 @@ func subcommands() []subcommandFunc {
 		newReconcileCmd, // reconcile.go: daily bill diff, exit 3 on differences
 		newMigrateCmd,   // migrate.go: database migrations
 		newAPICmd,       // api.go: signed merchant API calls from the terminal
+		newAlipayCmd,    // alipaycall.go: signed Alipay OpenAPI calls with the app's key
 	}
 }

@@ -55,6 +55,31 @@ CREATE TABLE reconciliation_differences (
 CREATE INDEX reconciliation_differences_day_merchant_idx
     ON reconciliation_differences (day, merchant_id, id);
 
+-- Every repair of every run, kept: a day's report is replaced by each run,
+-- and a run after a repair no longer sees the difference it repaired, so
+-- the repairs (what, why, before and after, when) are appended here and
+-- never deleted, the day's audit trail.
+CREATE TABLE reconciliation_repairs (
+    id             bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    day            text        NOT NULL,
+    kind           text        NOT NULL,
+    merchant_id    bigint      REFERENCES merchants (id),
+    order_id       bigint      REFERENCES orders (id),
+    out_trade_no   text        NOT NULL DEFAULT '',
+    channel_no     text        NOT NULL DEFAULT '',
+    trade_no       text        NOT NULL DEFAULT '',
+    out_request_no text        NOT NULL DEFAULT '',
+    local          text,
+    channel        text,
+    repaired       boolean     NOT NULL DEFAULT true,
+    action         text        NOT NULL DEFAULT '',
+    before_state   text        NOT NULL DEFAULT '',
+    after_state    text        NOT NULL DEFAULT '',
+    repaired_at    timestamptz,
+    created_at     timestamptz NOT NULL
+);
+CREATE INDEX reconciliation_repairs_day_idx ON reconciliation_repairs (day, id);
+
 CREATE TABLE reconciliation_crossday (
     id             bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     day            text        NOT NULL REFERENCES reconciliations (day) ON DELETE CASCADE,
@@ -89,6 +114,7 @@ CREATE INDEX refunds_succeeded_at_idx ON refunds (succeeded_at) WHERE status = '
 DROP INDEX refunds_succeeded_at_idx;
 DROP INDEX orders_paid_at_idx;
 DROP INDEX orders_paid_day_idx;
+DROP TABLE reconciliation_repairs;
 DROP TABLE reconciliation_crossday;
 DROP TABLE reconciliation_differences;
 DROP TABLE reconciliations;

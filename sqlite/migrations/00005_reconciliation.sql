@@ -55,6 +55,31 @@ CREATE TABLE IF NOT EXISTS reconciliation_differences (
 CREATE INDEX IF NOT EXISTS reconciliation_differences_day_merchant_idx
     ON reconciliation_differences (day, merchant_id, id);
 
+-- Every repair of every run, kept: a day's report is replaced by each run,
+-- and a run after a repair no longer sees the difference it repaired, so
+-- the repairs (what, why, before and after, when) are appended here and
+-- never deleted, the day's audit trail.
+CREATE TABLE IF NOT EXISTS reconciliation_repairs (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    day            TEXT    NOT NULL,
+    kind           TEXT    NOT NULL,
+    merchant_id    INTEGER REFERENCES merchants (id),
+    order_id       INTEGER REFERENCES orders (id),
+    out_trade_no   TEXT    NOT NULL DEFAULT '',
+    channel_no     TEXT    NOT NULL DEFAULT '',
+    trade_no       TEXT    NOT NULL DEFAULT '',
+    out_request_no TEXT    NOT NULL DEFAULT '',
+    local          TEXT,
+    channel        TEXT,
+    repaired       INTEGER NOT NULL DEFAULT 1,
+    action         TEXT    NOT NULL DEFAULT '',
+    before_state   TEXT    NOT NULL DEFAULT '',
+    after_state    TEXT    NOT NULL DEFAULT '',
+    repaired_at    INTEGER,
+    created_at     INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS reconciliation_repairs_day_idx ON reconciliation_repairs (day, id);
+
 CREATE TABLE IF NOT EXISTS reconciliation_crossday (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     day            TEXT    NOT NULL REFERENCES reconciliations (day) ON DELETE CASCADE,
@@ -91,6 +116,7 @@ CREATE INDEX IF NOT EXISTS refunds_succeeded_at_idx ON refunds (succeeded_at) WH
 DROP INDEX IF EXISTS refunds_succeeded_at_idx;
 DROP INDEX IF EXISTS orders_paid_at_idx;
 DROP INDEX IF EXISTS orders_paid_day_idx;
+DROP TABLE IF EXISTS reconciliation_repairs;
 DROP TABLE IF EXISTS reconciliation_crossday;
 DROP TABLE IF EXISTS reconciliation_differences;
 DROP TABLE IF EXISTS reconciliations;
