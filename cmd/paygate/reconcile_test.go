@@ -233,3 +233,52 @@ func TestE2EReconcile(t *testing.T) {
 		}
 	})
 }
+
+// TestReconcileBillFile: `reconcile --bill` reads an archive already
+// downloaded (no Alipay configured): against empty books, every payment of
+// a synthetic bill is missing_local (exit 3); a bill of another day and a
+// malformed date fail (exit 1) and keep no report of a run.
+func TestReconcileBillFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	bill := filepath.Join(dir, "bill.zip")
+	if _, stderr, err := runCmd(t, "sim", "bill", "--date", "2026-11-29", "--rows", "300", "--out", bill); err != nil {
+		t.Fatalf("sim bill: %v\n%s", err, stderr)
+	}
+	if err := ensureMasterKey(filepath.Join(data, masterKeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := runCmd(t, "reconcile", "--date", "2026-11-29", "--bill", bill, "--data", data, "--json")
+	if exitCode(err) != 3 {
+		t.Fatalf("reconcile --bill: %v (exit %d), want exit 3\n%s", err, exitCode(err), stderr)
+	}
+	var rep paygate.ReconciliationView
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.ChannelRows != 300 || rep.DifferenceCount != 300 || rep.Open != 300 || len(rep.Differences) != 300 ||
+		rep.Differences[0].Kind != recon.MissingLocal || !strings.HasPrefix(rep.Source, "file ") {
+		t.Fatalf("report: %d rows, %d differences (%d open, %d listed), source %q", rep.ChannelRows, rep.DifferenceCount, rep.Open, len(rep.Differences), rep.Source)
+	}
+	if n := strings.Count(stderr, `"level":"ERROR"`); n < 100 {
+		t.Errorf("%d ERROR lines for 300 missing_local differences; want one each up to 100, then one more", n)
+	}
+	for _, args := range [][]string{
+		{"reconcile", "--date", "2026-11-28", "--bill", bill, "--data", data},         // another day's bill
+		{"reconcile", "--date", "2026-11-31", "--bill", bill, "--data", data},         // no such day
+		{"reconcile", "--bill", bill, "--data", data},                                 // no date
+		{"reconcile", "--date", "2026-11-29", "--bill", bill + ".no", "--data", data}, // no file
+	} {
+		if _, _, err := runCmd(t, args...); exitCode(err) != 1 {
+			t.Errorf("%v: %v (exit %d), want exit 1", args, err, exitCode(err))
+		}
+	}
+	stdout, _, err = runCmd(t, "reconcile", "list", "--data", data)
+	if err != nil || !strings.Contains(stdout, "2026-11-29  done") || !strings.Contains(stdout, "2026-11-28  failed") {
+		t.Errorf("reconcile list: %v\n%s", err, stdout)
+	}
+}
