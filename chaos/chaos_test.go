@@ -12,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/recon"
 )
 
 var (
@@ -288,6 +291,11 @@ func runChaos(t *testing.T, store, bin string, seed uint64) {
 		t.Fatalf("chaos: gathering the truth: %v", err)
 	}
 	ms, oc := check(d, tr, time.Now())
+	reconciled := e.reconcile(ctx, began)
+	if reconciled.mismatch != "" {
+		ms = append(ms, mismatch{Msg: reconciled.mismatch})
+	}
+	mark("reconciliation: %s", reconciled.summary)
 	if notQuiet != "" {
 		ms = append([]mismatch{{Msg: fmt.Sprintf("no quiet within %s: %s", *flagQuiet, notQuiet)}}, ms...)
 	}
@@ -335,11 +343,11 @@ func runChaos(t *testing.T, store, bin string, seed uint64) {
 	summary := fmt.Sprintf("chaos: store=%s orders=%d qr=%d barcode=%d paid=%d (partially_refunded=%d) refunded=%d closed=%d pending=%d "+
 		"buyer_paid=%d cancel_refunds=%d late_payments=%d refunds_succeeded=%d events=%d (%s) deliveries=%d (failed_on_purpose=%d) "+
 		"faults=%s injected≈{channel_calls:%d gateway_errors:%d unknown:%d timeouts:%d notify_dropped:%d notify_duplicated:%d notify_gave_up:%d} "+
-		"kills=%d pg_restarts=%d recovery=[%s] retries=%d {%s} seed=%d workload=%s quiet=%s total=%s mismatches=%d %s",
+		"kills=%d pg_restarts=%d recovery=[%s] retries=%d {%s} reconciliation={%s} seed=%d workload=%s quiet=%s total=%s mismatches=%d %s",
 		store, n, oc.qr, oc.barcode, oc.paid, oc.partial, oc.refunded, oc.closed, oc.pending,
 		oc.simPaid, oc.cancelRefunds, oc.latePayments, oc.refundsOK, oc.eventCount, eventSrc, rxDeliveries, rxFailed,
 		faults, calls, injected["gateway_errors"], injected["unknown"], injected["timeouts"], oc.notifyDropped, oc.notifyDuplicated, oc.notifyGaveUp,
-		kills, pgRestarts, strings.Join(recs, "; "), retries, retryDetail, seed, workload.Round(time.Second), quietIn.Round(time.Second),
+		kills, pgRestarts, strings.Join(recs, "; "), retries, retryDetail, reconciled.summary, seed, workload.Round(time.Second), quietIn.Round(time.Second),
 		time.Since(began).Round(time.Second), len(ms), byKind)
 	fmt.Println(summary)
 	t.Log(summary)
@@ -380,4 +388,40 @@ func (e *env) dumpLogs(t *testing.T) {
 	} else if _, err := os.Stat(e.logDir); err == nil {
 		t.Logf("chaos: full logs kept in %s", e.logDir)
 	}
+}
+
+// reconciled is what reconciling the run's day against the simulator's
+// bill found.
+type reconciled struct {
+	summary  string
+	mismatch string // "" when the books equal the bill
+}
+
+// reconcile runs `paygate reconcile` for the day the run began (China
+// time) against the simulator's bill of it so far (bill_same_day): after
+// every disturbance, the books must equal Alipay's bill, every payment and
+// refund, with nothing to repair. A run that crossed midnight (China
+// time) is not reconciled: its payments are on two bills.
+func (e *env) reconcile(ctx context.Context, began time.Time) reconciled {
+	day := recon.DayOf(began)
+	if day != recon.DayOf(time.Now()) {
+		return reconciled{summary: "skipped: the run crossed midnight, China time"}
+	}
+	if err := e.setFaults(ctx, map[string]any{"bill_same_day": true}); err != nil {
+		return reconciled{summary: "failed", mismatch: "reconciliation: " + err.Error()}
+	}
+	out, err := runTool(ctx, e.bin, "reconcile", "--date", day, "--config", e.configs[0], "--json")
+	var rep paygate.ReconciliationView
+	if jerr := json.Unmarshal([]byte(lastLine(out)), &rep); jerr != nil {
+		return reconciled{summary: "failed", mismatch: fmt.Sprintf("reconciliation did not run: %v", err)}
+	}
+	summary := fmt.Sprintf("bill rows %d, book rows %d, matched %d, differences %d", rep.ChannelRows, rep.LocalRows, rep.Matched, rep.DifferenceCount)
+	if rep.DifferenceCount == 0 && err == nil {
+		return reconciled{summary: summary}
+	}
+	var kinds []string
+	for _, d := range rep.Differences[:min(len(rep.Differences), 10)] {
+		kinds = append(kinds, fmt.Sprintf("%s %s/%s %s", d.Kind, d.OutTradeNo, d.ChannelOutTradeNo, d.OutRequestNo))
+	}
+	return reconciled{summary: summary, mismatch: fmt.Sprintf("reconciliation against the bill: %s: %v", summary, kinds)}
 }

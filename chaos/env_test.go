@@ -66,6 +66,7 @@ type env struct {
 	rx      *receiver
 	nodes   []*proc
 	nodeURL []string
+	configs []string // the nodes' configuration files
 	pg      *pgInstance
 	standby *pgInstance // the failover drill's streaming replica, promoted mid-run
 	probe   jobsProbe   // River's jobs, for the recovery measures
@@ -169,6 +170,8 @@ func newEnv(t *testing.T, store, bin string, seed uint64, webhookFail float64) *
 			t.Fatalf("chaos: %v", err)
 		}
 	}
+
+	e.configs = configs
 
 	// The merchant and its receiver. The receiver's URL must exist before
 	// the merchant is made; its secret is known only after.
