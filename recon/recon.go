@@ -49,11 +49,11 @@ import (
 
 // The kinds of difference.
 const (
-	MissingLocal   = "missing_local"
-	MissingChannel = "missing_channel"
-	StatusMismatch = "status_mismatch"
-	AmountMismatch = "amount_mismatch"
-	RefundMismatch = "refund_mismatch"
+	MissingLocal   = paygate.ReconMissingLocal
+	MissingChannel = paygate.ReconMissingChannel
+	StatusMismatch = paygate.ReconStatusMismatch
+	AmountMismatch = paygate.ReconAmountMismatch
+	RefundMismatch = paygate.ReconRefundMismatch
 )
 
 // Kinds lists the kinds of difference, worst first.

@@ -45,7 +45,7 @@ const bookPaymentsQuery = `SELECT ` + bookPaymentsColumns + ` FROM orders
 // time; see paygate.ReconStore. fn's entry is reused: it is valid only
 // during the call. An error from fn stops the scan and is returned as is.
 func (s *Store) ScanBookPayments(ctx context.Context, from, to time.Time, fn func(*paygate.BookEntry) error) error {
-	if err := checkWindow(from, to); err != nil {
+	if err := paygate.CheckBookWindow(from, to); err != nil {
 		return err
 	}
 	e := paygate.BookEntry{Kind: paygate.BookPayment}
@@ -90,7 +90,7 @@ const bookRefundsQuery = `
 // in ascending (channel number, out_request_no) byte order, as
 // ScanBookPayments does.
 func (s *Store) ScanBookRefunds(ctx context.Context, from, to time.Time, fn func(*paygate.BookEntry) error) error {
-	if err := checkWindow(from, to); err != nil {
+	if err := paygate.CheckBookWindow(from, to); err != nil {
 		return err
 	}
 	e := paygate.BookEntry{Kind: paygate.BookRefund}
@@ -191,7 +191,7 @@ func assign(dest any, v driver.Value) error {
 // difference whose CreatedAt is zero with now. An invalid report is
 // EInvalid and changes nothing, in the store or in r.
 func (s *Store) SaveReconciliation(ctx context.Context, r *paygate.Reconciliation) error {
-	if err := checkReconciliation(r); err != nil {
+	if err := paygate.CheckReconciliation(r); err != nil {
 		return err
 	}
 	what := "reconciliation of " + r.Day
@@ -305,7 +305,7 @@ func scanReconciliation(sc scanner) (*paygate.Reconciliation, error) {
 // found) and cross-day entries; ENotFound when the day was never
 // reconciled, EInvalid when day is not a date.
 func (s *Store) Reconciliation(ctx context.Context, day string) (*paygate.Reconciliation, error) {
-	if err := checkDay(day); err != nil {
+	if err := paygate.CheckReconDay(day); err != nil {
 		return nil, err
 	}
 	what := "reconciliation of " + day
@@ -364,7 +364,7 @@ func (s *Store) ListReconciliations(ctx context.Context, limit int) ([]*paygate.
 // ReconDifferencesOf lists day's differences that concern the merchant's
 // orders, in the order found.
 func (s *Store) ReconDifferencesOf(ctx context.Context, day string, merchantID int64) ([]*paygate.ReconDifference, error) {
-	if err := checkDay(day); err != nil {
+	if err := paygate.CheckReconDay(day); err != nil {
 		return nil, err
 	}
 	return differences(ctx, s.db, fmt.Sprintf("reconciliation differences of %s for merchant %d", day, merchantID), "reconciliation_differences",
