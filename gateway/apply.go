@@ -20,20 +20,27 @@ var errNoChange = errors.New("no change")
 // (refunds, events) commits with the order or not at all.
 func (s *Service) update(ctx context.Context, orderID int64, fn func(tx paygate.StoreTx, o *paygate.Order) error) (*paygate.Order, error) {
 	var out *paygate.Order
+	var before paygate.OrderStatus
+	written := false
 	err := s.cfg.Store.Tx(ctx, func(tx paygate.StoreTx) error {
+		written = false
 		o, err := tx.OrderForUpdate(ctx, orderID)
 		if err != nil {
 			return err
 		}
-		out = o
+		out, before = o, o.Status
 		switch err := fn(tx, o); {
 		case errors.Is(err, errNoChange):
 			return nil
 		case err != nil:
 			return err
 		}
+		written = true
 		return tx.UpdateOrder(ctx, o)
 	})
+	if err == nil && written {
+		s.orderWritten(ctx, before, out)
+	}
 	return out, err
 }
 

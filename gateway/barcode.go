@@ -131,7 +131,8 @@ func (s *Service) cancelled(ctx context.Context, o *paygate.Order, resp *alipay.
 	if resp.Action != alipay.ActionRefund {
 		return s.markClosed(ctx, o.ID, resp.TradeNo)
 	}
-	return s.update(ctx, o.ID, func(tx paygate.StoreTx, o *paygate.Order) error {
+	refunded := false
+	o, err := s.update(ctx, o.ID, func(tx paygate.StoreTx, o *paygate.Order) error {
 		now := s.now()
 		switch o.Status {
 		case paygate.StatusPending:
@@ -149,6 +150,7 @@ func (s *Service) cancelled(ctx context.Context, o *paygate.Order, resp *alipay.
 			if err := tx.CreateRefund(ctx, r); err != nil {
 				return err
 			}
+			refunded = true
 			o.RefundedAmount = o.TotalAmount
 			if err := o.Transition(paygate.StatusRefunded, now); err != nil {
 				return err
@@ -157,6 +159,10 @@ func (s *Service) cancelled(ctx context.Context, o *paygate.Order, resp *alipay.
 		}
 		return errNoChange
 	})
+	if err == nil && refunded {
+		s.flow().RefundMoved(string(paygate.RefundSucceeded))
+	}
+	return o, err
 }
 
 // settleRefusedCancel asks the channel about a trade whose cancel it refused

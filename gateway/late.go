@@ -78,5 +78,8 @@ func (s *Service) latePayment(ctx context.Context, o *paygate.Order, tradeNo str
 	if paygate.ErrorCode(err) == paygate.EConflict {
 		return nil // recorded by an earlier notification
 	}
+	if err == nil {
+		noteChange(ctx)
+	}
 	return err
 }

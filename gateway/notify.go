@@ -11,11 +11,8 @@ import (
 	"github.com/paygate/paygate/alipay"
 )
 
-// HandleNotification verifies an Alipay notification and applies it: the
-// signature, the app id, that the order exists, that the amount (and the
-// seller, when configured) match (§5.4). The change commits in one
-// transaction; a duplicate changes nothing. nil means durably applied.
-func (s *Service) HandleNotification(ctx context.Context, form url.Values) error {
+// handleNotification is HandleNotification (observe.go) without its report.
+func (s *Service) handleNotification(ctx context.Context, form url.Values) error {
 	n, err := s.cfg.Channel.ParseNotification(form)
 	if err != nil {
 		return err
@@ -172,6 +169,7 @@ func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outReques
 		log.Warn("refund notification for a refund the channel does not confirm", "refund_status", resp.RefundStatus)
 		return nil
 	}
+	recorded := false
 	_, err = s.update(ctx, o.ID, func(tx paygate.StoreTx, o *paygate.Order) error {
 		if _, err := tx.RefundByRequestNo(ctx, o.ID, outRequestNo); err == nil {
 			return errNoChange // recorded meanwhile
@@ -202,7 +200,11 @@ func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outReques
 			return err
 		}
 		log.Warn("recorded a refund made at the channel, not through paygate", "amount", r.Amount.Yuan())
+		recorded = true
 		return s.refunded(ctx, tx, o, r, now)
 	})
+	if err == nil && recorded {
+		s.flow().RefundMoved(string(paygate.RefundSucceeded))
+	}
 	return err
 }

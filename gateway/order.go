@@ -62,6 +62,9 @@ func (s *Service) insert(ctx context.Context, o *paygate.Order) error {
 			// the background from the start, even if this node dies now.
 			return s.enqueue(ctx, tx, paygate.Job{Kind: paygate.JobCompensateOrder, OrderID: o.ID, RunAt: s.firstCompensation(o)})
 		})
+		if err == nil {
+			s.flow().OrderMoved(string(o.Mode), string(o.Status), o.TotalAmount)
+		}
 		if err == nil || paygate.ErrorCode(err) != paygate.EConflict || attempt == 2 {
 			return err
 		}

@@ -55,6 +55,9 @@ func (s *Service) Refund(ctx context.Context, m *paygate.Merchant, outTradeNo st
 	if err != nil {
 		return nil, false, err
 	}
+	if created {
+		s.flow().RefundMoved(string(paygate.RefundPending))
+	}
 	if r.Status != paygate.RefundPending {
 		return r, created, nil
 	}
@@ -138,6 +141,7 @@ func (s *Service) resolveRefund(ctx context.Context, o *paygate.Order, r *paygat
 // already succeeded is left as it is.
 func (s *Service) refundSucceeded(ctx context.Context, orderID int64, outRequestNo string) (*paygate.Refund, error) {
 	var r *paygate.Refund
+	moved := false
 	_, err := s.update(ctx, orderID, func(tx paygate.StoreTx, o *paygate.Order) error {
 		var err error
 		if r, err = tx.RefundByRequestNo(ctx, orderID, outRequestNo); err != nil {
@@ -154,8 +158,12 @@ func (s *Service) refundSucceeded(ctx context.Context, orderID int64, outRequest
 		if err := tx.UpdateRefund(ctx, r); err != nil {
 			return err
 		}
+		moved = true
 		return s.refunded(ctx, tx, o, r, now)
 	})
+	if err == nil && moved {
+		s.flow().RefundMoved(string(paygate.RefundSucceeded))
+	}
 	return r, err
 }
 
@@ -176,6 +184,7 @@ func (s *Service) refunded(ctx context.Context, tx paygate.StoreTx, o *paygate.O
 // refundFailed releases a refund the channel refused.
 func (s *Service) refundFailed(ctx context.Context, orderID int64, outRequestNo string, cause error) (*paygate.Refund, error) {
 	var r *paygate.Refund
+	moved := false
 	_, err := s.update(ctx, orderID, func(tx paygate.StoreTx, _ *paygate.Order) error {
 		var err error
 		if r, err = tx.RefundByRequestNo(ctx, orderID, outRequestNo); err != nil {
@@ -188,8 +197,12 @@ func (s *Service) refundFailed(ctx context.Context, orderID int64, outRequestNo 
 		if err := tx.UpdateRefund(ctx, r); err != nil {
 			return err
 		}
+		moved = true
 		return errNoChange
 	})
+	if err == nil && moved {
+		s.flow().RefundMoved(string(paygate.RefundFailed))
+	}
 	return r, err
 }
 

@@ -42,7 +42,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	now := s.now()
 	ip := ipKey(c.ClientIP())
 	if d := s.ipLimit.take(ip, now); d > 0 {
-		s.abort(c, rateLimited(d))
+		s.abort(c, rateLimited(ScopeIP, d))
 		return
 	}
 	// An address that has failed too often is not refused outright: a
@@ -54,7 +54,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	m, body, err := s.verify(c.Request.Context(), c.Request, now, fenced)
 	if err == nil {
 		if d := s.limiter.wait(m.ID, now); d > 0 {
-			err = rateLimited(d)
+			err = rateLimited(ScopeMerchant, d)
 		} else {
 			err = s.checkNonce(c.Request.Context(), m, c.Request, now)
 		}
@@ -62,6 +62,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	if err != nil {
 		if paygate.ErrorCode(err) == paygate.EUnauthorized {
 			s.authFailures.spend(ip, now)
+			s.obs.AuthFailure(authReason(err))
 			addLogAttrs(c, slog.String("auth_failure", paygate.ErrorMessage(err)))
 			err = paygate.Errorf(paygate.EUnauthorized, authFailedMessage)
 		}
@@ -136,12 +137,12 @@ func (s *Server) merchantByKey(ctx context.Context, key string, now time.Time, f
 	case cached && m != nil:
 		return m, nil
 	case fenced > 0:
-		return nil, rateLimited(fenced) // the address failed too often: no lookups for it
+		return nil, rateLimited(ScopeAuthFailures, fenced) // the address failed too often: no lookups for it
 	case cached:
 		return nil, paygate.Errorf(paygate.EUnauthorized, "unknown access key")
 	}
 	if d := s.unknownKeys.empty(key, now); d > 0 {
-		return nil, rateLimited(d)
+		return nil, rateLimited(ScopeUnknownKey, d)
 	}
 	m, err := s.merchants.MerchantByAccessKey(ctx, key)
 	if paygate.ErrorCode(err) == paygate.ENotFound {

@@ -59,6 +59,7 @@ func statusOf(code string) int {
 type retryAfterError struct {
 	err   error
 	after time.Duration
+	scope string // the limit's, for its metric (metrics.go)
 }
 
 func (e *retryAfterError) Error() string { return e.err.Error() }

@@ -34,6 +34,7 @@ func (s *Server) notifyAlipay(c *gin.Context) {
 	}
 	if d := s.notifyLimit.take(ipKey(ip), s.now()); d > 0 {
 		addLogAttrs(c, slog.String("notify_refused", "rate limited"), slog.String("client_ip", ip))
+		s.obs.RateLimited(ScopeNotify)
 		c.Header("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
 		c.Data(http.StatusTooManyRequests, "text/plain; charset=utf-8", []byte(notifyFailure))
 		return

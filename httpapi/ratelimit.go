@@ -158,11 +158,12 @@ func (l *keyedLimiter) spend(key string, now time.Time) {
 	l.bucket(key, now).AllowN(now, 1)
 }
 
-// rateLimited is the 429 every limit answers.
-func rateLimited(after time.Duration) error {
+// rateLimited is the 429 every limit answers; scope names the limit.
+func rateLimited(scope string, after time.Duration) error {
 	return &retryAfterError{
 		err:   paygate.Errorf(paygate.ERateLimited, "too many requests; retry after the time in Retry-After"),
 		after: after,
+		scope: scope,
 	}
 }
 

@@ -101,6 +101,9 @@ type Config struct {
 	// Events serves /api/v1/events (list, get, resend); nil leaves those
 	// routes out.
 	Events Events
+	// Observer receives the requests', authentication failures' and rate
+	// limits' counts (metrics.go); nil counts nothing.
+	Observer Observer
 }
 
 // Defaults.
@@ -134,6 +137,7 @@ type Server struct {
 	recons                                          Reconciliations
 	draining                                        atomic.Bool
 	engine                                          *gin.Engine
+	obs                                             Observer
 }
 
 // New builds the server and its routes. It panics if a required dependency
@@ -163,6 +167,10 @@ func New(cfg Config) *Server {
 		mcache:          newMerchantCache(cfg.MerchantCacheTTL),
 		notifyAllowlist: cfg.NotifyAllowlist,
 		trusted:         cfg.TrustedProxies,
+		obs:             cfg.Observer,
+	}
+	if s.obs == nil {
+		s.obs = noObserver{}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -206,7 +214,7 @@ func (s *Server) routes(mounts []Mount) *gin.Engine {
 	if err := e.SetTrustedProxies(trusted); err != nil {
 		panic("httpapi.New: TrustedProxies: " + err.Error()) // netip.Prefix strings always parse
 	}
-	e.Use(s.edge)
+	e.Use(s.observe, s.edge)
 	e.NoRoute(func(c *gin.Context) {
 		s.writeError(c, paygate.Errorf(paygate.ENotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})

@@ -50,6 +50,8 @@ type WebhookConfig struct {
 	Logger   *slog.Logger
 	// Now signs the webhooks and stamps the attempts; default time.Now.
 	Now func() time.Time
+	// Observer receives every attempt's result (metrics.go); may be nil.
+	Observer WebhookObserver
 }
 
 // DeliverEventWorker runs DeliverEventArgs jobs: it POSTs an event's stored
@@ -128,12 +130,14 @@ func (w *DeliverEventWorker) Work(ctx context.Context, job *river.Job[DeliverEve
 	target, secret, err := w.endpoint(ctx, e)
 	var undeliverable *undeliverableError
 	if errors.As(err, &undeliverable) {
+		w.observe(WebhookDead, 0)
 		return w.giveUp(ctx, log, &paygate.WebhookAttempt{EventID: id, At: w.cfg.Now(), Excerpt: undeliverable.reason}, e.MerchantID)
 	}
 	if err != nil {
 		return err
 	}
 	if err := w.cfg.Egress.checkURL(target); err != nil {
+		w.observe(WebhookRefused, 0)
 		return w.giveUp(ctx, log, &paygate.WebhookAttempt{EventID: id, At: w.cfg.Now(), URL: redact(target), Excerpt: excerpt([]byte(err.Error()))}, e.MerchantID)
 	}
 	last := job.Attempt >= job.MaxAttempts
@@ -151,6 +155,7 @@ func (w *DeliverEventWorker) Work(ctx context.Context, job *river.Job[DeliverEve
 	switch {
 	case refused != nil:
 		done(Abandoned) // nothing was sent: it says nothing about the endpoint
+		w.observe(WebhookRefused, 0)
 		return w.giveUp(ctx, log, a, e.MerchantID)
 	case ctx.Err() != nil && !a.Success:
 		// This node is stopping: the attempt says nothing about the
@@ -167,6 +172,7 @@ func (w *DeliverEventWorker) Work(ctx context.Context, job *river.Job[DeliverEve
 			return err // delivered but not recorded: a retry sends it again, which receivers allow
 		}
 		log.Info("webhook delivered", "status", a.StatusCode, "latency_ms", a.Latency.Milliseconds())
+		w.observe(WebhookDelivered, a.Latency)
 		return nil
 	}
 	return w.failed(ctx, log, a, last)
@@ -201,6 +207,7 @@ func (w *DeliverEventWorker) circuitOpen(ctx context.Context, log *slog.Logger, 
 		return river.JobSnooze(d)
 	}
 	reason := fmt.Sprintf("circuit open for %s for longer than the retry schedule (%s); given up", host(target), w.span())
+	w.observe(WebhookDead, 0)
 	if err := w.giveUp(ctx, log, &paygate.WebhookAttempt{EventID: e.ID, At: w.cfg.Now(), URL: target, Excerpt: excerpt([]byte(reason))}, e.MerchantID); err != nil {
 		return err
 	}
@@ -235,6 +242,11 @@ func (w *DeliverEventWorker) failed(ctx context.Context, log *slog.Logger, a *pa
 		return err
 	}
 	failure := fmt.Errorf("webhook to %s failed: status %d: %s", host(a.URL), a.StatusCode, a.Excerpt)
+	if last {
+		w.observe(WebhookDead, a.Latency)
+	} else {
+		w.observe(WebhookFailed, a.Latency)
+	}
 	if !last {
 		log.Warn("webhook attempt failed; will retry", "status", a.StatusCode, "endpoint", host(a.URL))
 		return failure

@@ -192,17 +192,20 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		return nil, err
 	}
 	a.metrics = newMetrics()
+	if err := a.metrics.watchDatabase(st); err != nil {
+		return nil, err
+	}
 	a.alipay, a.service, err = newService(cfg, st, a.queue, logger, a.metrics)
 	if err != nil {
 		return nil, err
 	}
-	jobs.RegisterCompensation(a.queue, a.service)
+	jobs.RegisterCompensation(a.queue, jobs.ObserveCompensation(a.service, a.metrics))
 	if err := scheduleReconcile(cfg, a, logger); err != nil {
 		return nil, err
 	}
 	jobs.RegisterWebhooks(a.queue, jobs.WebhookConfig{Store: st, Logger: logger, Egress: jobs.EgressPolicy{
 		AllowPrivateNetworks: cfg.Webhooks.AllowPrivateNetworks, AllowHTTP: cfg.Webhooks.AllowHTTP,
-	}})
+	}, Observer: a.metrics})
 	if a.limits, err = serverLimits(cfg, a.service.BarcodeWindow()); err != nil {
 		return nil, err
 	}
@@ -235,7 +238,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		Events:           &jobs.EventService{Store: st, Queue: a.queue},
 		Reconciliations:  st,
 		Mounts:           mounts, // not /metrics: serve has it on server.admin_addr, the demo mounts it
+		Observer:         a.metrics,
 	})
+	a.metrics.watchRoutes(a.api.Routes())
 	ok = true
 	return a, nil
 }
@@ -277,6 +282,11 @@ func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *sl
 		BreakerFailures: cfg.Channel.BreakerFailures, BreakerOpen: cfg.Channel.BreakerOpen,
 		RetryAttempts: cfg.Channel.RetryAttempts, RetryBase: cfg.Channel.RetryBase, RetryMax: cfg.Channel.RetryMax,
 	})
+	var ch gateway.Channel = channel
+	if m, ok := obs.(*metrics); ok {
+		m.watchBreaker(cfg.Alipay.AppID, channel.State)
+		ch = gateway.ObserveChannel(channel, m)
+	}
 	notifyURL := cfg.Alipay.NotifyURL
 	if notifyURL == "" {
 		if cfg.Server.PublicURL == "" {
@@ -285,7 +295,7 @@ func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *sl
 		notifyURL = strings.TrimRight(cfg.Server.PublicURL, "/") + "/notify/alipay"
 	}
 	svc, err := gateway.New(gateway.Config{
-		Store: st, Channel: channel, Logger: logger, NotifyURL: notifyURL, SellerID: cfg.Alipay.SellerID,
+		Store: st, Channel: ch, Logger: logger, NotifyURL: notifyURL, SellerID: cfg.Alipay.SellerID,
 		DefaultTimeout: cfg.Orders.DefaultTimeout, CallTimeout: cfg.Alipay.CallTimeout,
 		PollInterval: cfg.Barcode.PollInterval, PollTimeout: cfg.Barcode.PollTimeout,
 		Jobs: queue, CompensateAfter: cfg.Jobs.CompensateAfter, CompensateInterval: cfg.Jobs.CompensateInterval,

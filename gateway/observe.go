@@ -1,0 +1,223 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"time"
+
+	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/alipay"
+)
+
+// FlowObserver receives the business counts an operator watches: order and
+// refund transitions (reported once committed) and how each notification
+// ended. A Config.Observer that also implements FlowObserver receives them;
+// cmd backs it with Prometheus.
+type FlowObserver interface {
+	// OrderMoved: an order of mode (qr, barcode) entered status (pending at
+	// creation, paid, closed, refunded); amount is its total.
+	OrderMoved(mode, status string, amount paygate.Money)
+	// RefundMoved: a refund entered status (pending, succeeded, failed).
+	RefundMoved(status string)
+	// Notification: one notification ended with result, one of
+	// NotifyResults.
+	Notification(result string)
+}
+
+// The results of a notification.
+const (
+	NotifyApplied          = "applied"           // it changed the order (or carried out the late-payment policy)
+	NotifyDuplicate        = "duplicate"         // verified, and it changed nothing: already applied
+	NotifyDeferred         = "deferred"          // answered failure on purpose: Alipay sends it again later
+	NotifyRefusedSignature = "refused_signature" // the signature does not verify, or the form cannot be verified
+	NotifyRefusedMismatch  = "refused_mismatch"  // signed, but not for an order of this gateway as stored (app id, amount, seller, order)
+	NotifyError            = "error"             // could not be applied now (store, channel): Alipay retries
+)
+
+// NotifyResults lists every notification result, for metrics to start at zero.
+var NotifyResults = []string{NotifyApplied, NotifyDuplicate, NotifyDeferred, NotifyRefusedSignature, NotifyRefusedMismatch, NotifyError}
+
+// flow is the observer's FlowObserver side, or one that counts nothing.
+func (s *Service) flow() FlowObserver {
+	if f, ok := s.cfg.Observer.(FlowObserver); ok {
+		return f
+	}
+	return noFlow{}
+}
+
+type noFlow struct{}
+
+func (noFlow) OrderMoved(string, string, paygate.Money) {}
+func (noFlow) RefundMoved(string)                       {}
+func (noFlow) Notification(string)                      {}
+
+// changeKey marks a context whose handling records whether it wrote
+// anything (see HandleNotification).
+type changeKey struct{}
+
+// noteChange records, for a HandleNotification in progress, that it wrote
+// a change.
+func noteChange(ctx context.Context) {
+	if p, ok := ctx.Value(changeKey{}).(*bool); ok {
+		*p = true
+	}
+}
+
+// orderWritten reports an order update committed by update: the change
+// (for notifications) and its transition, if its status moved.
+func (s *Service) orderWritten(ctx context.Context, before paygate.OrderStatus, o *paygate.Order) {
+	noteChange(ctx)
+	if o.Status != before {
+		s.flow().OrderMoved(string(o.Mode), string(o.Status), o.TotalAmount)
+	}
+}
+
+// HandleNotification verifies an Alipay notification and applies it: the
+// signature, the app id, that the order exists, that the amount (and the
+// seller, when configured) match (§5.4). The change commits in one
+// transaction; a duplicate changes nothing. nil means durably applied. Each
+// call's result is reported to the FlowObserver.
+func (s *Service) HandleNotification(ctx context.Context, form url.Values) error {
+	changed := false
+	err := s.handleNotification(context.WithValue(ctx, changeKey{}, &changed), form)
+	s.flow().Notification(notifyResult(err, changed))
+	return err
+}
+
+// notifyResult classifies how a notification ended.
+func notifyResult(err error, changed bool) string {
+	switch {
+	case err == nil && changed:
+		return NotifyApplied
+	case err == nil:
+		return NotifyDuplicate
+	case errors.Is(err, errDeciding), errors.Is(err, errCancelling):
+		return NotifyDeferred
+	case errors.Is(err, alipay.ErrNotifySignature), errors.Is(err, alipay.ErrNotifyMalformed):
+		return NotifyRefusedSignature
+	case errors.Is(err, alipay.ErrNotifyMismatch), paygate.ErrorCode(err) == paygate.ENotFound:
+		return NotifyRefusedMismatch
+	}
+	return NotifyError
+}
+
+// ChannelObserver receives one report per channel call made through
+// ObserveChannel.
+type ChannelObserver interface {
+	// ChannelCall: a call of the OpenAPI method ended with outcome (one of
+	// ChannelOutcomes) after d, retries included.
+	ChannelCall(method, outcome string, d time.Duration)
+}
+
+// The outcomes of a channel call, as an operator reads them.
+const (
+	CallSuccess = "success" // a final answer: created, paid, closed, refunded, …
+	CallPaying  = "paying"  // the buyer is still to pay or confirm (10003, WAIT_BUYER_PAY)
+	CallFailed  = "failed"  // a definite business refusal
+	CallUnknown = "unknown" // no clear answer (20000, a timeout, an answer that does not verify): settled by query
+	CallError   = "error"   // not answered: transport failure, configuration error, or refused by the open breaker
+)
+
+// ChannelOutcomes lists every call outcome, and ChannelMethods every method
+// the use cases call, for metrics to start at zero.
+var (
+	ChannelOutcomes = []string{CallSuccess, CallPaying, CallFailed, CallUnknown, CallError}
+	ChannelMethods  = []string{alipay.MethodPrecreate, alipay.MethodPay, alipay.MethodQuery, alipay.MethodCancel,
+		alipay.MethodClose, alipay.MethodRefund, alipay.MethodRefundQuery}
+)
+
+// ObserveChannel wraps ch so that every call is reported to obs with its
+// outcome and duration. Wrapped around a ResilientChannel, a call is what
+// the use case sees: its retries inside, its refusals by the breaker as
+// errors.
+func ObserveChannel(ch Channel, obs ChannelObserver) Channel {
+	return &observedChannel{inner: ch, obs: obs, now: time.Now}
+}
+
+type observedChannel struct {
+	inner Channel
+	obs   ChannelObserver
+	now   func() time.Time
+}
+
+// observe reports one call: outcome is err's, unless the call succeeded
+// and paying says the trade still waits for the buyer.
+func observe[T any](c *observedChannel, method string, call func() (*T, error), paying func(*T) bool) (*T, error) {
+	start := c.now()
+	resp, err := call()
+	outcome := CallOutcome(err)
+	if err == nil && resp != nil && paying != nil && paying(resp) {
+		outcome = CallPaying
+	}
+	c.obs.ChannelCall(method, outcome, c.now().Sub(start))
+	return resp, err
+}
+
+// CallOutcome classifies a channel call's error (nil is success).
+func CallOutcome(err error) string {
+	if err == nil {
+		return CallSuccess
+	}
+	if errors.Is(err, ErrNotSent) {
+		return CallError
+	}
+	var e *alipay.Error
+	switch alipay.OutcomeOf(err) {
+	case alipay.OutcomeSuccess:
+		return CallSuccess
+	case alipay.OutcomePaying:
+		return CallPaying
+	case alipay.OutcomeFailed:
+		return CallFailed
+	case alipay.OutcomeConfig:
+		return CallError
+	}
+	// Unknown: no answer read at all is a transport failure, unless it is
+	// the deadline passing, which leaves the outcome to a query.
+	if errors.As(err, &e) && e.Code == "" && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		return CallError
+	}
+	return CallUnknown
+}
+
+func (c *observedChannel) AppID() string { return c.inner.AppID() }
+
+func (c *observedChannel) Precreate(ctx context.Context, req alipay.PrecreateRequest) (*alipay.PrecreateResponse, error) {
+	return observe(c, alipay.MethodPrecreate, func() (*alipay.PrecreateResponse, error) { return c.inner.Precreate(ctx, req) }, nil)
+}
+
+func (c *observedChannel) Pay(ctx context.Context, req alipay.PayRequest) (*alipay.PayResponse, error) {
+	return observe(c, alipay.MethodPay, func() (*alipay.PayResponse, error) { return c.inner.Pay(ctx, req) },
+		func(r *alipay.PayResponse) bool { return r.Outcome() == alipay.OutcomePaying })
+}
+
+func (c *observedChannel) Query(ctx context.Context, ref alipay.TradeRef) (*alipay.QueryResponse, error) {
+	return observe(c, alipay.MethodQuery, func() (*alipay.QueryResponse, error) { return c.inner.Query(ctx, ref) },
+		func(r *alipay.QueryResponse) bool { return r.TradeStatus == alipay.TradeWaitBuyerPay })
+}
+
+func (c *observedChannel) Cancel(ctx context.Context, ref alipay.TradeRef) (*alipay.CancelResponse, error) {
+	return observe(c, alipay.MethodCancel, func() (*alipay.CancelResponse, error) { return c.inner.Cancel(ctx, ref) }, nil)
+}
+
+func (c *observedChannel) Close(ctx context.Context, req alipay.CloseRequest) (*alipay.CloseResponse, error) {
+	return observe(c, alipay.MethodClose, func() (*alipay.CloseResponse, error) { return c.inner.Close(ctx, req) }, nil)
+}
+
+func (c *observedChannel) Refund(ctx context.Context, req alipay.RefundRequest) (*alipay.RefundResponse, error) {
+	return observe(c, alipay.MethodRefund, func() (*alipay.RefundResponse, error) { return c.inner.Refund(ctx, req) }, nil)
+}
+
+func (c *observedChannel) RefundQuery(ctx context.Context, req alipay.RefundQueryRequest) (*alipay.RefundQueryResponse, error) {
+	return observe(c, alipay.MethodRefundQuery, func() (*alipay.RefundQueryResponse, error) { return c.inner.RefundQuery(ctx, req) }, nil)
+}
+
+// ParseNotification is local work: not a call, not reported.
+func (c *observedChannel) ParseNotification(form url.Values) (*alipay.Notification, error) {
+	return c.inner.ParseNotification(form)
+}
+
+// BreakerStates maps a ResilientChannel's State to the number
+// paygate_channel_breaker_state shows: 0 closed, 1 half-open, 2 open.
+var BreakerStates = map[string]float64{"closed": 0, "half-open": 1, "open": 2}
