@@ -32,6 +32,7 @@ type metrics struct {
 	reg          *prometheus.Registry
 	latePayments *prometheus.CounterVec
 	recon        *reconMetrics
+	db           *dbMetrics
 
 	httpRequests      *prometheus.CounterVec
 	httpDuration      *prometheus.HistogramVec

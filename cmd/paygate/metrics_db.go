@@ -31,6 +31,7 @@ type poolStats struct {
 // dbMetrics exports what the node's database holds: the webhook backlog and
 // dead letters, River's queue per job kind, and the connection pool.
 type dbMetrics struct {
+	every         time.Duration // how long a reading is reused: dbRefresh
 	webhookCounts func(ctx context.Context) (backlog, dead int64, err error)
 	backlog       jobs.BacklogFunc
 	pool          func() poolStats
@@ -47,6 +48,7 @@ type dbMetrics struct {
 // watchDatabase registers the database's metrics for st.
 func (m *metrics) watchDatabase(st storeCloser) error {
 	c := &dbMetrics{
+		every:          dbRefresh,
 		webhookBacklog: prometheus.NewDesc("paygate_webhook_backlog", "Webhook events neither delivered nor dead-lettered.", nil, nil),
 		deadLetters:    prometheus.NewDesc("paygate_webhook_dead_letters", "Webhook events dead-lettered, waiting for a re-send by hand.", nil, nil),
 		queued: prometheus.NewDesc("paygate_jobs_queued",
@@ -80,6 +82,7 @@ func (m *metrics) watchDatabase(st storeCloser) error {
 		return fmt.Errorf("metrics: no database metrics for store %T", st)
 	}
 	m.reg.MustRegister(c)
+	m.db = c
 	return nil
 }
 
@@ -94,7 +97,7 @@ func (c *dbMetrics) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *dbMetrics) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
-	if time.Since(c.readAt) > dbRefresh {
+	if time.Since(c.readAt) >= c.every {
 		c.refresh()
 	}
 	events, kinds := c.events, c.kinds
