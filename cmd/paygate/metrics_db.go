@@ -45,9 +45,9 @@ type dbMetrics struct {
 	kinds  map[string]jobs.KindBacklog
 }
 
-// watchDatabase registers the database's metrics for st.
-func (m *metrics) watchDatabase(st storeCloser) error {
-	c := &dbMetrics{
+// newDBMetrics is a dbMetrics without its readers.
+func newDBMetrics() *dbMetrics {
+	return &dbMetrics{
 		every:          dbRefresh,
 		webhookBacklog: prometheus.NewDesc("paygate_webhook_backlog", "Webhook events neither delivered nor dead-lettered.", nil, nil),
 		deadLetters:    prometheus.NewDesc("paygate_webhook_dead_letters", "Webhook events dead-lettered, waiting for a re-send by hand.", nil, nil),
@@ -61,6 +61,11 @@ func (m *metrics) watchDatabase(st storeCloser) error {
 		poolWaits:  prometheus.NewDesc("paygate_db_pool_wait_total", "Connection acquisitions that had to wait for one.", nil, nil),
 		poolWaited: prometheus.NewDesc("paygate_db_pool_wait_seconds_total", "Time spent waiting for a database connection.", nil, nil),
 	}
+}
+
+// watchDatabase registers the database's metrics for st.
+func (m *metrics) watchDatabase(st storeCloser) error {
+	c := newDBMetrics()
 	switch s := st.(type) {
 	case *sqlite.Store:
 		db := s.DB()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,12 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/paygate/paygate/alipaysim"
 	"github.com/paygate/paygate/client"
+	"github.com/paygate/paygate/jobs"
 )
 
 // metricFamilies are the families issue 9 names, with their label names
@@ -316,4 +319,40 @@ func excerpt(t *testing.T, e *e2eEnv) string {
 		}
 	}
 	return b.String()
+}
+
+// TestDBMetricsDatabaseDown: a scrape while the database does not answer
+// succeeds, with the last figures read.
+func TestDBMetricsDatabaseDown(t *testing.T) {
+	c := newDBMetrics()
+	c.every = 0
+	down := false
+	c.webhookCounts = func(context.Context) (int64, int64, error) {
+		if down {
+			return 0, 0, errors.New("database unreachable")
+		}
+		return 7, 2, nil
+	}
+	c.backlog = func(context.Context) ([]jobs.KindBacklog, error) {
+		if down {
+			return nil, errors.New("database unreachable")
+		}
+		return []jobs.KindBacklog{{Kind: "deliver_event", Queued: 3, Oldest: 4 * time.Second}}, nil
+	}
+	c.pool = func() poolStats { return poolStats{max: 10} }
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.reg.MustRegister(c)
+	for _, d := range []bool{false, true} {
+		down = d
+		rec := httptest.NewRecorder()
+		m.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		body := rec.Body.String()
+		for _, want := range []string{"paygate_webhook_backlog 7", "paygate_webhook_dead_letters 2",
+			`paygate_jobs_queued{kind="deliver_event"} 3`, `paygate_jobs_oldest_age_seconds{kind="deliver_event"} 4`,
+			`paygate_jobs_queued{kind="resolve_refund"} 0`, "paygate_db_pool_max 10"} {
+			if rec.Code != http.StatusOK || !strings.Contains(body, want+"\n") {
+				t.Errorf("database down %v: %d, lacks %q:\n%s", d, rec.Code, want, body)
+			}
+		}
+	}
 }
