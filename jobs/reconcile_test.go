@@ -16,9 +16,13 @@ import (
 )
 
 // TestDailyReconcileOnceAcrossReplicas: two replicas on one database, each
-// with the daily reconciliation on a short schedule: the day due is
-// reconciled exactly once, by a real reconciler, after the first try finds
-// no bill published yet (it is asked for again, not failed).
+// with the daily reconciliation on a short schedule: the day due gets
+// exactly one job, whichever replica leads and however often the schedule
+// fires, and a real reconciler reconciles it after the first try finds no
+// bill published yet (it is asked for again, not failed). A job handed
+// back after a node missed its heartbeats (a loaded machine) may run once
+// more: reconciling a day again replaces its report, which is why the job
+// may repeat; what must not happen is a second job for the day.
 func TestDailyReconcileOnceAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	storeKinds(t, func(t *testing.T, open func(t *testing.T) backend) {
@@ -56,7 +60,7 @@ func TestDailyReconcileOnceAcrossReplicas(t *testing.T) {
 		}
 		ctx := context.Background()
 		for i := range 2 {
-			q, err := b.newQueue(jobs.Config{PollInterval: 100 * time.Millisecond, NodeTimeout: time.Second})
+			q, err := b.newQueue(jobs.Config{PollInterval: 100 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,23 +75,29 @@ func TestDailyReconcileOnceAcrossReplicas(t *testing.T) {
 				q.Stop(sctx)
 			})
 		}
-		deadline := time.Now().Add(30 * time.Second)
+		deadline := time.Now().Add(90 * time.Second)
 		for {
 			rep, err := b.store.Reconciliation(ctx, day)
 			if err == nil && rep.Status == "done" {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s not reconciled after 30 s (calls %v)", day, calls)
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("%s not reconciled after 90 s (calls %v)", day, calls)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		// Many firings later, still one reconciliation of the day.
+		// Many firings later, still one job for the day.
 		time.Sleep(2 * time.Second)
+		jobsOfDay, err := b.countJobs(`SELECT count(*) FROM river_job WHERE kind = 'reconcile_day'`)
+		if err != nil {
+			t.Fatal(err)
+		}
 		mu.Lock()
 		defer mu.Unlock()
-		if len(calls) != 1 || calls[day] != 2 {
-			t.Errorf("runs %v; want the due day %s twice (not ready, then reconciled) and nothing else", calls, day)
+		if jobsOfDay != 1 || len(calls) != 1 || calls[day] < 2 {
+			t.Errorf("%d reconcile_day jobs, runs %v; want one job, for the due day %s, run at least twice (not ready, then reconciled)", jobsOfDay, calls, day)
 		}
 	})
 }

@@ -40,6 +40,8 @@ type backend struct {
 	// jobSnoozes counts the snoozes of an event's delivery jobs, as River
 	// records them in each job's metadata.
 	jobSnoozes func(eventID string) (int, error)
+	// countJobs runs a count(*) query (the same SQL on both databases).
+	countJobs func(query string) (int, error)
 }
 
 const (
@@ -89,6 +91,7 @@ func openSQLite(t *testing.T) backend {
 		newQueue:    func(cfg jobs.Config) (*jobs.Queue, error) { return jobs.NewSQLite(st.DB(), cfg) },
 		pendingJobs: func() (int, error) { return countSQL(st.DB(), pendingSQL) },
 		jobSnoozes:  func(id string) (int, error) { return countSQL(st.DB(), snoozesSQLite, id) },
+		countJobs:   func(q string) (int, error) { return countSQL(st.DB(), q) },
 	}
 }
 
@@ -108,6 +111,7 @@ func openPostgres(t *testing.T) backend {
 		newQueue:    func(cfg jobs.Config) (*jobs.Queue, error) { return jobs.NewPostgres(st.DB(), cfg) },
 		pendingJobs: func() (int, error) { return countPgx(st.DB(), pendingSQL) },
 		jobSnoozes:  func(id string) (int, error) { return countPgx(st.DB(), snoozesPostgres, id) },
+		countJobs:   func(q string) (int, error) { return countPgx(st.DB(), q) },
 	}
 }
 
