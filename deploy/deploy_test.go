@@ -67,7 +67,7 @@ var fixedMetrics = map[string]bool{
 	"paygate_db_pool_wait_seconds_total": true, "paygate_db_pool_max": true,
 	"paygate_reconciliation_differences": true, "paygate_reconciliation_last_success_timestamp_seconds": true,
 	"paygate_reconciliation_repairs_total": true,
-	"paygate_late_payments_total": true, "paygate_build_info": true,
+	"paygate_late_payments_total":          true, "paygate_build_info": true,
 }
 
 // metricName matches the paygate metric names in a PromQL expression.
