@@ -54,20 +54,44 @@ func decodeStrict(t *testing.T, name string, data []byte, v any) {
 // fixedMetrics are the metric families issue 9 fixes: the rules and the
 // dashboard may use only these (and Prometheus' own up and the process
 // collector's process_start_time_seconds in the rules).
-var fixedMetrics = map[string]bool{
-	"paygate_http_requests_total": true, "paygate_http_request_duration_seconds": true,
-	"paygate_orders_total": true, "paygate_refunds_total": true, "paygate_payment_amount_fen_total": true,
-	"paygate_channel_calls_total": true, "paygate_channel_call_duration_seconds": true, "paygate_channel_breaker_state": true,
-	"paygate_notifications_total": true,
-	"paygate_auth_failures_total": true, "paygate_rate_limited_total": true,
-	"paygate_webhook_deliveries_total": true, "paygate_webhook_delivery_duration_seconds": true,
-	"paygate_webhook_backlog": true, "paygate_webhook_dead_letters": true,
-	"paygate_jobs_queued": true, "paygate_jobs_oldest_age_seconds": true, "paygate_compensations_total": true,
-	"paygate_db_pool_in_use": true, "paygate_db_pool_idle": true, "paygate_db_pool_wait_total": true,
-	"paygate_db_pool_wait_seconds_total": true, "paygate_db_pool_max": true,
-	"paygate_reconciliation_differences": true, "paygate_reconciliation_last_success_timestamp_seconds": true,
-	"paygate_reconciliation_repairs_total": true,
-	"paygate_late_payments_total":          true, "paygate_build_info": true,
+var fixedMetrics = setOf(
+	"paygate_http_requests_total",
+	"paygate_http_request_duration_seconds",
+	"paygate_orders_total",
+	"paygate_refunds_total",
+	"paygate_payment_amount_fen_total",
+	"paygate_channel_calls_total",
+	"paygate_channel_call_duration_seconds",
+	"paygate_channel_breaker_state",
+	"paygate_notifications_total",
+	"paygate_auth_failures_total",
+	"paygate_rate_limited_total",
+	"paygate_webhook_deliveries_total",
+	"paygate_webhook_delivery_duration_seconds",
+	"paygate_webhook_backlog",
+	"paygate_webhook_dead_letters",
+	"paygate_jobs_queued",
+	"paygate_jobs_oldest_age_seconds",
+	"paygate_compensations_total",
+	"paygate_db_pool_in_use",
+	"paygate_db_pool_idle",
+	"paygate_db_pool_wait_total",
+	"paygate_db_pool_wait_seconds_total",
+	"paygate_db_pool_max",
+	"paygate_reconciliation_differences",
+	"paygate_reconciliation_last_success_timestamp_seconds",
+	"paygate_reconciliation_repairs_total",
+	"paygate_late_payments_total",
+	"paygate_build_info",
+)
+
+// setOf is a set of names.
+func setOf(names ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
 }
 
 // metricName matches the paygate metric names in a PromQL expression.
