@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paygate/paygate"
 )
@@ -101,6 +102,9 @@ type Config struct {
 	// Events serves /api/v1/events (list, get, resend); nil leaves those
 	// routes out.
 	Events Events
+	// TracerProvider makes a server span per request (see trace.go); nil:
+	// no tracing.
+	TracerProvider trace.TracerProvider
 }
 
 // Defaults.
@@ -134,6 +138,7 @@ type Server struct {
 	recons                                          Reconciliations
 	draining                                        atomic.Bool
 	engine                                          *gin.Engine
+	handler                                         http.Handler // engine, traced
 }
 
 // New builds the server and its routes. It panics if a required dependency
@@ -177,11 +182,12 @@ func New(cfg Config) *Server {
 		s.lease = DefaultIdempotencyLease
 	}
 	s.engine = s.routes(cfg.Mounts)
+	s.handler = traced(cfg.TracerProvider, s.engine)
 	return s
 }
 
 // Handler serves every route.
-func (s *Server) Handler() http.Handler { return s.engine }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Drain turns readiness false and answers new API requests 503 DRAINING so
 // a load balancer moves traffic away; requests already running finish (the
@@ -206,7 +212,7 @@ func (s *Server) routes(mounts []Mount) *gin.Engine {
 	if err := e.SetTrustedProxies(trusted); err != nil {
 		panic("httpapi.New: TrustedProxies: " + err.Error()) // netip.Prefix strings always parse
 	}
-	e.Use(s.edge)
+	e.Use(routeSpan, s.edge)
 	e.NoRoute(func(c *gin.Context) {
 		s.writeError(c, paygate.Errorf(paygate.ENotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})

@@ -218,6 +218,12 @@ func openReconcile(ctx context.Context, d *dataFlags, stderr io.Writer, repair, 
 			env.close()
 		}
 	}()
+	tr, stopTracing, err := startTracing(ctx, logger)
+	if err != nil {
+		return nil, err
+	}
+	env.closers = append(env.closers, func() error { stopTracing(); return nil })
+	cfg.tracer = tr.Provider()
 	st, err := openData(ctx, cfg)
 	if err != nil {
 		return nil, err
