@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -98,11 +97,11 @@ func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order,
 
 // errDeciding answers a notification that arrives while the barcode loop is
 // still deciding its payment; Alipay retries it.
-var errDeciding = errors.New("barcode payment is being decided; notify again later")
+var errDeciding = fmt.Errorf("barcode payment is being decided; %w", paygate.ErrNotifyLater)
 
 // errCancelling answers a notification for an order whose cancel is on its
 // way; Alipay retries it.
-var errCancelling = errors.New("the order is being cancelled; notify again later")
+var errCancelling = fmt.Errorf("the order is being cancelled; %w", paygate.ErrNotifyLater)
 
 // barcodeDeciding reports whether o is a barcode payment its loop may still
 // be deciding: pending and within the loop's window since creation.

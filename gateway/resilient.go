@@ -122,11 +122,9 @@ func NewResilientChannel(inner Channel, cfg ResilientConfig) *ResilientChannel {
 		},
 		IsExcluded: func(err error) bool { return errors.Is(err, errCountNothing) },
 		OnStateChange: func(name string, from, to gobreaker.State) {
-			level := slog.LevelInfo
-			if to == gobreaker.StateOpen {
-				level = slog.LevelWarn
-			}
-			r.log.Log(context.Background(), level, "channel circuit changed state",
+			// Every change is a warning: an operator wants to see the
+			// channel fail and come back. The reason names the cause.
+			r.log.Log(context.Background(), slog.LevelWarn, "channel circuit changed state", "reason", breakerReason(from, to),
 				"from", from.String(), "to", to.String(), "open_for", cfg.BreakerOpen.String())
 			if cfg.OnStateChange != nil {
 				cfg.OnStateChange(name, from.String(), to.String())

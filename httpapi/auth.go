@@ -62,7 +62,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	if err != nil {
 		if paygate.ErrorCode(err) == paygate.EUnauthorized {
 			s.authFailures.spend(ip, now)
-			addLogAttrs(c, slog.String("auth_failure", paygate.ErrorMessage(err)))
+			warnRefused(c, authReason(err), slog.String("auth_failure", paygate.ErrorMessage(err)))
 			err = paygate.Errorf(paygate.EUnauthorized, authFailedMessage)
 		}
 		s.abort(c, err)

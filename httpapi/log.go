@@ -90,6 +90,9 @@ func (s *Server) logRequest(c *gin.Context, rid string, start time.Time) {
 	case c.Request.URL.Path == "/healthz" || c.Request.URL.Path == "/readyz":
 		level = slog.LevelDebug // probes every few seconds would drown the log
 	}
+	if c.GetBool(keyWarn) && level < slog.LevelWarn {
+		level = slog.LevelWarn // refused: forged, replayed, a notification not applied
+	}
 	if extra, ok := c.Get(keyLogAttrs); ok {
 		attrs = append(attrs, extra.([]slog.Attr)...)
 	}
