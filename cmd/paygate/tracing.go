@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paygate/paygate/telemetry"
 )
@@ -41,4 +43,15 @@ func startTracing(ctx context.Context, logger *slog.Logger) (*telemetry.Tracing,
 			logger.Warn("tracing: flushing spans at stop", "err", err.Error())
 		}
 	}, nil
+}
+
+// commandSpan starts the root span of a command's work (a reconcile run),
+// so that its calls to Alipay and the database are one trace; end ends it.
+// Without a provider it does nothing.
+func commandSpan(ctx context.Context, tp trace.TracerProvider, name string, attrs ...attribute.KeyValue) (context.Context, func()) {
+	if tp == nil {
+		return ctx, func() {}
+	}
+	ctx, span := tp.Tracer("github.com/paygate/paygate/cmd/paygate").Start(ctx, name, trace.WithAttributes(attrs...))
+	return ctx, func() { span.End() }
 }
