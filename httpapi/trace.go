@@ -37,10 +37,13 @@ func traced(tp trace.TracerProvider, engine http.Handler) http.Handler {
 // request no route matches keeps the bare method, as OpenTelemetry's
 // conventions ask. It runs first, when gin has routed the request.
 func routeSpan(c *gin.Context) {
-	if route := c.FullPath(); route != "" {
-		span := trace.SpanFromContext(c.Request.Context())
-		span.SetName(c.Request.Method + " " + route)
-		span.SetAttributes(semconv.HTTPRoute(route))
+	// Not recording: tracing off (nothing to name, nothing to allocate),
+	// a probe, or a trace not sampled.
+	if span := trace.SpanFromContext(c.Request.Context()); span.IsRecording() {
+		if route := c.FullPath(); route != "" {
+			span.SetName(c.Request.Method + " " + route)
+			span.SetAttributes(semconv.HTTPRoute(route))
+		}
 	}
 	c.Next()
 }
