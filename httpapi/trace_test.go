@@ -1,13 +1,16 @@
 package httpapi_test
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/httpapi"
 )
 
@@ -39,3 +42,40 @@ func TestServerSpans(t *testing.T) {
 		t.Errorf("unmatched route's span %q, want the bare method", unmatched.Name())
 	}
 }
+
+// BenchmarkTracing is the cost of a server span per request: an unmatched
+// route (the edge, the 404 body, no store), without and with tracing.
+func BenchmarkTracing(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := "off"
+		if on {
+			name = "on"
+		}
+		b.Run(name, func(b *testing.B) {
+			cfg := httpapi.Config{Orders: newFakeOrders(nil), Merchants: nopLookup{}, Idempotency: nopIdem{}, Nonces: httpapi.NewMemoryNonces(nil)}
+			if on {
+				cfg.TracerProvider = sdktrace.NewTracerProvider() // recording, exporting nowhere
+			}
+			h := httpapi.New(cfg).Handler()
+			r := httptest.NewRequest(http.MethodGet, "/api/v2/nowhere", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(httptest.NewRecorder(), r)
+			}
+		})
+	}
+}
+
+type nopLookup struct{}
+
+func (nopLookup) MerchantByAccessKey(context.Context, string) (*paygate.Merchant, error) {
+	return nil, paygate.Errorf(paygate.ENotFound, "no merchant")
+}
+
+type nopIdem struct{}
+
+func (nopIdem) BeginIdempotent(_ context.Context, r *paygate.IdempotencyRecord) (*paygate.IdempotencyRecord, error) {
+	return r, nil
+}
+func (nopIdem) FinishIdempotent(context.Context, *paygate.IdempotencyRecord) error  { return nil }
+func (nopIdem) ReleaseIdempotent(context.Context, *paygate.IdempotencyRecord) error { return nil }
