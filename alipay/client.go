@@ -180,7 +180,7 @@ func (c *Client) call(ctx context.Context, method string, biz any, notifyURL str
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.GatewayURL, strings.NewReader(params.Encode()))
+	req, err := http.NewRequestWithContext(withMethod(ctx, method), http.MethodPost, c.cfg.GatewayURL, strings.NewReader(params.Encode()))
 	if err != nil {
 		return &Error{Outcome: OutcomeConfig, Method: method, Err: err}
 	}

@@ -69,14 +69,14 @@ func (s *Service) markPaid(ctx context.Context, orderID int64, p paidInfo) (*pay
 			return fmt.Errorf("channel reports %s paid for order %s of %s: not applied", p.Amount, o.OutTradeNo, o.TotalAmount)
 		}
 		if o.Status == paygate.StatusPending && !o.CancelRequestedAt.IsZero() && !p.CancelRefused {
-			s.log.Info("payment seen for an order being cancelled: the cancel decides it", "out_trade_no", o.OutTradeNo, "trade_no", p.TradeNo)
+			s.log.InfoContext(ctx, "payment seen for an order being cancelled: the cancel decides it", "out_trade_no", o.OutTradeNo, "trade_no", p.TradeNo)
 			return errNoChange
 		}
 		switch o.Status {
 		case paygate.StatusPaid, paygate.StatusRefunded:
 			return errNoChange
 		case paygate.StatusClosed:
-			s.log.Error("payment arrived for a closed order", "out_trade_no", o.OutTradeNo,
+			s.log.ErrorContext(ctx, "payment arrived for a closed order", "out_trade_no", o.OutTradeNo,
 				"merchant_id", o.MerchantID, "trade_no", p.TradeNo, "amount", o.TotalAmount.Yuan())
 			return paygate.Errorf(paygate.EConflict, "order %s is closed but the channel reports it paid", o.OutTradeNo)
 		}

@@ -42,13 +42,13 @@ func (s *Service) pay(ctx context.Context, o *paygate.Order, authCode string) (*
 		return s.markPaid(ctx, o.ID, p)
 	case alipay.OutcomeFailed, alipay.OutcomeConfig:
 		// A definite refusal (bad code, no balance, ...): no money moved.
-		s.log.Info("barcode pay refused", "out_trade_no", o.OutTradeNo, "err", err)
+		s.log.InfoContext(ctx, "barcode pay refused", "out_trade_no", o.OutTradeNo, "err", err)
 		if _, cerr := s.markClosed(ctx, o.ID, resp.TradeNo); cerr != nil {
 			return nil, cerr
 		}
 		return nil, channelError("pay", err)
 	default:
-		s.log.Warn("barcode pay unknown; querying", "out_trade_no", o.OutTradeNo, "err", err)
+		s.log.WarnContext(ctx, "barcode pay unknown; querying", "out_trade_no", o.OutTradeNo, "err", err)
 		settled, qerr := s.settleByQuery(ctx, o)
 		if qerr == nil && settled.Status != paygate.StatusPending {
 			return settled, nil
@@ -66,7 +66,7 @@ func (s *Service) waitBarcode(ctx context.Context, o *paygate.Order) (*paygate.O
 		}
 		settled, err := s.settleByQuery(ctx, o)
 		if err != nil {
-			s.log.Warn("barcode poll failed", "out_trade_no", o.OutTradeNo, "err", err)
+			s.log.WarnContext(ctx, "barcode poll failed", "out_trade_no", o.OutTradeNo, "err", err)
 			continue
 		}
 		if settled.Status != paygate.StatusPending {
@@ -85,7 +85,7 @@ func (s *Service) waitBarcode(ctx context.Context, o *paygate.Order) (*paygate.O
 func (s *Service) cancelTrade(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
 	marked, err := s.requestCancel(ctx, o.ID)
 	if err != nil {
-		s.log.Error("barcode cancel not sent: its intent could not be recorded; compensation settles the order",
+		s.log.ErrorContext(ctx, "barcode cancel not sent: its intent could not be recorded; compensation settles the order",
 			"out_trade_no", o.OutTradeNo, "err", err)
 		return nil, fmt.Errorf("record the cancel intent: %w", err)
 	}
@@ -99,27 +99,27 @@ func (s *Service) cancelTrade(ctx context.Context, o *paygate.Order) (*paygate.O
 		resp, err := s.cfg.Channel.Cancel(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
 		cancel()
 		if err == nil {
-			s.log.Info("barcode payment cancelled", "out_trade_no", o.OutTradeNo, "action", resp.Action)
+			s.log.InfoContext(ctx, "barcode payment cancelled", "out_trade_no", o.OutTradeNo, "action", resp.Action)
 			return s.cancelled(ctx, o, resp)
 		}
 		lastErr = err
 		if alipay.OutcomeOf(err) == alipay.OutcomeFailed && !resp.Retry() {
 			// A definite refusal (e.g. the cancel window passed): ask what
 			// the trade really is, and leave it to later settlement if open.
-			s.log.Error("barcode cancel refused", "out_trade_no", o.OutTradeNo, "err", err)
+			s.log.ErrorContext(ctx, "barcode cancel refused", "out_trade_no", o.OutTradeNo, "err", err)
 			if settled, qerr := s.settleRefusedCancel(ctx, o); qerr == nil && settled.Status != paygate.StatusPending {
 				return settled, nil
 			}
 			break
 		}
-		s.log.Warn("barcode cancel to be retried", "out_trade_no", o.OutTradeNo, "attempt", attempt, "err", err)
+		s.log.WarnContext(ctx, "barcode cancel to be retried", "out_trade_no", o.OutTradeNo, "attempt", attempt, "err", err)
 		if attempt < s.cfg.CancelAttempts {
 			if err := s.cfg.Sleep(ctx, s.cfg.CancelInterval); err != nil {
 				return nil, err
 			}
 		}
 	}
-	s.log.Error("barcode payment undecided: cancel did not succeed", "out_trade_no", o.OutTradeNo, "err", lastErr)
+	s.log.ErrorContext(ctx, "barcode payment undecided: cancel did not succeed", "out_trade_no", o.OutTradeNo, "err", lastErr)
 	return nil, paygate.Errorf(paygate.EChannel,
 		"pay: the payment could not be decided or cancelled in time; the order stays pending and will be settled by query")
 }

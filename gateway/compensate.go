@@ -40,18 +40,18 @@ func (s *Service) CompensateOrder(ctx context.Context, orderID int64) (time.Dura
 		// not recorded): repeating it is safe, and its answer, not a query,
 		// decides the order. Nothing else may: the cancel refunds a payment.
 		if _, err := s.cancelTrade(ctx, o); err != nil {
-			s.log.Warn("compensation: cancel not confirmed yet; will try again", "out_trade_no", o.OutTradeNo, "err", err)
+			s.log.WarnContext(ctx, "compensation: cancel not confirmed yet; will try again", "out_trade_no", o.OutTradeNo, "err", err)
 			return s.nextLook(o, now), nil
 		}
 		return s.doneUnlessPending(ctx, o, now)
 	}
 	settled, err := s.settleByQuery(ctx, o)
 	if err != nil {
-		s.log.Warn("compensation: query failed; will look again", "out_trade_no", o.OutTradeNo, "err", err)
+		s.log.WarnContext(ctx, "compensation: query failed; will look again", "out_trade_no", o.OutTradeNo, "err", err)
 		return s.nextLook(o, now), nil
 	}
 	if settled.Status != paygate.StatusPending {
-		s.log.Info("compensation settled an order", "out_trade_no", o.OutTradeNo, "status", settled.Status)
+		s.log.InfoContext(ctx, "compensation settled an order", "out_trade_no", o.OutTradeNo, "status", settled.Status)
 		return 0, nil
 	}
 	switch {
@@ -63,10 +63,10 @@ func (s *Service) CompensateOrder(ctx context.Context, orderID int64) (time.Dura
 		return s.doneUnlessPending(ctx, o, now)
 	case !now.Before(o.ExpiresAt):
 		if _, err := s.closeAtChannel(ctx, o); err != nil {
-			s.log.Warn("compensation: expired order not closed yet; will try again", "out_trade_no", o.OutTradeNo, "err", err)
+			s.log.WarnContext(ctx, "compensation: expired order not closed yet; will try again", "out_trade_no", o.OutTradeNo, "err", err)
 			return s.nextLook(o, now), nil
 		}
-		s.log.Info("expired order closed", "out_trade_no", o.OutTradeNo)
+		s.log.InfoContext(ctx, "expired order closed", "out_trade_no", o.OutTradeNo)
 		return s.doneUnlessPending(ctx, o, now)
 	}
 	return s.nextLook(o, now), nil
@@ -81,7 +81,7 @@ func (s *Service) doneUnlessPending(ctx context.Context, o *paygate.Order, now t
 	if err == nil && cur.Status != paygate.StatusPending {
 		return 0, nil
 	}
-	s.log.Warn("compensation: the order is still pending; will look again", "out_trade_no", o.OutTradeNo, "err", err)
+	s.log.WarnContext(ctx, "compensation: the order is still pending; will look again", "out_trade_no", o.OutTradeNo, "err", err)
 	return s.nextLook(o, now), nil
 }
 

@@ -39,7 +39,7 @@ type Observer interface {
 // its out_request_no).
 func (s *Service) latePayment(ctx context.Context, o *paygate.Order, tradeNo string, amount paygate.Money) error {
 	action := "kept"
-	s.log.Error("payment arrived for a closed order", "out_trade_no", o.OutTradeNo, "merchant_id", o.MerchantID,
+	s.log.ErrorContext(ctx, "payment arrived for a closed order", "out_trade_no", o.OutTradeNo, "merchant_id", o.MerchantID,
 		"trade_no", tradeNo, "amount", amount.Yuan(), "policy", string(s.cfg.LatePayment))
 	if s.cfg.LatePayment != LateReport {
 		cctx, cancel := s.callCtx(ctx)

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -38,7 +37,7 @@ func (s *Service) handleNotification(ctx context.Context, form url.Values) error
 		// (and so refund) it: a payment seen now must not be reported, or the
 		// merchant could hand over goods for money that goes back. Alipay
 		// sends the notification again later; by then the loop has decided.
-		log.Info("notification deferred: barcode payment being decided")
+		log.InfoContext(ctx, "notification deferred: barcode payment being decided")
 		return errDeciding
 	}
 	if o.Status == paygate.StatusPending && !o.CancelRequestedAt.IsZero() {
@@ -46,7 +45,7 @@ func (s *Service) handleNotification(ctx context.Context, form url.Values) error
 		// payment. Compensation repeats the cancel until the channel
 		// confirms it; Alipay repeats this notification, which then finds
 		// the order closed.
-		log.Info("notification deferred: the order is being cancelled")
+		log.InfoContext(ctx, "notification deferred: the order is being cancelled")
 		return errCancelling
 	}
 	if n.Paid() && o.Status == paygate.StatusClosed {
@@ -62,7 +61,7 @@ func (s *Service) handleNotification(ctx context.Context, form url.Values) error
 		// TRADE_CLOSED for an order already decided (for a paid one it means
 		// a full refund, applied from refunds and their notifications), or a
 		// status that changes nothing.
-		log.Info("notification needs no change")
+		log.InfoContext(ctx, "notification needs no change")
 	}
 	return err
 }
@@ -95,11 +94,11 @@ func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order,
 
 // errDeciding answers a notification that arrives while the barcode loop is
 // still deciding its payment; Alipay retries it.
-var errDeciding = errors.New("barcode payment is being decided; notify again later")
+var errDeciding = fmt.Errorf("barcode payment is being decided; %w", paygate.ErrNotifyLater)
 
 // errCancelling answers a notification for an order whose cancel is on its
 // way; Alipay retries it.
-var errCancelling = errors.New("the order is being cancelled; notify again later")
+var errCancelling = fmt.Errorf("the order is being cancelled; %w", paygate.ErrNotifyLater)
 
 // barcodeDeciding reports whether o is a barcode payment its loop may still
 // be deciding: pending and within the loop's window since creation.
@@ -138,7 +137,7 @@ func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, n *alipa
 		return fmt.Errorf("paid notification for closed order %s: query: %w", o.OutTradeNo, err)
 	}
 	if resp.TradeStatus == alipay.TradeClosed {
-		s.log.Info("stale paid notification: the trade is closed at the channel", "out_trade_no", o.OutTradeNo, "notify_id", n.NotifyID)
+		s.log.InfoContext(ctx, "stale paid notification: the trade is closed at the channel", "out_trade_no", o.OutTradeNo, "notify_id", n.NotifyID)
 		return nil
 	}
 	return s.latePayment(ctx, o, n.TradeNo, n.TotalAmount)
@@ -156,7 +155,7 @@ func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, n *alipa
 func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outRequestNo string) error {
 	log := s.log.With("out_trade_no", o.OutTradeNo, "out_request_no", outRequestNo)
 	if o.Status.Final() {
-		log.Info("refund notification for an order with nothing left to refund")
+		log.InfoContext(ctx, "refund notification for an order with nothing left to refund")
 		return nil
 	}
 	cctx, cancel := s.callCtx(ctx)
@@ -166,7 +165,7 @@ func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outReques
 		return fmt.Errorf("refund %s made at the channel for order %s: query: %w", outRequestNo, o.OutTradeNo, err)
 	}
 	if !resp.Refunded() || resp.RefundAmount <= 0 {
-		log.Warn("refund notification for a refund the channel does not confirm", "refund_status", resp.RefundStatus)
+		log.WarnContext(ctx, "refund notification for a refund the channel does not confirm", "refund_status", resp.RefundStatus)
 		return nil
 	}
 	recorded := false
@@ -186,7 +185,7 @@ func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outReques
 			return errNoChange // closed or fully refunded: nothing left
 		}
 		if o.RefundedAmount+resp.RefundAmount > o.TotalAmount {
-			log.Error("refund made at the channel exceeds what the order has left: not applied; an operator must look",
+			log.ErrorContext(ctx, "refund made at the channel exceeds what the order has left: not applied; an operator must look",
 				"amount", resp.RefundAmount.Yuan(), "refunded", o.RefundedAmount.Yuan(), "total", o.TotalAmount.Yuan())
 			return errNoChange
 		}
@@ -199,7 +198,7 @@ func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outReques
 		if err := tx.CreateRefund(ctx, r); err != nil {
 			return err
 		}
-		log.Warn("recorded a refund made at the channel, not through paygate", "amount", r.Amount.Yuan())
+		log.WarnContext(ctx, "recorded a refund made at the channel, not through paygate", "amount", r.Amount.Yuan())
 		recorded = true
 		return s.refunded(ctx, tx, o, r, now)
 	})

@@ -32,7 +32,7 @@ func (s *Service) CreateOrder(ctx context.Context, m *paygate.Merchant, req payg
 		}
 		return s.existing(ctx, m, req, o.ParamsHash)
 	}
-	s.log.Info("order recorded", "out_trade_no", o.OutTradeNo, "channel_no", o.ChannelNo,
+	s.log.InfoContext(ctx, "order recorded", "out_trade_no", o.OutTradeNo, "channel_no", o.ChannelNo,
 		"merchant_id", m.ID, "mode", o.Mode, "amount", o.TotalAmount.Yuan())
 	switch o.Mode {
 	case paygate.ModeQR:
@@ -143,13 +143,13 @@ func (s *Service) precreate(ctx context.Context, o *paygate.Order) (*paygate.Ord
 			return nil
 		})
 	case alipay.OutcomeFailed, alipay.OutcomeConfig:
-		s.log.Warn("precreate refused", "out_trade_no", o.OutTradeNo, "err", err)
+		s.log.WarnContext(ctx, "precreate refused", "out_trade_no", o.OutTradeNo, "err", err)
 		if _, cerr := s.markClosed(ctx, o.ID, ""); cerr != nil {
 			return nil, cerr
 		}
 		return nil, channelError("precreate", err)
 	default:
-		s.log.Warn("precreate unknown", "out_trade_no", o.OutTradeNo, "err", err)
+		s.log.WarnContext(ctx, "precreate unknown", "out_trade_no", o.OutTradeNo, "err", err)
 		return nil, channelError("precreate", err)
 	}
 }
@@ -168,7 +168,7 @@ func (s *Service) GetOrder(ctx context.Context, m *paygate.Merchant, outTradeNo 
 	}
 	settled, err := s.settleByQuery(ctx, o)
 	if err != nil {
-		s.log.Warn("refresh: query failed; returning the stored order", "out_trade_no", outTradeNo, "err", err)
+		s.log.WarnContext(ctx, "refresh: query failed; returning the stored order", "out_trade_no", outTradeNo, "err", err)
 		return o, nil
 	}
 	return settled, nil

@@ -109,13 +109,13 @@ func (s *Service) sendRefund(ctx context.Context, o *paygate.Order, r *paygate.R
 		}
 		return s.resolveRefund(ctx, o, r)
 	case alipay.OutcomeFailed, alipay.OutcomeConfig:
-		s.log.Warn("refund refused", "out_trade_no", o.OutTradeNo, "out_request_no", r.OutRequestNo, "err", err)
+		s.log.WarnContext(ctx, "refund refused", "out_trade_no", o.OutTradeNo, "out_request_no", r.OutRequestNo, "err", err)
 		if _, ferr := s.refundFailed(ctx, o.ID, r.OutRequestNo, err); ferr != nil {
 			return nil, ferr
 		}
 		return nil, channelError("refund", err)
 	default:
-		s.log.Warn("refund unknown; querying", "out_trade_no", o.OutTradeNo, "out_request_no", r.OutRequestNo, "err", err)
+		s.log.WarnContext(ctx, "refund unknown; querying", "out_trade_no", o.OutTradeNo, "out_request_no", r.OutRequestNo, "err", err)
 		return s.resolveRefund(ctx, o, r)
 	}
 }
@@ -131,7 +131,7 @@ func (s *Service) resolveRefund(ctx context.Context, o *paygate.Order, r *paygat
 		}
 		return s.refundSucceeded(ctx, o.ID, r.OutRequestNo)
 	}
-	s.log.Warn("refund still unsettled", "out_trade_no", o.OutTradeNo, "out_request_no", r.OutRequestNo, "err", err)
+	s.log.WarnContext(ctx, "refund still unsettled", "out_trade_no", o.OutTradeNo, "out_request_no", r.OutRequestNo, "err", err)
 	return r, nil
 }
 

@@ -122,11 +122,9 @@ func NewResilientChannel(inner Channel, cfg ResilientConfig) *ResilientChannel {
 		},
 		IsExcluded: func(err error) bool { return errors.Is(err, errCountNothing) },
 		OnStateChange: func(name string, from, to gobreaker.State) {
-			level := slog.LevelInfo
-			if to == gobreaker.StateOpen {
-				level = slog.LevelWarn
-			}
-			r.log.Log(context.Background(), level, "channel circuit changed state",
+			// Every change is a warning: an operator wants to see the
+			// channel fail and come back. The reason names the cause.
+			r.log.Log(context.Background(), slog.LevelWarn, "channel circuit changed state", "reason", breakerReason(from, to),
 				"from", from.String(), "to", to.String(), "open_for", cfg.BreakerOpen.String())
 			if cfg.OnStateChange != nil {
 				cfg.OnStateChange(name, from.String(), to.String())
@@ -200,7 +198,7 @@ func do[T any](ctx context.Context, r *ResilientChannel, c call, fn func(context
 		if deadline, ok := ctx.Deadline(); ok && !r.cfg.Now().Add(wait).Before(deadline) {
 			return resp, err // the next attempt could not finish in time
 		}
-		r.log.Warn("channel call failed; retrying", "method", c.method, "out_trade_no", c.ref,
+		r.log.WarnContext(ctx, "channel call failed; retrying", "method", c.method, "out_trade_no", c.ref,
 			"attempt", attempt, "wait", wait.String(), "err", err)
 		if serr := r.cfg.Sleep(ctx, wait); serr != nil {
 			return resp, fmt.Errorf("%w; not retried: %w", err, serr)
@@ -296,11 +294,11 @@ func (r *ResilientChannel) ParseNotification(form url.Values) (*alipay.Notificat
 // pending instead: a repeat of the create precreates it once the channel is
 // back; see precreate.)
 func (s *Service) closeNotSent(ctx context.Context, o *paygate.Order, err error) error {
-	s.log.Warn("channel unavailable: barcode order closed without being sent", "out_trade_no", o.OutTradeNo,
+	s.log.WarnContext(ctx, "channel unavailable: barcode order closed without being sent", "out_trade_no", o.OutTradeNo,
 		"channel_no", o.ChannelNo, "merchant_id", o.MerchantID)
 	if _, cerr := s.markClosed(ctx, o.ID, ""); cerr != nil {
 		// Still pending: compensation finds no trade and cancels it.
-		s.log.Error("closing an unsent barcode order failed", "out_trade_no", o.OutTradeNo, "err", cerr)
+		s.log.ErrorContext(ctx, "closing an unsent barcode order failed", "out_trade_no", o.OutTradeNo, "err", cerr)
 	}
 	return err
 }

@@ -63,7 +63,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		if paygate.ErrorCode(err) == paygate.EUnauthorized {
 			s.authFailures.spend(ip, now)
 			s.obs.AuthFailure(authReason(err))
-			addLogAttrs(c, slog.String("auth_failure", paygate.ErrorMessage(err)))
+			warnRefused(c, authReason(err), slog.String("auth_failure", paygate.ErrorMessage(err)))
 			err = paygate.Errorf(paygate.EUnauthorized, authFailedMessage)
 		}
 		s.abort(c, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/telemetry"
 )
 
 // Keys of values a request carries through gin's context.
@@ -32,6 +33,8 @@ func (s *Server) edge(c *gin.Context) {
 	start := s.now()
 	rid := requestID(c.GetHeader("X-Request-Id"))
 	c.Header("X-Request-Id", rid)
+	// Domain lines logged with the request's context name it too.
+	c.Request = c.Request.WithContext(telemetry.WithRequestID(c.Request.Context(), rid))
 	// Answers hold orders and payment state: no cache (browser, proxy or
 	// CDN) may keep or replay them, and none is to be sniffed as HTML.
 	c.Header("Cache-Control", "no-store")
@@ -86,6 +89,9 @@ func (s *Server) logRequest(c *gin.Context, rid string, start time.Time) {
 		}
 	case c.Request.URL.Path == "/healthz" || c.Request.URL.Path == "/readyz":
 		level = slog.LevelDebug // probes every few seconds would drown the log
+	}
+	if c.GetBool(keyWarn) && level < slog.LevelWarn {
+		level = slog.LevelWarn // refused: forged, replayed, a notification not applied
 	}
 	if extra, ok := c.Get(keyLogAttrs); ok {
 		attrs = append(attrs, extra.([]slog.Attr)...)

@@ -28,12 +28,12 @@ const notifyFailure = "failure"
 func (s *Server) notifyAlipay(c *gin.Context) {
 	ip := c.ClientIP()
 	if !s.notifyAllowed(ip) {
-		addLogAttrs(c, slog.String("notify_refused", "client address not in the notify allowlist"), slog.String("client_ip", ip))
+		warnRefused(c, ReasonNotAllowlisted, slog.String("notify_refused", "client address not in the notify allowlist"), slog.String("client_ip", ip))
 		c.Data(http.StatusForbidden, "text/plain; charset=utf-8", []byte(notifyFailure))
 		return
 	}
 	if d := s.notifyLimit.take(ipKey(ip), s.now()); d > 0 {
-		addLogAttrs(c, slog.String("notify_refused", "rate limited"), slog.String("client_ip", ip))
+		warnRefused(c, ReasonNotifyLimited, slog.String("notify_refused", "rate limited"), slog.String("client_ip", ip))
 		s.obs.RateLimited(ScopeNotify)
 		c.Header("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
 		c.Data(http.StatusTooManyRequests, "text/plain; charset=utf-8", []byte(notifyFailure))
@@ -45,7 +45,11 @@ func (s *Server) notifyAlipay(c *gin.Context) {
 		err = s.orders.HandleNotification(c.Request.Context(), form)
 	}
 	if err != nil {
-		addLogAttrs(c, slog.String("notify_refused", err.Error()))
+		if reason := notifyReason(err); reason == ReasonDeferred {
+			addLogAttrs(c, slog.String("reason", reason), slog.String("notify_deferred", err.Error()))
+		} else {
+			warnRefused(c, reason, slog.String("notify_refused", err.Error()))
+		}
 		c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(notifyFailure))
 		return
 	}

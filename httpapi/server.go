@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paygate/paygate"
 )
@@ -104,6 +105,9 @@ type Config struct {
 	// Observer receives the requests', authentication failures' and rate
 	// limits' counts (metrics.go); nil counts nothing.
 	Observer Observer
+	// TracerProvider makes a server span per request (see trace.go); nil:
+	// no tracing.
+	TracerProvider trace.TracerProvider
 }
 
 // Defaults.
@@ -138,6 +142,7 @@ type Server struct {
 	draining                                        atomic.Bool
 	engine                                          *gin.Engine
 	obs                                             Observer
+	handler                                         http.Handler // engine, traced
 }
 
 // New builds the server and its routes. It panics if a required dependency
@@ -185,11 +190,12 @@ func New(cfg Config) *Server {
 		s.lease = DefaultIdempotencyLease
 	}
 	s.engine = s.routes(cfg.Mounts)
+	s.handler = traced(cfg.TracerProvider, s.engine)
 	return s
 }
 
 // Handler serves every route.
-func (s *Server) Handler() http.Handler { return s.engine }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Drain turns readiness false and answers new API requests 503 DRAINING so
 // a load balancer moves traffic away; requests already running finish (the
@@ -214,7 +220,7 @@ func (s *Server) routes(mounts []Mount) *gin.Engine {
 	if err := e.SetTrustedProxies(trusted); err != nil {
 		panic("httpapi.New: TrustedProxies: " + err.Error()) // netip.Prefix strings always parse
 	}
-	e.Use(s.observe, s.edge)
+	e.Use(routeSpan, s.observe, s.edge)
 	e.NoRoute(func(c *gin.Context) {
 		s.writeError(c, paygate.Errorf(paygate.ENotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})

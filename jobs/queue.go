@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paygate/paygate"
 )
@@ -58,6 +59,8 @@ type Config struct {
 	RescueAfter time.Duration
 	// OnRescue, when set, is told how many orphaned jobs were handed back.
 	OnRescue func(n int64)
+	// TracerProvider traces job runs (see trace.go); nil: no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // Queue enqueues and runs jobs. It implements paygate.JobQueue.
@@ -109,7 +112,7 @@ func (q *Queue) newLiveness(db livenessDB, f *fence) *liveness {
 
 func (c *Config) river(workers *river.Workers, f *fence) *river.Config {
 	return &river.Config{
-		Middleware:        []rivertype.Middleware{f},
+		Middleware:        c.middleware(f),
 		ID:                c.ID,
 		Logger:            c.Logger.With("component", "river"),
 		Workers:           workers,

@@ -171,7 +171,7 @@ func (w *DeliverEventWorker) Work(ctx context.Context, job *river.Job[DeliverEve
 		if err := w.record(ctx, a); err != nil {
 			return err // delivered but not recorded: a retry sends it again, which receivers allow
 		}
-		log.Info("webhook delivered", "status", a.StatusCode, "latency_ms", a.Latency.Milliseconds())
+		log.InfoContext(ctx, "webhook delivered", "status", a.StatusCode, "latency_ms", a.Latency.Milliseconds())
 		w.observe(WebhookDelivered, a.Latency)
 		return nil
 	}
@@ -182,7 +182,7 @@ func (w *DeliverEventWorker) Work(ctx context.Context, job *river.Job[DeliverEve
 // the egress policy refuses), dead-letters the event (listed as
 // undelivered, re-sendable once the cause is fixed) and finishes the job.
 func (w *DeliverEventWorker) giveUp(ctx context.Context, log *slog.Logger, a *paygate.WebhookAttempt, merchantID int64) error {
-	log.Warn("webhook not sent", "reason", a.Excerpt, "merchant_id", merchantID)
+	log.WarnContext(ctx, "webhook not sent", "reason", a.Excerpt, "merchant_id", merchantID)
 	if err := w.record(ctx, a); err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func (w *DeliverEventWorker) circuitOpen(ctx context.Context, log *slog.Logger, 
 			until = open.Until
 		}
 		d := min(max(time.Until(until), 0)+rand.N(w.snoozeSpread(job)), left)
-		log.Debug("webhook endpoint's circuit open; delivery snoozed", "endpoint", host(target), "snooze", d.String())
+		log.DebugContext(ctx, "webhook endpoint's circuit open; delivery snoozed", "endpoint", host(target), "snooze", d.String())
 		return river.JobSnooze(d)
 	}
 	reason := fmt.Sprintf("circuit open for %s for longer than the retry schedule (%s); given up", host(target), w.span())
@@ -248,13 +248,13 @@ func (w *DeliverEventWorker) failed(ctx context.Context, log *slog.Logger, a *pa
 		w.observe(WebhookFailed, a.Latency)
 	}
 	if !last {
-		log.Warn("webhook attempt failed; will retry", "status", a.StatusCode, "endpoint", host(a.URL))
+		log.WarnContext(ctx, "webhook attempt failed; will retry", "status", a.StatusCode, "endpoint", host(a.URL))
 		return failure
 	}
 	if err := w.cfg.Store.MarkEventDead(ctx, a.EventID, w.cfg.Now()); err != nil {
 		return errors.Join(failure, err)
 	}
-	log.Error("webhook dead-lettered after its last attempt", "status", a.StatusCode, "endpoint", host(a.URL))
+	log.ErrorContext(ctx, "webhook dead-lettered after its last attempt", "status", a.StatusCode, "endpoint", host(a.URL))
 	return failure
 }
 

@@ -44,6 +44,7 @@ type config struct {
 	maxConns   int32
 	searchPath string
 	now        func() time.Time
+	tracer     pgx.QueryTracer
 }
 
 // WithMigrate makes Open apply pending migrations before it returns.
@@ -98,6 +99,9 @@ func Open(ctx context.Context, url string, sealer *paygate.Sealer, opts ...Optio
 	}
 	if cfg.searchPath != "" {
 		pcfg.ConnConfig.RuntimeParams["search_path"] = cfg.searchPath
+	}
+	if cfg.tracer != nil {
+		pcfg.ConnConfig.Tracer = cfg.tracer
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {

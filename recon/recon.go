@@ -184,7 +184,7 @@ func (r *Reconciler) Run(ctx context.Context, day string, opt Options) (*paygate
 	if r.cfg.Observer != nil {
 		r.cfg.Observer.Reconciled(rep)
 	}
-	r.log.Info("reconciled", "day", day, "channel_rows", rep.ChannelRows, "local_rows", rep.LocalRows,
+	r.log.InfoContext(ctx, "reconciled", "day", day, "channel_rows", rep.ChannelRows, "local_rows", rep.LocalRows,
 		"matched", rep.Matched, "differences", rep.DifferenceCount, "open", rep.OpenCount, "repairs", rep.Repairs,
 		"took", rep.FinishedAt.Sub(rep.StartedAt).String())
 	return rep, nil
@@ -199,7 +199,7 @@ func (r *Reconciler) saveFailed(ctx context.Context, rep *paygate.Reconciliation
 		return
 	}
 	if err := r.cfg.Store.SaveReconciliation(ctx, rep); err != nil {
-		r.log.Warn("reconcile: could not record the failed run", "day", rep.Day, "err", err)
+		r.log.WarnContext(ctx, "reconcile: could not record the failed run", "day", rep.Day, "err", err)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/paygate/paygate/recon"
 	"github.com/paygate/paygate/redis"
 	"github.com/paygate/paygate/sqlite"
+	"github.com/paygate/paygate/telemetry"
 )
 
 // app is one gateway node wired from a config: store, channel, use cases and
@@ -48,7 +49,9 @@ func newLogger(w interface{ Write([]byte) (int, error) }, level string) (*slog.L
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("config: log.level %q is not debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	// Lines logged with a request's or a job's context carry its
+	// request_id and trace_id (telemetry.LogHandler).
+	return slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))), nil
 }
 
 // loadSealer reads the master key from the config or its file.
@@ -91,7 +94,7 @@ func openData(ctx context.Context, cfg config) (storeCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg.Database.URL, sealer)
+	st, err := openStore(ctx, cfg.Database.URL, sealer, postgres.WithTracing(cfg.tracer))
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +117,7 @@ func openData(ctx context.Context, cfg config) (storeCloser, error) {
 // openStore opens database.url: sqlite:PATH or postgres://. A SQLite file
 // whose directory does not exist is refused: it is far likelier a typo than
 // the wish for a new, empty database (the demo makes its own directory).
-func openStore(ctx context.Context, url string, sealer *paygate.Sealer) (storeCloser, error) {
+func openStore(ctx context.Context, url string, sealer *paygate.Sealer, popts ...postgres.Option) (storeCloser, error) {
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
 		if err := checkSQLiteDir(url); err != nil {
@@ -122,7 +125,7 @@ func openStore(ctx context.Context, url string, sealer *paygate.Sealer) (storeCl
 		}
 		return sqlite.Open(ctx, strings.TrimPrefix(url, "sqlite:"), sealer)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return postgres.Open(ctx, url, sealer)
+		return postgres.Open(ctx, url, sealer, popts...)
 	}
 	return nil, fmt.Errorf("config: database.url must be sqlite:PATH or postgres://…, not %q", redactURL(url))
 }
@@ -237,6 +240,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		Ready:            readiness(st, noncesReady),
 		Events:           &jobs.EventService{Store: st, Queue: a.queue},
 		Reconciliations:  st,
+		TracerProvider:   cfg.tracer,
 		Mounts:           mounts, // not /metrics: serve has it on server.admin_addr, the demo mounts it
 		Observer:         a.metrics,
 	})
@@ -333,7 +337,7 @@ func newChannel(cfg config) (*alipay.Client, error) {
 	transport.MaxIdleConnsPerHost = channelIdleConns
 	ac := alipay.Config{
 		AppID: cfg.Alipay.AppID, GatewayURL: cfg.Alipay.GatewayURL, Timeout: cfg.Alipay.CallTimeout,
-		HTTPClient: &http.Client{Transport: transport},
+		HTTPClient: &http.Client{Transport: alipay.TracedTransport(transport, cfg.tracer, telemetry.Propagator())},
 	}
 	files := alipay.Files{
 		PrivateKeyFile: cfg.Alipay.PrivateKeyFile, AlipayPublicKeyFile: cfg.Alipay.AlipayPublicKeyFile,

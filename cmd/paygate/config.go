@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -116,6 +117,9 @@ type config struct {
 	Log struct {
 		Level string `yaml:"level"` // debug, info, warn, error
 	} `yaml:"log"`
+	// tracer is not a setting: the OTEL_* environment makes it (see
+	// startTracing); nil when tracing is off.
+	tracer trace.TracerProvider
 }
 
 // defaultConfig is what an empty file means.
@@ -227,6 +231,9 @@ func applyEnv(c *config, environ []string) error {
 	}
 	root := reflect.ValueOf(c).Elem()
 	for i := 0; i < root.NumField(); i++ {
+		if !root.Type().Field(i).IsExported() {
+			continue // not a setting
+		}
 		section := root.Type().Field(i).Tag.Get("yaml")
 		sv := root.Field(i)
 		for j := 0; j < sv.NumField(); j++ {
@@ -258,6 +265,9 @@ func envNames(c *config) []string {
 	var names []string
 	root := reflect.ValueOf(c).Elem()
 	for i := 0; i < root.NumField(); i++ {
+		if !root.Type().Field(i).IsExported() {
+			continue // not a setting
+		}
 		section := root.Type().Field(i).Tag.Get("yaml")
 		st := root.Field(i).Type()
 		for j := 0; j < st.NumField(); j++ {

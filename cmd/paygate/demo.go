@@ -66,6 +66,12 @@ func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
+	tr, stopTracing, err := startTracing(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	cfg.tracer = tr.Provider()
 	if cfg.Secrets.MasterKey == "" {
 		if err := ensureMasterKey(cfg.Secrets.MasterKeyFile); err != nil {
 			return fmt.Errorf("demo: master key: %w", err)

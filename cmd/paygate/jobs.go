@@ -24,7 +24,8 @@ func newQueue(ctx context.Context, st storeCloser, cfg config, logger *slog.Logg
 		return nil, fmt.Errorf("config: jobs.rescue_after (%s) must be at least jobs.job_timeout (%s)", cfg.Jobs.RescueAfter, cfg.Jobs.JobTimeout)
 	}
 	jc := jobs.Config{Logger: logger, Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, WebhookSchedule: schedule,
-		JobTimeout: cfg.Jobs.JobTimeout, RescueAfter: cfg.Jobs.RescueAfter, NodeTimeout: cfg.Jobs.NodeTimeout}
+		JobTimeout: cfg.Jobs.JobTimeout, RescueAfter: cfg.Jobs.RescueAfter, NodeTimeout: cfg.Jobs.NodeTimeout,
+		TracerProvider: cfg.tracer}
 	switch s := st.(type) {
 	case *sqlite.Store:
 		if err := jobs.MigrateSQLite(ctx, s.DB()); err != nil {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/jobs"
@@ -64,6 +66,8 @@ func newReconcileCmd(stdout, stderr io.Writer) *cobra.Command {
 			if !asJSON && isTerminal(stderr) {
 				opt.Progress = progressLine(stderr, time.Now())
 			}
+			ctx, end := commandSpan(ctx, env.tracer, "reconcile", attribute.String("paygate.day", day))
+			defer end()
 			rep, err := env.rc.Run(ctx, day, opt)
 			if opt.Progress != nil {
 				fmt.Fprintln(stderr)
@@ -193,6 +197,7 @@ func parseDay(s string, now time.Time) (string, error) {
 // repairs) when asked for.
 type reconcileEnv struct {
 	rc      *recon.Reconciler
+	tracer  trace.TracerProvider // nil: tracing off
 	closers []func() error
 }
 
@@ -218,6 +223,12 @@ func openReconcile(ctx context.Context, d *dataFlags, stderr io.Writer, repair, 
 			env.close()
 		}
 	}()
+	tr, stopTracing, err := startTracing(ctx, logger)
+	if err != nil {
+		return nil, err
+	}
+	env.closers = append(env.closers, func() error { stopTracing(); return nil })
+	cfg.tracer, env.tracer = tr.Provider(), tr.Provider()
 	st, err := openData(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -69,6 +69,12 @@ func runServe(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err := checkServeConfig(cfg); err != nil {
 		return err
 	}
+	tr, stopTracing, err := startTracing(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // after the node has stopped: its last spans are flushed
+	cfg.tracer = tr.Provider()
 	if cfg.Alipay.SkipSellerCheck {
 		logger.Warn("alipay.skip_seller_check is set: notifications are not checked against a seller id")
 	}
