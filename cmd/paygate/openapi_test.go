@@ -281,11 +281,16 @@ func (h *openAPIHooks) count(typ string) int {
 }
 
 // TestOpenAPITraffic drives the merchant API through its routes and
-// answers, success and failure, and validates every request and answer
-// against docs/openapi.yaml, and every webhook against its webhooks.
+// answers, success and failure, on each store, and validates every request
+// and answer against docs/openapi.yaml, and every webhook against its
+// webhooks.
 func TestOpenAPITraffic(t *testing.T) {
+	e2eStores(t, openAPITraffic)
+}
+
+func openAPITraffic(t *testing.T, kind string) {
 	_, model := openAPIDoc(t)
-	e := e2e(t, "sqlite", func(cfg *config, _ *alipaysim.Config) {
+	e := e2e(t, kind, func(cfg *config, _ *alipaysim.Config) {
 		cfg.Webhooks.AllowPrivateNetworks, cfg.Webhooks.AllowHTTP = true, true // the receiver is on loopback
 		cfg.Reconcile.Disabled = true                                          // run by hand below
 	})
