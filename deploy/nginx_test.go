@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -90,20 +92,46 @@ func TestNginxConfig(t *testing.T) {
 	t.Log(run(t, lb, "nginx", nginxArgs(lb, "-t")...))
 }
 
-// colour is a fake paygate node: it names its colour and answers /readyz
-// 200 for its first readyFor checks (negative: always), 503 after.
+// colour is a fake paygate node: it names its colour, answers /readyz 200
+// for its first readyFor checks (negative: always), 503 after, and serves
+// /metrics whose HTTP totals grow by 100 API requests at each scrape, shaped
+// by its health.
 type colour struct {
 	name     string
 	readyFor atomic.Int64
 	checks   atomic.Int64
+	health   atomic.Int32 // healthy, failing or slow
+	scrapes  atomic.Int64
 	srv      *httptest.Server
+
+	mu  sync.Mutex
+	ok  float64            // GET /api/v1/orders/:out_trade_no answered 200
+	bad float64            // answered 500
+	le  map[string]float64 // its duration buckets, not cumulative
+	// Requests the gate must leave out: /readyz answering 503 and slow
+	// POST /api/v1/orders (barcode payments), growing at every scrape.
+	probes, barcodes float64
 }
 
+// The health of a fake colour's requests between two scrapes.
+const (
+	healthy = iota // 100 fast 200s
+	failing        // 90 fast 200s, 10 500s
+	slow           // 100 200s taking 1-2.5 s
+)
+
+var fakeBuckets = []string{"0.05", "1", "2.5", "+Inf"}
+
 func newColour(t *testing.T, name string) *colour {
-	c := &colour{name: name}
+	c := &colour{name: name, le: map[string]float64{}}
 	c.readyFor.Store(-1)
 	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/readyz" {
+		switch r.URL.Path {
+		case "/metrics":
+			c.scrapes.Add(1)
+			io.WriteString(w, c.metrics())
+			return
+		case "/readyz":
 			n := c.checks.Add(1)
 			if rf := c.readyFor.Load(); rf >= 0 && n > rf {
 				w.WriteHeader(http.StatusServiceUnavailable)
@@ -116,12 +144,55 @@ func newColour(t *testing.T, name string) *colour {
 	return c
 }
 
+// metrics advances the totals by one scrape's requests and writes them in
+// Prometheus' text format, as paygate's registry does.
+func (c *colour) metrics() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.health.Load() {
+	case healthy:
+		c.ok += 100
+		c.le["0.05"] += 100
+	case failing:
+		c.ok += 90
+		c.bad += 10
+		c.le["0.05"] += 100
+	case slow:
+		c.ok += 100
+		c.le["2.5"] += 100
+	}
+	c.probes += 50
+	c.barcodes += 50
+	var b strings.Builder
+	const get = `method="GET",route="/api/v1/orders/:out_trade_no"`
+	b.WriteString("# TYPE paygate_http_requests_total counter\n")
+	fmt.Fprintf(&b, "paygate_http_requests_total{code=\"200\",%s} %g\n", get, c.ok)
+	fmt.Fprintf(&b, "paygate_http_requests_total{code=\"500\",%s} %g\n", get, c.bad)
+	fmt.Fprintf(&b, "paygate_http_requests_total{code=\"503\",method=\"GET\",route=\"/readyz\"} %g\n", c.probes)
+	fmt.Fprintf(&b, "paygate_http_requests_total{code=\"200\",method=\"POST\",route=\"/api/v1/orders\"} %g\n", c.barcodes)
+	b.WriteString("# TYPE paygate_http_request_duration_seconds histogram\n")
+	var cum float64
+	for _, le := range fakeBuckets {
+		cum += c.le[le]
+		fmt.Fprintf(&b, "paygate_http_request_duration_seconds_bucket{%s,le=%q} %g\n", get, le, cum)
+		barcodes := 0.0
+		if le == "+Inf" {
+			barcodes = c.barcodes // all beyond the last bucket
+		}
+		fmt.Fprintf(&b, "paygate_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/v1/orders\",le=%q} %g\n", le, barcodes)
+	}
+	fmt.Fprintf(&b, "paygate_http_request_duration_seconds_sum{%s} %g\n", get, cum/10)
+	fmt.Fprintf(&b, "paygate_http_request_duration_seconds_count{%s} %g\n", get, cum)
+	return b.String()
+}
+
 func (c *colour) addr() string { return strings.TrimPrefix(c.srv.URL, "http://") }
 
 // TestBlueGreenSwitch runs nginx on the example with two fake colours and
-// switch.sh between them: a ready colour takes the traffic; an unready one
-// does not; a config nginx -t refuses is rolled back; a colour that fails
-// while watched hands the traffic back.
+// switch.sh between them: a ready, healthy colour takes the traffic and
+// keeps it; an unready one does not; a config nginx -t refuses is rolled
+// back; a colour whose /readyz fails, whose 5xx share jumps or whose p99
+// jumps while watched hands the traffic back.
 func TestBlueGreenSwitch(t *testing.T) {
 	nginx := testenv.LookPath(t, "nginx")
 	testenv.LookPath(t, "curl")
@@ -129,6 +200,7 @@ func TestBlueGreenSwitch(t *testing.T) {
 	port := freePort(t)
 	dir := nginxDir(t, map[string]string{
 		"127.0.0.1:8081": blue.addr(), "127.0.0.1:8082": green.addr(),
+		"127.0.0.1:9181": blue.addr(), "127.0.0.1:9182": green.addr(),
 		"listen 8080;": "listen " + port + ";",
 	})
 	start := exec.Command(nginx, nginxArgs(dir)...)
@@ -140,7 +212,8 @@ func TestBlueGreenSwitch(t *testing.T) {
 	switchTo := func(c string) (int, string) {
 		cmd := exec.Command("bash", filepath.Join(dir, "switch.sh"), c)
 		cmd.Env = append(os.Environ(), "NGINX="+nginx, "NGINX_PREFIX="+dir+"/",
-			"READY_TRIES=2", "WATCH_SECONDS=3", "WATCH_INTERVAL=1", "WATCH_FAILS=2")
+			"READY_OK=2", "READY_TRIES=3", "WATCH_SECONDS=3", "WATCH_INTERVAL=1", "WATCH_FAILS=2",
+			"WATCH_MIN_REQUESTS=50", "MAX_ERROR_RATE=0.05", "MAX_P99=1")
 		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
@@ -172,6 +245,10 @@ func TestBlueGreenSwitch(t *testing.T) {
 	serving("green")
 	assertActive(t, dir, "green")
 
+	if n := green.scrapes.Load(); n < 3 {
+		t.Fatalf("green's /metrics was scraped %d times while watched, want 3 or more", n)
+	}
+
 	blue.readyFor.Store(0) // never ready
 	if code, out := switchTo("blue"); code != 1 {
 		t.Fatalf("switch to an unready blue: exit %d, want 1\n%s", code, out)
@@ -193,12 +270,41 @@ func TestBlueGreenSwitch(t *testing.T) {
 	}
 
 	blue.checks.Store(0)
-	blue.readyFor.Store(1) // ready for the gate, then failing while watched
+	blue.readyFor.Store(2) // ready for the gate (READY_OK), then failing while watched
 	if code, out := switchTo("blue"); code != 2 || !strings.Contains(out, "moving traffic back to green") {
 		t.Fatalf("switch to a blue that fails after: exit %d, want 2\n%s", code, out)
 	}
 	assertActive(t, dir, "green")
 	serving("green")
+
+	// The metrics: each scrape brings 100 requests of the colour's health
+	// (and probes and barcode payments the gate leaves out).
+	blue.readyFor.Store(-1)
+	for _, tc := range []struct {
+		health int32
+		why    string
+	}{
+		{failing, "5xx share 0.0667 > MAX_ERROR_RATE 0.05"}, // 10 of 150: the probes left out
+		{slow, "> MAX_P99 1s"},
+	} {
+		blue.health.Store(tc.health)
+		code, out := switchTo("blue")
+		if code != 2 || !strings.Contains(out, tc.why) || !strings.Contains(out, "moving traffic back to green") {
+			t.Fatalf("switch to a blue whose requests turn %d: exit %d, want 2 and %q\n%s", tc.health, code, tc.why, out)
+		}
+		t.Logf("health %d: %s", tc.health, out)
+		assertActive(t, dir, "green")
+		serving("green")
+	}
+
+	blue.health.Store(healthy)
+	if code, out := switchTo("blue"); code != 0 || !strings.Contains(out, "share 0.0000") {
+		t.Fatalf("switch to a healthy blue: exit %d, want 0\n%s", code, out)
+	} else {
+		t.Logf("healthy: %s", out)
+	}
+	serving("blue")
+	assertActive(t, dir, "blue")
 }
 
 func assertActive(t *testing.T, dir, want string) {
