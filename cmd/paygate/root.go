@@ -43,5 +43,6 @@ func subcommands() []subcommandFunc {
 		newMigrateCmd,   // migrate.go: database migrations
 		newAPICmd,       // api.go: signed merchant API calls from the terminal
 		newAlipayCmd,    // alipaycall.go: signed Alipay OpenAPI calls with the app's key
+		newBenchCmd,     // bench.go: load and crypto benchmarks
 	}
 }
