@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -509,7 +510,7 @@ func (r *benchRun) prepareNotify(ctx context.Context, stderr io.Writer) error {
 	if n == 0 {
 		n = 2000
 		if r.o.concurrency == 0 {
-			n = min(n, int(r.o.rate*r.o.duration.Seconds())+1)
+			n = min(n, max(1, int(math.Ceil(r.o.rate*r.o.duration.Seconds()))))
 		}
 		if r.o.scenario == "mixed" {
 			n = max(1, n/5)
