@@ -635,7 +635,8 @@ type benchReport struct {
 	ElapsedS      float64                 `json:"elapsed_s"`
 	RunID         string                  `json:"run_id"` // the prefix of every out_trade_no of the run
 	Prepared      int                     `json:"prepared,omitempty"`
-	Operations    int64                   `json:"operations"` // answered successfully
+	NotifyRepeats uint64                  `json:"notify_repeats,omitempty"` // notifications for orders already paid by an earlier one
+	Operations    int64                   `json:"operations"`               // answered successfully
 	Errors        int64                   `json:"errors"`
 	Throughput    float64                 `json:"throughput_per_s"`
 	Latency       benchLatency            `json:"latency_ms"`
@@ -686,6 +687,9 @@ func (r *benchRun) report(elapsed time.Duration) *benchReport {
 	for name, h := range r.steps {
 		rep.Steps[name] = benchStepRep{Count: h.n, Latency: latencyOf(h)}
 	}
+	if h := r.steps["notify"]; h != nil && h.n > uint64(len(r.scanned)) {
+		rep.NotifyRepeats = h.n - uint64(len(r.scanned))
+	}
 	for k, n := range r.errs {
 		rep.ErrorsBy[k] = n
 		rep.Errors += int64(n)
@@ -700,6 +704,9 @@ func (rep *benchReport) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "scenario %s, %s, %.1f s (run %s)\n", rep.Scenario, loop, rep.ElapsedS, rep.RunID)
 	fmt.Fprintf(w, "  operations  %d ok, %d errors, %.1f/s\n", rep.Operations, rep.Errors, rep.Throughput)
+	if rep.NotifyRepeats > 0 {
+		fmt.Fprintf(w, "  notify      %d of them repeat a notification of an order already paid (cheaper): raise --prepare\n", rep.NotifyRepeats)
+	}
 	l := rep.Latency
 	fmt.Fprintf(w, "  latency ms  p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  mean %.2f\n", l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean)
 	for _, name := range slices.Sorted(mapsKeys(rep.Steps)) {
