@@ -35,6 +35,7 @@ type config struct {
 		TrustedProxies    string        `yaml:"trusted_proxies"`     // comma-separated CIDRs whose X-Forwarded-For is believed
 		SingleNode        bool          `yaml:"single_node"`         // PostgreSQL without redis.url: the operator runs one node only
 		AdminAddr         string        `yaml:"admin_addr"`          // serve: /metrics listens here, apart from the API; empty: not served
+		Pprof             bool          `yaml:"pprof"`               // serve: also net/http/pprof under /debug/pprof/ on admin_addr (for profiling; off by default)
 	} `yaml:"server"`
 	Database struct {
 		URL string `yaml:"url"` // sqlite:PATH or postgres://...

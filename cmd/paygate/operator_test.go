@@ -290,7 +290,45 @@ func TestServeAdminListener(t *testing.T) {
 	if code, _ := get(public + "/metrics"); code != http.StatusNotFound {
 		t.Errorf("public /metrics: %d, want 404", code)
 	}
+	adminBase := strings.TrimSuffix(admin[1], "/metrics")
+	if code, _ := get(adminBase + "/debug/pprof/"); code != http.StatusNotFound {
+		t.Errorf("admin /debug/pprof/ without server.pprof: %d, want 404", code)
+	}
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+}
+
+// TestServePprof: server.pprof adds net/http/pprof on the admin listener,
+// never on the public one, and is refused without an admin listener.
+func TestServePprof(t *testing.T) {
+	t.Parallel()
+	sim := servingSim(t)
+	stdout, stderr, err := startServeChecked(t, serveConfig(t, sim, map[string]string{"server.admin_addr": "127.0.0.1:0", "server.pprof": "true"}))
+	if err != nil {
+		t.Fatalf("%v\nstderr: %s", err, stderr)
+	}
+	admin := regexp.MustCompile(`metrics on (http://127\.0\.0\.1:\d+)/metrics\n`).FindStringSubmatch(stdout)
+	if admin == nil {
+		t.Fatalf("no admin line in %q", stdout)
+	}
+	public := serveListening.FindStringSubmatch(stdout)[1]
+	for u, want := range map[string]int{
+		admin[1] + "/debug/pprof/":                  http.StatusOK,
+		admin[1] + "/debug/pprof/goroutine?debug=1": http.StatusOK,
+		public + "/debug/pprof/":                    http.StatusNotFound,
+	} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", u, resp.StatusCode, want)
+		}
+	}
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	if _, _, err := startServeChecked(t, serveConfig(t, sim, map[string]string{"server.pprof": "true"})); err == nil || !strings.Contains(err.Error(), "server.pprof needs server.admin_addr") {
+		t.Errorf("server.pprof without an admin listener: %v", err)
+	}
 }
 
 // TestRedisLogsAreJSON: go-redis's own log lines go through the node's JSON

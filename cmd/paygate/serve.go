@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -98,8 +99,12 @@ func runServe(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer a.close()
+	if cfg.Server.Pprof && cfg.Server.AdminAddr == "" {
+		ln.Close()
+		return errors.New("config: server.pprof needs server.admin_addr: profiles are never served on the public listener")
+	}
 	if cfg.Server.AdminAddr != "" {
-		stop, err := serveAdmin(cfg.Server.AdminAddr, a.metrics, stdout, logger)
+		stop, err := serveAdmin(cfg.Server.AdminAddr, a.metrics, cfg.Server.Pprof, stdout, logger)
 		if err != nil {
 			ln.Close()
 			return err
@@ -187,15 +192,23 @@ type keepOpen struct{ net.Listener }
 
 func (keepOpen) Close() error { return nil }
 
-// serveAdmin serves /metrics on addr, apart from the public API, until stop
-// is called.
-func serveAdmin(addr string, m *metrics, stdout io.Writer, logger *slog.Logger) (stop func(), err error) {
+// serveAdmin serves /metrics on addr, apart from the public API, and with
+// withPprof net/http/pprof's handlers under /debug/pprof/, until stop is
+// called.
+func serveAdmin(addr string, m *metrics, withPprof bool, stdout io.Writer, logger *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("serve: server.admin_addr: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.handler())
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, allocs…
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
