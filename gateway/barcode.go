@@ -151,11 +151,7 @@ func (s *Service) cancelled(ctx context.Context, o *paygate.Order, resp *alipay.
 				return err
 			}
 			refunded = true
-			o.RefundedAmount = o.TotalAmount
-			if err := o.Transition(paygate.StatusRefunded, now); err != nil {
-				return err
-			}
-			return s.event(ctx, tx, o, r, paygate.EventRefundSucceeded, now)
+			return s.refunded(ctx, tx, o, r, now) // all that was left: the order ends refunded
 		}
 		return errNoChange
 	})

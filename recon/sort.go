@@ -327,16 +327,18 @@ func parseEntry(b []byte, e *entry) (int, bool) {
 		total += int(n)
 		p += k + int(n)
 	}
-	amount, k := binary.Varint(b[p:])
-	if k <= 0 {
-		return -1 * b2i(k < 0), false
+	var nums [2]int64
+	for i := range nums {
+		v, k := binary.Varint(b[p:])
+		switch {
+		case k == 0:
+			return 0, false
+		case k < 0:
+			return -1, false
+		}
+		nums[i], p = v, p+k
 	}
-	p += k
-	at, k := binary.Varint(b[p:])
-	if k <= 0 {
-		return -1 * b2i(k < 0), false
-	}
-	p += k
+	amount, at := nums[0], nums[1]
 	all := make([]byte, 0, total) // one string holds the three fields
 	for _, sp := range spans {
 		all = append(all, b[sp[0]:sp[1]]...)
@@ -346,13 +348,6 @@ func parseEntry(b []byte, e *entry) (int, bool) {
 	*e = entry{key: str[:l0], outRequestNo: str[l0 : l0+l1], tradeNo: str[l0+l1:],
 		amount: paygate.Money(amount), at: at, kind: entryKind(b[0])}
 	return p, true
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func (it *fileIter) err() error { return it.e }
