@@ -58,7 +58,7 @@ type claims struct {
 func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) {
 	return jwt.NewNumericDate(time.Unix(c.Expires, 0)), nil
 }
-func (c *claims) GetIssuedAt() (*jwt.NumericDate, error) { return jwt.NewNumericDate(c.issued()), nil }
+func (c *claims) GetIssuedAt() (*jwt.NumericDate, error)  { return jwt.NewNumericDate(c.issued()), nil }
 func (c *claims) GetNotBefore() (*jwt.NumericDate, error) { return nil, nil }
 func (c *claims) GetIssuer() (string, error)              { return "", nil }
 func (c *claims) GetSubject() (string, error)             { return c.Subject, nil }

@@ -118,7 +118,7 @@ func eventEntries(_ context.Context, d *orderData) ([]entry, error) {
 				url = "(no URL)"
 			}
 			es = append(es, entry{At: a.At, Kind: "webhook", What: what,
-				Detail: fmt.Sprintf("%s · %s · %d ms · %s", e.ID, code, a.Latency.Milliseconds(), url),
+				Detail:  fmt.Sprintf("%s · %s · %d ms · %s", e.ID, code, a.Latency.Milliseconds(), url),
 				Excerpt: a.Excerpt, Status: status})
 		}
 		if !e.DeadAt.IsZero() {
