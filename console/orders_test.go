@@ -52,9 +52,9 @@ func TestOrdersSearch(t *testing.T) {
 			}
 		}
 		for query, msg := range map[string]string{
-			"status=lost":        "status must be",
-			"merchant=ak_nobody": "no merchant",
-			"from=yesterday":     "from must be a date",
+			"status=lost":                   "status must be",
+			"merchant=ak_nobody":            "no merchant",
+			"from=yesterday":                "from must be a date",
 			"from=2026-03-05&to=2026-03-04": "from must not be after to",
 		} {
 			p := b.get("/dashboard/orders?" + query)
