@@ -47,6 +47,9 @@ type Store interface {
 	WebhookStore
 	// Reconciliation: the books of a day and the reports (reconcile.go).
 	ReconStore
+	// The console: operators, their audit trail, revoked sessions and the
+	// cross-merchant order search (operator.go).
+	OperatorStore
 }
 
 // StoreTx is a transaction's view of the store.
