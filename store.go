@@ -50,6 +50,9 @@ type Store interface {
 	// The console: operators, their audit trail, revoked sessions and the
 	// cross-merchant order search (operator.go).
 	OperatorStore
+	// Merchant administration: list, rotate, disable, set the URL
+	// (merchant.go).
+	MerchantAdmin
 }
 
 // StoreTx is a transaction's view of the store.
