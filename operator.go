@@ -66,6 +66,12 @@ const (
 	ActionClose   = "order.close"
 	ActionRefund  = "order.refund"
 	ActionResend  = "event.resend"
+
+	ActionMerchantCreate  = "merchant.create"
+	ActionMerchantRotate  = "merchant.rotate"
+	ActionMerchantDisable = "merchant.disable"
+	ActionMerchantEnable  = "merchant.enable"
+	ActionMerchantURL     = "merchant.set_url"
 )
 
 // Operator action outcomes. An action is recorded twice: its intent

@@ -3,6 +3,7 @@ package paygate
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -96,6 +97,31 @@ type ReconDifference struct {
 	After      string // and after
 	RepairedAt time.Time
 	CreatedAt  time.Time
+}
+
+// ReconSideSummary is one side of a difference (ReconDifference.Local or
+// Channel) in a few words, as the CLI and the console show it: "paid 9.90",
+// "refund r1 succeeded 1.00"; "" when that side has nothing.
+func ReconSideSummary(raw json.RawMessage) string {
+	var s struct {
+		Kind         string `json:"kind"`
+		Status       string `json:"status"`
+		Amount       string `json:"amount"`
+		Refunded     string `json:"refunded"`
+		OutRequestNo string `json:"out_request_no"`
+	}
+	if len(raw) == 0 || string(raw) == "null" || json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	parts := []string{s.Status}
+	if s.Kind == string(BookRefund) {
+		parts = []string{"refund", s.OutRequestNo, s.Status}
+	}
+	parts = append(parts, s.Amount)
+	if s.Refunded != "" && s.Refunded != "0.00" {
+		parts = append(parts, "(refunded "+s.Refunded+")")
+	}
+	return strings.Join(strings.Fields(strings.Join(parts, " ")), " ")
 }
 
 // ReconCrossDay is an entry dated on one day in the books and found (or

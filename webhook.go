@@ -51,12 +51,27 @@ type EventFilter struct {
 	// Undelivered keeps only events not acknowledged yet: still being
 	// retried, or dead-lettered.
 	Undelivered bool
-	Limit       int // 0: 20; at most 500
+	// Delivery narrows the list to the events being retried or to the
+	// dead-lettered ones (either implies Undelivered); empty: no narrowing.
+	Delivery EventDelivery
+	Limit    int // 0: 20; at most 500
 	// The cursor: only events created before BeforeCreatedAt, or at that
 	// time with a smaller ID. Zero: from the newest.
 	BeforeCreatedAt time.Time
 	BeforeID        string
 }
+
+// EventDelivery is where an undelivered event stands, for EventFilter.
+type EventDelivery string
+
+// Delivery states of an undelivered event.
+const (
+	// DeliveryRetrying: neither delivered nor dead-lettered; its delivery
+	// is queued or waiting for a retry (the webhook backlog).
+	DeliveryRetrying EventDelivery = "retrying"
+	// DeliveryDead: dead-lettered; it waits for a re-send by hand.
+	DeliveryDead EventDelivery = "dead"
+)
 
 // WebhookStore keeps events' delivery state (Event.DeliveredAt, DeadAt,
 // Attempts) and their delivery attempts. It is part of Store.

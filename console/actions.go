@@ -21,40 +21,8 @@ import (
 // flash to show: fn's success sentence, or the error's message.
 func (c *Console) act(ctx context.Context, s *Session, o *paygate.Order, action, target, detail string,
 	fn func() (string, error)) (kind, text string) {
-	intent := &paygate.OperatorAction{Operator: s.Username, Action: action, OrderID: o.ID, MerchantID: o.MerchantID,
-		Target: target, Detail: detail, Outcome: paygate.OutcomeRequested}
-	if err := c.store.RecordOperatorAction(ctx, intent); err != nil {
-		c.log.ErrorContext(ctx, "console: cannot record an action's intent; not running it", "action", action, "err", err)
-		return "error", "Nothing was done: the action could not be recorded first (" + paygate.ErrorMessage(err) + "). Try again."
-	}
-	c.log.InfoContext(ctx, "console: action", "operator", s.Username, "action", action, "order_id", o.ID, "target", target)
-	done, err := fn()
-	outcome := paygate.OutcomeSucceeded
-	text = done
-	switch code := paygate.ErrorCode(err); {
-	case err == nil:
-	case code == paygate.EChannel:
-		outcome = paygate.OutcomeUnclear
-		text = "Alipay's answer was unclear: " + paygate.ErrorMessage(err) +
-			". Nothing is lost: the gateway settles it by querying Alipay; refresh the page in a minute."
-	case code == paygate.EInternal:
-		outcome = paygate.OutcomeFailed
-		text = "It failed on an internal error (see the node's log)."
-		c.log.ErrorContext(ctx, "console: action failed", "action", action, "order_id", o.ID, "err", err)
-	default:
-		outcome = paygate.OutcomeFailed
-		text = "Refused: " + paygate.ErrorMessage(err)
-	}
-	result := &paygate.OperatorAction{Operator: s.Username, Action: action, OrderID: o.ID, MerchantID: o.MerchantID,
-		Target: target, Detail: text, Outcome: outcome}
-	// The outcome is recorded even if the operator's request was cancelled.
-	if rerr := c.store.RecordOperatorAction(context.WithoutCancel(ctx), result); rerr != nil {
-		c.log.ErrorContext(ctx, "console: cannot record an action's outcome", "action", action, "outcome", outcome, "err", rerr)
-	}
-	if outcome == paygate.OutcomeSucceeded {
-		return "ok", text
-	}
-	return "error", text
+	a := audit{Action: action, OrderID: o.ID, MerchantID: o.MerchantID, Target: target, Detail: detail}
+	return c.audited(ctx, s, &a, func(*audit) (string, error) { return fn() })
 }
 
 // finish sends the operator back to the order's page with the outcome.

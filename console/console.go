@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/gateway"
 )
 
 // Orders is the part of the gateway the order page's actions use;
@@ -39,6 +40,13 @@ type Config struct {
 	Store  paygate.Store
 	Orders Orders
 	Events Events
+	// Merchants administers merchants (the merchants page); default a
+	// gateway.Merchants over Store that re-sends nothing and tells no
+	// cache: the node wires its own (cmd/paygate).
+	Merchants Merchants
+	// Health is what the health page reads about the node; a part left
+	// nil is shown as not wired.
+	Health Health
 	// Revocations is the list of sessions ended by logout: Redis when
 	// replicas share one, else StoreRevocations over Store (the default).
 	Revocations paygate.SessionRevocations
@@ -119,6 +127,9 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Merchants == nil {
+		cfg.Merchants = &gateway.Merchants{Store: cfg.Store, Now: cfg.Now}
+	}
 	if cfg.Revocations == nil {
 		cfg.Revocations = StoreRevocations{Store: cfg.Store, Now: cfg.Now}
 	}
@@ -162,10 +173,14 @@ type page struct {
 }
 
 // pages lists the console's sections in nav order. A new page adds its
-// method here (merchants, webhooks, reconciliation, health come next).
+// method here.
 func (c *Console) pages() []page {
 	return []page{
 		c.ordersPage(),
+		c.merchantsPage(),
+		c.webhooksPage(),
+		c.reconciliationPage(),
+		c.healthPage(),
 	}
 }
 

@@ -49,6 +49,10 @@ var funcs = template.FuncMap{
 	},
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"ms":  func(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) },
+	// action names an operator action for people; eventState is where an
+	// event's delivery stands (delivered, dead, retrying).
+	"action":     actionLabel,
+	"eventState": eventState,
 }
 
 // loadViews parses layout.html with each other template.

@@ -157,6 +157,16 @@ func actionLabel(action string) string {
 		return "refund"
 	case paygate.ActionResend:
 		return "re-send webhook"
+	case paygate.ActionMerchantCreate:
+		return "create merchant"
+	case paygate.ActionMerchantRotate:
+		return "rotate secrets"
+	case paygate.ActionMerchantDisable:
+		return "disable merchant"
+	case paygate.ActionMerchantEnable:
+		return "enable merchant"
+	case paygate.ActionMerchantURL:
+		return "set webhook URL"
 	}
 	return action
 }

@@ -203,6 +203,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // keep being served. Drain cannot be undone.
 func (s *Server) Drain() { s.draining.Store(true) }
 
+// Draining reports whether Drain was called: the node is shutting down.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
 func (s *Server) routes(mounts []Mount) *gin.Engine {
 	// gin's mode is process-wide; release mode only silences its debug
 	// printing, and setting it is atomic.

@@ -34,8 +34,14 @@ func (s *Store) ListEvents(ctx context.Context, f paygate.EventFilter) ([]*payga
 	if f.Type != "" {
 		where = append(where, "type = "+arg(f.Type))
 	}
-	if f.Undelivered {
+	if f.Undelivered || f.Delivery != "" {
 		where = append(where, "delivered_at IS NULL")
+	}
+	switch f.Delivery {
+	case paygate.DeliveryRetrying:
+		where = append(where, "dead_at IS NULL")
+	case paygate.DeliveryDead:
+		where = append(where, "dead_at IS NOT NULL")
 	}
 	if !f.BeforeCreatedAt.IsZero() || f.BeforeID != "" {
 		// COLLATE "C": IDs compare bytewise, as in SQLite, whatever the

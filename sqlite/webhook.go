@@ -30,8 +30,14 @@ func (s *Store) ListEvents(ctx context.Context, f paygate.EventFilter) ([]*payga
 		where = append(where, "type = ?")
 		args = append(args, f.Type)
 	}
-	if f.Undelivered {
+	if f.Undelivered || f.Delivery != "" {
 		where = append(where, "delivered_at IS NULL")
+	}
+	switch f.Delivery {
+	case paygate.DeliveryRetrying:
+		where = append(where, "dead_at IS NULL")
+	case paygate.DeliveryDead:
+		where = append(where, "dead_at IS NOT NULL")
 	}
 	if !f.BeforeCreatedAt.IsZero() || f.BeforeID != "" {
 		at := micros(f.BeforeCreatedAt)

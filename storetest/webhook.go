@@ -247,6 +247,13 @@ func testListEvents(t *testing.T, s paygate.Store) {
 		want(func(i int, _ *paygate.Event) bool { return i >= 10 }))
 	mustEqual(t, "undelivered paid events", list(paygate.EventFilter{MerchantID: m.ID, Undelivered: true, Type: paygate.EventOrderPaid}),
 		want(func(i int, e *paygate.Event) bool { return i >= 10 && e.Type == paygate.EventOrderPaid }))
+	mustEqual(t, "dead-lettered events", list(paygate.EventFilter{MerchantID: m.ID, Delivery: paygate.DeliveryDead}),
+		want(func(i int, _ *paygate.Event) bool { return i == 10 }))
+	mustEqual(t, "events being retried", list(paygate.EventFilter{MerchantID: m.ID, Delivery: paygate.DeliveryRetrying}),
+		want(func(i int, _ *paygate.Event) bool { return i > 10 }))
+	mustEqual(t, "dead-lettered paid events of any merchant", list(paygate.EventFilter{Delivery: paygate.DeliveryDead, Type: paygate.EventRefundSucceeded}),
+		want(func(i int, e *paygate.Event) bool { return i == 10 && e.Type == paygate.EventRefundSucceeded }))
+	mustEqual(t, "dead-lettered paid events", list(paygate.EventFilter{Delivery: paygate.DeliveryDead, Type: paygate.EventOrderPaid}), nil)
 	if got := list(paygate.EventFilter{MerchantID: other.ID}); len(got) != 1 {
 		t.Fatalf("other merchant lists %d events, want 1", len(got))
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/console"
 	"github.com/paygate/paygate/gateway"
 	"github.com/paygate/paygate/httpapi"
 	"github.com/paygate/paygate/jobs"
@@ -41,6 +42,7 @@ type app struct {
 	api     *httpapi.Server
 	limits  httpLimits      // of the HTTP server
 	redis   *goredis.Client // nil unless redis.url is set
+	started time.Time
 	closers []func() error
 }
 
@@ -179,7 +181,7 @@ func redactURL(u string) string {
 // newApp wires a node. mounts add routes beside the API (the demo's
 // simulator). The store is migrated: serve and demo apply migrations too.
 func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpapi.Mount) (*app, error) {
-	a := &app{cfg: cfg, log: logger}
+	a := &app{cfg: cfg, log: logger, started: time.Now()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -235,7 +237,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		return nil, err
 	}
 	events := &jobs.EventService{Store: st, Queue: a.queue}
-	consoleMounts, err := newConsole(cfg, a, events, trusted, logger)
+	checks := readyChecks(st, noncesReady)
+	consoleMounts, err := newConsole(cfg, a, events, checks, trusted, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +255,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		NotifyRateLimit:  httpapi.RateLimit{PerSecond: rl.NotifyPerSecond, Burst: rl.NotifyBurst},
 		TrustedProxies:   trusted,
 		NotifyAllowlist:  allow,
-		Ready:            readiness(st, noncesReady),
+		Ready:            readiness(checks),
 		Events:           events,
 		Reconciliations:  st,
 		TracerProvider:   cfg.tracer,
@@ -409,18 +412,26 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 	l.log.WarnContext(ctx, fmt.Sprintf(format, v...))
 }
 
-// readiness fails when the database, or Redis when used (noncesPing not
-// nil), does not answer within a second.
-func readiness(st paygate.Store, noncesPing func(context.Context) error) func(ctx context.Context) error {
+// readyChecks are the node's readiness checks: the database, and Redis
+// when used (noncesPing not nil). /readyz and the console's health page
+// both run them.
+func readyChecks(st paygate.Store, noncesPing func(context.Context) error) []console.HealthCheck {
+	checks := []console.HealthCheck{{Name: "database", Check: st.Ping}}
+	if noncesPing != nil {
+		checks = append(checks, console.HealthCheck{Name: "redis", Check: noncesPing})
+	}
+	return checks
+}
+
+// readiness fails when a check's store does not answer within a second,
+// saying which ("database unreachable").
+func readiness(checks []console.HealthCheck) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		if err := st.Ping(ctx); err != nil {
-			return errors.New("database unreachable")
-		}
-		if noncesPing != nil {
-			if err := noncesPing(ctx); err != nil {
-				return errors.New("redis unreachable")
+		for _, c := range checks {
+			if err := c.Check(ctx); err != nil {
+				return errors.New(c.Name + " unreachable")
 			}
 		}
 		return nil

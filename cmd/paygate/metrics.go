@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/console"
 	"github.com/paygate/paygate/gateway"
 	"github.com/paygate/paygate/httpapi"
 	"github.com/paygate/paygate/jobs"
@@ -33,6 +34,7 @@ type metrics struct {
 	latePayments *prometheus.CounterVec
 	recon        *reconMetrics
 	db           *dbMetrics
+	breakers     []console.Breaker // the channel's, for the console's health page
 
 	httpRequests      *prometheus.CounterVec
 	httpDuration      *prometheus.HistogramVec
@@ -147,19 +149,26 @@ func (m *metrics) watchRoutes(routes []httpapi.Route) {
 
 // buildInfo is paygate_build_info{version,goversion} 1.
 func buildInfo() prometheus.Collector {
-	version := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		version = bi.Main.Version
-	}
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "paygate_build_info", Help: "Always 1; the labels name the running build.",
-		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+		ConstLabels: prometheus.Labels{"version": buildVersion(), "goversion": runtime.Version()},
 	}, func() float64 { return 1 })
 }
 
+// buildVersion is the running build's module version, "(devel)" for a
+// build from a work tree.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
 // watchBreaker exports the channel breaker's state for the account appID:
-// read from state (gateway.ResilientChannel.State) at each scrape.
+// read from state (gateway.ResilientChannel.State) at each scrape. The
+// console's health page reads the same (m.breakers).
 func (m *metrics) watchBreaker(appID string, state func() string) {
+	m.breakers = append(m.breakers, console.Breaker{Name: appID, State: state})
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "paygate_channel_breaker_state", Help: "The Alipay circuit breaker of a channel account: 0 closed, 1 half-open, 2 open.",
 		ConstLabels: prometheus.Labels{"app_id": appID},

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -303,27 +302,7 @@ func printDifferences(w io.Writer, rep *paygate.Reconciliation) error {
 
 // sideSummary is one side of a difference in a few words: "paid 9.90",
 // "refund r1 1.00", or "-".
-func sideSummary(raw json.RawMessage) string {
-	var s struct {
-		Kind         string `json:"kind"`
-		Status       string `json:"status"`
-		Amount       string `json:"amount"`
-		Refunded     string `json:"refunded"`
-		OutRequestNo string `json:"out_request_no"`
-	}
-	if len(raw) == 0 || string(raw) == "null" || json.Unmarshal(raw, &s) != nil {
-		return "-"
-	}
-	parts := []string{s.Status}
-	if s.Kind == string(paygate.BookRefund) {
-		parts = []string{"refund", s.OutRequestNo, s.Status}
-	}
-	parts = append(parts, s.Amount)
-	if s.Refunded != "" && s.Refunded != "0.00" {
-		parts = append(parts, "(refunded "+s.Refunded+")")
-	}
-	return strings.Join(strings.Fields(strings.Join(parts, " ")), " ")
-}
+func sideSummary(raw json.RawMessage) string { return orDash(paygate.ReconSideSummary(raw)) }
 
 func orDash(s string) string {
 	if s == "" {
