@@ -93,9 +93,9 @@ func TestWebhooksBacklogAndDeadLetters(t *testing.T) {
 			}
 		}
 		for query, msg := range map[string]string{
-			"type=order.lost":                  "type must be one of",
-			"merchant=ak_nobody":               "no merchant",
-			"before=yesterday":                 "page cursor is not valid",
+			"type=order.lost":                   "type must be one of",
+			"merchant=ak_nobody":                "no merchant",
+			"before=yesterday":                  "page cursor is not valid",
 			"before=" + fmt.Sprint(1) + "_nope": "page cursor is not valid",
 		} {
 			if pg := b.get("/dashboard/webhooks?" + query); pg.status != http.StatusBadRequest || !strings.Contains(pg.body, msg) {
