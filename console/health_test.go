@@ -1,0 +1,172 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/alipaysim"
+	"github.com/paygate/paygate/console"
+	"github.com/paygate/paygate/recon"
+	"github.com/paygate/paygate/sqlite"
+)
+
+// TestReconciliationPages: a real reconciliation of today against the
+// simulator's bill (a payment whose notification was lost, repaired; a
+// trade made outside paygate, left open) is listed, and its day shows the
+// differences with each side in words, the repair and the repair log.
+func TestReconciliationPages(t *testing.T) {
+	t.Parallel()
+	stores(t, func(t *testing.T, st paygate.Store) {
+		p := setupPages(t, st)
+		p.operator(t, "vera", paygate.RoleViewer, pw)
+		ctx := context.Background()
+		b := p.browser(t)
+		b.login("vera", pw)
+		if pg := b.get("/dashboard/reconciliation"); pg.status != http.StatusOK || !strings.Contains(pg.body, `id="no-reports"`) {
+			t.Fatalf("the list before any run (%d):\n%s", pg.status, pg.body)
+		}
+
+		day := recon.DayOf(time.Now())
+		p.paid(t, "T_BOOKED", 990)
+		if err := p.sim.SetFaults(alipaysim.Faults{NotifyDropRate: 1, BillSameDay: true}); err != nil {
+			t.Fatal(err)
+		}
+		lost := p.order(t, "T_LOST", 500)
+		if err := p.sim.PayQR(ctx, lost.QRCode, "2088000000000042"); err != nil {
+			t.Fatal(err)
+		}
+		simSrv := httptest.NewServer(p.sim)
+		t.Cleanup(simSrv.Close)
+		app, ali := keys()
+		ch, err := alipay.New(alipay.Config{AppID: "2021000000000001", GatewayURL: simSrv.URL + "/gateway.do",
+			PrivateKey: app, AlipayPublicKey: &ali.PublicKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outside, err := ch.Precreate(ctx, alipay.PrecreateRequest{OutTradeNo: "OUTSIDE_1", TotalAmount: 1234, Subject: "counter sale"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.sim.PayQR(ctx, outside.QRCode, "2088000000000043"); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := recon.New(recon.Config{Store: st, Bills: ch, Repairer: p.svc, TempDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := rc.Run(ctx, day, recon.Options{Repair: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if recon.DayOf(time.Now()) != day {
+			t.Skip("the day (China time) ended during the test")
+		}
+		if rep.DifferenceCount != 2 || rep.Repairs != 1 {
+			t.Fatalf("the run found %d differences and repaired %d; the test wants 2 and 1", rep.DifferenceCount, rep.Repairs)
+		}
+
+		list := b.get("/dashboard/reconciliation")
+		if !strings.Contains(list.body, `href="/dashboard/reconciliation/`+day+`"`) || !strings.Contains(list.body, "1 open") {
+			t.Fatalf("the list lacks today's report:\n%s", list.body)
+		}
+		pg := b.get("/dashboard/reconciliation/" + day)
+		if pg.status != http.StatusOK {
+			t.Fatalf("the day's page: %d\n%s", pg.status, pg.body)
+		}
+		for _, want := range []string{"status_mismatch", "missing_local", "T_LOST", "OUTSIDE_1", "pending 5.00", "not in the books",
+			`id="repair-log"`, "yes: now paid", "Tea House"} {
+			if !strings.Contains(pg.body, want) {
+				t.Errorf("the day's page lacks %q", want)
+			}
+		}
+		if !regexp.MustCompile(`<td class="small">success 12\.34</td>`).MatchString(pg.body) {
+			t.Errorf("the outside trade's bill side is not said in words:\n%s", pg.body)
+		}
+		for path, status := range map[string]int{
+			"/dashboard/reconciliation/2001-01-01": http.StatusNotFound,
+			"/dashboard/reconciliation/yesterday":  http.StatusNotFound,
+		} {
+			if got := b.get(path); got.status != status {
+				t.Errorf("%s: %d, want %d", path, got.status, status)
+			}
+		}
+	})
+}
+
+// TestHealthPage: every part read from the real thing: the database
+// check, a second store that is closed (unreachable), the channel breaker
+// before and after failed calls open it, River's jobs by state, the
+// webhook backlog, the version and uptime; draining.
+func TestHealthPage(t *testing.T) {
+	t.Parallel()
+	stores(t, func(t *testing.T, st paygate.Store) {
+		p := setupPages(t, st)
+		p.operator(t, "vera", paygate.RoleViewer, pw)
+		ctx := context.Background()
+		b := p.browser(t)
+		b.login("vera", pw)
+
+		pg := b.get("/dashboard/health")
+		for _, want := range []string{`id="ready">Ready`, ">database</th>", "reachable", "2021000000000099", "status-breaker-closed",
+			">deliver_event</code>", ">compensate_order</code>", `id="hook-backlog">0<`, `id="version">v1.2.3-test<`, `id="uptime">1h0m`} {
+			if !strings.Contains(pg.body, want) {
+				t.Errorf("the health page lacks %q", want)
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("the page:\n%s", pg.body)
+		}
+
+		// A paid order's event in the backlog; a compensation due in an
+		// hour (the order's); the channel's breaker opened by two failed
+		// calls to an Alipay that is not there.
+		p.paid(t, "T_HEALTH", 100)
+		for range 2 {
+			p.breaker.Query(ctx, alipay.TradeRef{OutTradeNo: "nowhere"})
+		}
+		pg = b.get("/dashboard/health")
+		if !strings.Contains(pg.body, `id="hook-backlog">1<`) || !strings.Contains(pg.body, "status-breaker-open") {
+			t.Fatalf("after a paid order and failed channel calls:\n%s", pg.body)
+		}
+
+		// A store that does not answer makes the node not ready; the page
+		// says which and why, and nothing of the driver's error text.
+		sealer, _ := paygate.NewSealer(make([]byte, 32))
+		closed, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gone.db"), sealer, sqlite.WithMigrate())
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed.Close()
+		p2 := setup(t, st, func(cfg *console.Config) {
+			cfg.Health = console.Health{Checks: []console.HealthCheck{{Name: "database", Check: st.Ping}, {Name: "redis", Check: closed.Ping}}}
+		})
+		p2.operator(t, "vic", paygate.RoleViewer, pw)
+		b2 := p2.browser(t)
+		b2.login("vic", pw)
+		pg = b2.get("/dashboard/health")
+		if !strings.Contains(pg.body, "Not ready") || !strings.Contains(pg.body, ">redis</th>") || !strings.Contains(pg.body, "unreachable") ||
+			strings.Contains(pg.body, "sql: database is closed") {
+			t.Fatalf("with an unreachable store:\n%s", pg.body)
+		}
+		for _, part := range []string{"breakers-h", "queue-h", "hooks-h"} {
+			if !regexp.MustCompile(`id="` + part + `"[^<]*</h2>\s*<p class="muted">Not wired`).MatchString(pg.body) {
+				t.Errorf("the part %s is not said to be unwired", part)
+			}
+		}
+
+		p.mu.Lock()
+		p.draining = true
+		p.mu.Unlock()
+		if pg := b.get("/dashboard/health"); !strings.Contains(pg.body, "Draining") {
+			t.Fatalf("a draining node:\n%s", pg.body)
+		}
+	})
+}
