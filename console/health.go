@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/paygate/paygate"
@@ -55,6 +56,14 @@ type QueueDepth struct {
 // healthCheckTimeout bounds each check, as /readyz bounds its own.
 const healthCheckTimeout = time.Second
 
+// tookMS is a check's time in whole milliseconds, "<1 ms" below one.
+func tookMS(d time.Duration) string {
+	if d < time.Millisecond {
+		return "<1 ms"
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
+}
+
 // checkFailure says why a check failed, in words safe to show: the domain
 // message of a store's error, else only that it failed (the driver's
 // error, which may name addresses, goes to the log).
@@ -96,10 +105,10 @@ type healthView struct {
 }
 
 type checkResult struct {
-	Name    string
-	OK      bool
-	Error   string
-	Latency time.Duration
+	Name  string
+	OK    bool
+	Error string
+	Took  string // how long it took to answer, in ms ("<1 ms")
 }
 
 type breakerState struct {
@@ -116,7 +125,7 @@ func (c *Console) health(w http.ResponseWriter, r *http.Request, s *Session) err
 		start := time.Now()
 		err := chk.Check(cctx)
 		cancel()
-		res := checkResult{Name: chk.Name, OK: err == nil, Latency: time.Since(start)}
+		res := checkResult{Name: chk.Name, OK: err == nil, Took: tookMS(time.Since(start))}
 		if err != nil {
 			res.Error, v.Ready = checkFailure(err), false
 			c.log.WarnContext(ctx, "console: health check failed", "check", chk.Name, "err", err)

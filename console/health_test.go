@@ -27,51 +27,13 @@ func TestReconciliationPages(t *testing.T) {
 	stores(t, func(t *testing.T, st paygate.Store) {
 		p := setupPages(t, st)
 		p.operator(t, "vera", paygate.RoleViewer, pw)
-		ctx := context.Background()
 		b := p.browser(t)
 		b.login("vera", pw)
 		if pg := b.get("/dashboard/reconciliation"); pg.status != http.StatusOK || !strings.Contains(pg.body, `id="no-reports"`) {
 			t.Fatalf("the list before any run (%d):\n%s", pg.status, pg.body)
 		}
 
-		day := recon.DayOf(time.Now())
-		p.paid(t, "T_BOOKED", 990)
-		if err := p.sim.SetFaults(alipaysim.Faults{NotifyDropRate: 1, BillSameDay: true}); err != nil {
-			t.Fatal(err)
-		}
-		lost := p.order(t, "T_LOST", 500)
-		if err := p.sim.PayQR(ctx, lost.QRCode, "2088000000000042"); err != nil {
-			t.Fatal(err)
-		}
-		simSrv := httptest.NewServer(p.sim)
-		t.Cleanup(simSrv.Close)
-		app, ali := keys()
-		ch, err := alipay.New(alipay.Config{AppID: "2021000000000001", GatewayURL: simSrv.URL + "/gateway.do",
-			PrivateKey: app, AlipayPublicKey: &ali.PublicKey})
-		if err != nil {
-			t.Fatal(err)
-		}
-		outside, err := ch.Precreate(ctx, alipay.PrecreateRequest{OutTradeNo: "OUTSIDE_1", TotalAmount: 1234, Subject: "counter sale"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.sim.PayQR(ctx, outside.QRCode, "2088000000000043"); err != nil {
-			t.Fatal(err)
-		}
-		rc, err := recon.New(recon.Config{Store: st, Bills: ch, Repairer: p.svc, TempDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep, err := rc.Run(ctx, day, recon.Options{Repair: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if recon.DayOf(time.Now()) != day {
-			t.Skip("the day (China time) ended during the test")
-		}
-		if rep.DifferenceCount != 2 || rep.Repairs != 1 {
-			t.Fatalf("the run found %d differences and repaired %d; the test wants 2 and 1", rep.DifferenceCount, rep.Repairs)
-		}
+		day := p.reconcileToday(t)
 
 		list := b.get("/dashboard/reconciliation")
 		if !strings.Contains(list.body, `href="/dashboard/reconciliation/`+day+`"`) || !strings.Contains(list.body, "1 open") {
@@ -169,4 +131,53 @@ func TestHealthPage(t *testing.T) {
 			t.Fatalf("a draining node:\n%s", pg.body)
 		}
 	})
+}
+
+// reconcileToday runs a real reconciliation of today against the
+// simulator's bill (its same-day fault): a payment whose notification is
+// lost (repaired), and a trade made outside paygate (left open). It
+// returns the day; the test is skipped if the day ended meanwhile.
+func (p *pagesEnv) reconcileToday(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	day := recon.DayOf(time.Now())
+	p.paid(t, "T_BOOKED", 990)
+	if err := p.sim.SetFaults(alipaysim.Faults{NotifyDropRate: 1, BillSameDay: true}); err != nil {
+		t.Fatal(err)
+	}
+	lost := p.order(t, "T_LOST", 500)
+	if err := p.sim.PayQR(ctx, lost.QRCode, "2088000000000042"); err != nil {
+		t.Fatal(err)
+	}
+	simSrv := httptest.NewServer(p.sim)
+	t.Cleanup(simSrv.Close)
+	app, ali := keys()
+	ch, err := alipay.New(alipay.Config{AppID: "2021000000000001", GatewayURL: simSrv.URL + "/gateway.do",
+		PrivateKey: app, AlipayPublicKey: &ali.PublicKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside, err := ch.Precreate(ctx, alipay.PrecreateRequest{OutTradeNo: "OUTSIDE_1", TotalAmount: 1234, Subject: "counter sale"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.sim.PayQR(ctx, outside.QRCode, "2088000000000043"); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := recon.New(recon.Config{Store: p.st, Bills: ch, Repairer: p.svc, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := rc.Run(ctx, day, recon.Options{Repair: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recon.DayOf(time.Now()) != day {
+		t.Skip("the day (China time) ended during the test")
+	}
+	if rep.DifferenceCount != 2 || rep.Repairs != 1 {
+		t.Fatalf("the run found %d differences and repaired %d; the test wants 2 and 1", rep.DifferenceCount, rep.Repairs)
+	}
+
+	return day
 }

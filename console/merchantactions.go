@@ -101,8 +101,13 @@ func (c *Console) rotateMerchant(w http.ResponseWriter, r *http.Request, s *Sess
 			return "", err
 		}
 		done := "Rotated the " + strings.Join(which, " and the ")
-		if !rot.GraceUntil.IsZero() {
-			done += "; the replaced ones work until " + when(rot.GraceUntil)
+		switch {
+		case rot.GraceUntil.IsZero():
+			done += "; the replaced secrets stopped working at once"
+		case len(which) == 1:
+			done += "; the replaced one keeps working until " + when(rot.GraceUntil)
+		default:
+			done += "; the replaced ones keep working until " + when(rot.GraceUntil)
 		}
 		if len(rot.Dropped) > 0 {
 			done += "; ended the grace of the previous " + strings.Join(rot.Dropped, " and ")
