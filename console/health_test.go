@@ -49,7 +49,7 @@ func TestReconciliationPages(t *testing.T) {
 				t.Errorf("the day's page lacks %q", want)
 			}
 		}
-		if !regexp.MustCompile(`<td class="small">success 12\.34</td>`).MatchString(pg.body) {
+		if !regexp.MustCompile(`<td[^>]*data-label="Bill">success 12\.34</td>`).MatchString(pg.body) {
 			t.Errorf("the outside trade's bill side is not said in words:\n%s", pg.body)
 		}
 		for path, status := range map[string]int{
