@@ -1,7 +1,9 @@
 // Package console is the operator's web console under /dashboard/: login
 // with operator accounts, sessions as short-lived JWTs in a cookie, CSRF
-// protection, and the pages (orders, an order's timeline and its money
-// actions). Plain HTML forms that work without JavaScript; templates, CSS
+// protection, and the pages: orders (an order's timeline and its money
+// actions), merchants (create, rotate, set the URL, disable), webhooks
+// (backlog, dead letters, re-send), reconciliation reports and the node's
+// health. Plain HTML forms that work without JavaScript; templates, CSS
 // and the little script there is are embedded.
 //
 // Adding a page: write a file with a method returning a page (its nav
