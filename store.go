@@ -47,6 +47,9 @@ type Store interface {
 	WebhookStore
 	// Reconciliation: the books of a day and the reports (reconcile.go).
 	ReconStore
+	// Merchant administration: list, rotate, disable, set the URL
+	// (merchant.go).
+	MerchantAdmin
 }
 
 // StoreTx is a transaction's view of the store.

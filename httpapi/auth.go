@@ -115,16 +115,73 @@ func (s *Server) verify(ctx context.Context, r *http.Request, now time.Time, fen
 	if err != nil {
 		return nil, nil, err
 	}
+	if m.Disabled() {
+		return nil, nil, errDisabled
+	}
 	body, err := readBody(r)
 	if err != nil {
 		return nil, nil, err
 	}
-	want := signature(m.SecretKey, r.Method, r.URL.Path, query, h, body)
-	if !hmac.Equal(want, h.signature) {
-		return nil, nil, paygate.Errorf(paygate.EUnauthorized, "signature does not match the request")
+	if !signedBy(m, now, r.Method, r.URL.Path, query, h, body) {
+		// The merchant may have been given a new secret by another process
+		// since it was cached: look it up again, at most once a second per
+		// key, so that a rotation works at once without letting forgeries
+		// under a known key cost a lookup each.
+		fresh := s.refreshMerchant(ctx, h.accessKey, now)
+		if fresh == nil || !signedBy(fresh, now, r.Method, r.URL.Path, query, h, body) {
+			return nil, nil, paygate.Errorf(paygate.EUnauthorized, "signature does not match the request")
+		}
+		if m = fresh; m.Disabled() {
+			return nil, nil, errDisabled
+		}
 	}
 	return m, body, nil
 }
+
+// errDisabled refuses a disabled merchant's requests with the 401 of every
+// other cause; its reason (the log's, and the metric's unknown_key: the key
+// no longer names a merchant that may call) is the operator's alone.
+var errDisabled = paygate.Errorf(paygate.EUnauthorized, "access key of a disabled merchant")
+
+// signedBy reports whether the request carries the signature of one of m's
+// secret keys at now: the current one, or the previous one during a
+// rotation's grace period. Every valid key is tried, so the time taken says
+// nothing about which one matched.
+func signedBy(m *paygate.Merchant, now time.Time, method, path string, query url.Values, h authHeaders, body []byte) bool {
+	ok := false
+	for _, secret := range m.SecretKeys(now) {
+		if hmac.Equal(signature(secret, method, path, query, h, body), h.signature) {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// refreshMerchant reads the merchant behind key from the store again when
+// the cache has held it for at least merchantRefreshAfter, and caches what
+// it finds; nil when it did not look (or found nothing, or failed: the
+// request is then refused as the cached merchant would have it).
+func (s *Server) refreshMerchant(ctx context.Context, key string, now time.Time) *paygate.Merchant {
+	if !s.mcache.claimRefresh(key, now) {
+		return nil
+	}
+	m, err := s.merchants.MerchantByAccessKey(ctx, key)
+	switch {
+	case paygate.ErrorCode(err) == paygate.ENotFound:
+		s.mcache.put(key, nil, now)
+		return nil
+	case err != nil:
+		return nil
+	}
+	s.mcache.put(key, m, now)
+	return m
+}
+
+// ForgetMerchant drops what the merchant cache holds for accessKey, so the
+// next request under it reads the store: a change made in this process
+// (gateway.Merchants.Changed) takes effect at once. Other processes see it
+// within auth.merchant_cache_ttl.
+func (s *Server) ForgetMerchant(accessKey string) { s.mcache.forget(accessKey) }
 
 // merchantByKey is the merchant behind a claimed access key, from the cache
 // when it knows, else from the store. Lookups that find nothing are limited

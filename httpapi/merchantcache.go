@@ -8,9 +8,12 @@ import (
 )
 
 // DefaultMerchantCacheTTL is how long a merchant looked up by access key is
-// reused, found or not: a merchant disabled, deleted or given a new secret is
-// seen within this long. Without the cache every request, forged or not,
-// costs a database lookup and the decryption of two secrets.
+// reused, found or not: a merchant disabled, deleted or given a new secret
+// by another process is seen within this long. A change made through this
+// process's Server.ForgetMerchant is seen at once, and a new secret as soon
+// as a request signed with it comes (see Server.refreshMerchant). Without
+// the cache every request, forged or not, costs a database lookup and the
+// decryption of the secrets.
 const DefaultMerchantCacheTTL = 10 * time.Second
 
 // merchantCacheMax bounds each of the cache's two maps (found and unknown
@@ -32,7 +35,13 @@ type merchantCache struct {
 type cachedMerchant struct {
 	m       paygate.Merchant
 	expires time.Time
+	fetched time.Time // when it was read, or last claimed for a refresh
 }
+
+// merchantRefreshAfter is how long a cached merchant is trusted before a
+// request it refuses (a signature under another secret) may look it up
+// again: at most one lookup a second per key.
+const merchantRefreshAfter = time.Second
 
 // newMerchantCache returns a cache, or nil (no caching) when ttl < 0.
 func newMerchantCache(ttl time.Duration) *merchantCache {
@@ -81,8 +90,37 @@ func (c *merchantCache) put(key string, m *paygate.Merchant, now time.Time) {
 	}
 	delete(c.unknown, key)
 	if room(c, c.known, now, func(e cachedMerchant) time.Time { return e.expires }) {
-		c.known[key] = cachedMerchant{m: *m, expires: exp}
+		c.known[key] = cachedMerchant{m: *m, expires: exp, fetched: now}
 	}
+}
+
+// claimRefresh reports whether the merchant cached for key may be looked up
+// again at now (cached at least merchantRefreshAfter ago), and if so marks
+// it fetched now, so that concurrent requests make one lookup between them.
+func (c *merchantCache) claimRefresh(key string, now time.Time) bool {
+	if c == nil {
+		return false // without a cache every request reads the store
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.known[key]
+	if !ok || now.Sub(e.fetched) < merchantRefreshAfter {
+		return false
+	}
+	e.fetched = now
+	c.known[key] = e
+	return true
+}
+
+// forget drops whatever the cache holds for key.
+func (c *merchantCache) forget(key string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.known, key)
+	delete(c.unknown, key)
 }
 
 // room makes room in m for one more entry by dropping expired ones (one

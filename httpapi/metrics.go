@@ -47,7 +47,7 @@ const (
 	ReasonMissingHeader   = "missing_header"   // an X-Access-Key, X-Timestamp, X-Nonce or X-Signature missing
 	ReasonMalformedHeader = "malformed_header" // one of them repeated or not of its form
 	ReasonTimestamp       = "timestamp_skew"   // X-Timestamp outside the tolerance
-	ReasonUnknownKey      = "unknown_key"      // no merchant has the access key
+	ReasonUnknownKey      = "unknown_key"      // no merchant has the access key, or its merchant is disabled
 	ReasonBadSignature    = "bad_signature"    // the signature does not match the request
 	ReasonReplayedNonce   = "replayed_nonce"   // the nonce was already used
 	ReasonOther           = "other"
@@ -65,7 +65,7 @@ func authReason(err error) string {
 		return ReasonMissingHeader
 	case strings.HasPrefix(msg, "X-Timestamp is more than"):
 		return ReasonTimestamp
-	case strings.HasPrefix(msg, "unknown access key"):
+	case strings.HasPrefix(msg, "unknown access key"), strings.HasPrefix(msg, "access key of a disabled merchant"):
 		return ReasonUnknownKey
 	case strings.HasPrefix(msg, "signature does not match"):
 		return ReasonBadSignature

@@ -127,7 +127,7 @@ func (w *DeliverEventWorker) Work(ctx context.Context, job *river.Job[DeliverEve
 	if !e.DeliveredAt.IsZero() {
 		return nil
 	}
-	target, secret, err := w.endpoint(ctx, e)
+	target, secrets, err := w.endpoint(ctx, e)
 	var undeliverable *undeliverableError
 	if errors.As(err, &undeliverable) {
 		w.observe(WebhookDead, 0)
@@ -151,7 +151,7 @@ func (w *DeliverEventWorker) Work(ctx context.Context, job *river.Job[DeliverEve
 	case err != nil:
 		return err
 	}
-	a, refused := w.send(ctx, target, secret, e)
+	a, refused := w.send(ctx, target, secrets, e)
 	switch {
 	case refused != nil:
 		done(Abandoned) // nothing was sent: it says nothing about the endpoint
@@ -270,14 +270,15 @@ type undeliverableError struct{ reason string }
 
 func (e *undeliverableError) Error() string { return e.reason }
 
-// endpoint finds where e goes and the secret that signs it: the order's
-// notify URL, else its merchant's; an *undeliverableError when there is
-// none. The order is the one the payload names (data.order.out_trade_no),
-// as the receiver sees it.
-func (w *DeliverEventWorker) endpoint(ctx context.Context, e *paygate.Event) (target, secret string, err error) {
+// endpoint finds where e goes and the secrets that sign it (the merchant's
+// webhook secret, and the previous one during a rotation's grace): the
+// order's notify URL, else its merchant's; an *undeliverableError when
+// there is none. The order is the one the payload names
+// (data.order.out_trade_no), as the receiver sees it.
+func (w *DeliverEventWorker) endpoint(ctx context.Context, e *paygate.Event) (target string, secrets []string, err error) {
 	m, err := w.cfg.Store.MerchantByID(ctx, e.MerchantID)
 	if err != nil {
-		return "", "", fmt.Errorf("merchant of event %s: %w", e.ID, err)
+		return "", nil, fmt.Errorf("merchant of event %s: %w", e.ID, err)
 	}
 	var p struct {
 		Data struct {
@@ -287,26 +288,26 @@ func (w *DeliverEventWorker) endpoint(ctx context.Context, e *paygate.Event) (ta
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(e.Payload, &p); err != nil || p.Data.Order.OutTradeNo == "" {
-		return "", "", &undeliverableError{"the event's payload names no order"}
+		return "", nil, &undeliverableError{"the event's payload names no order"}
 	}
 	o, err := w.cfg.Store.OrderByOutTradeNo(ctx, m.ID, p.Data.Order.OutTradeNo)
 	if err != nil {
-		return "", "", fmt.Errorf("order of event %s: %w", e.ID, err)
+		return "", nil, fmt.Errorf("order of event %s: %w", e.ID, err)
 	}
 	switch {
 	case o.NotifyURL != "":
-		return o.NotifyURL, m.WebhookSecret, nil
+		return o.NotifyURL, m.WebhookSecrets(w.cfg.Now()), nil
 	case m.NotifyURL != "":
-		return m.NotifyURL, m.WebhookSecret, nil
+		return m.NotifyURL, m.WebhookSecrets(w.cfg.Now()), nil
 	}
-	return "", "", &undeliverableError{noEndpoint}
+	return "", nil, &undeliverableError{noEndpoint}
 }
 
-// send POSTs the payload, exactly as stored, signed now. It returns the
-// attempt, not yet recorded, and a *RefusedError when the egress policy
-// refused the connection (nothing was sent; the attempt says why). The
-// body and the secret appear in no log.
-func (w *DeliverEventWorker) send(ctx context.Context, target, secret string, e *paygate.Event) (*paygate.WebhookAttempt, error) {
+// send POSTs the payload, exactly as stored, signed now with each of
+// secrets. It returns the attempt, not yet recorded, and a *RefusedError
+// when the egress policy refused the connection (nothing was sent; the
+// attempt says why). The body and the secrets appear in no log.
+func (w *DeliverEventWorker) send(ctx context.Context, target string, secrets []string, e *paygate.Event) (*paygate.WebhookAttempt, error) {
 	now := w.cfg.Now()
 	a := &paygate.WebhookAttempt{EventID: e.ID, At: now, URL: target}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(e.Payload))
@@ -316,7 +317,7 @@ func (w *DeliverEventWorker) send(ctx context.Context, target, secret string, e 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", WebhookUserAgent)
-	req.Header.Set(client.WebhookSignatureHeader, client.SignWebhook(secret, now, e.Payload))
+	req.Header.Set(client.WebhookSignatureHeader, signatureHeader(secrets, now, e.Payload))
 	req.Header.Set(EventIDHeader, e.ID)
 	start := time.Now()
 	resp, err := w.client.Do(req)
@@ -339,6 +340,23 @@ func (w *DeliverEventWorker) send(ctx context.Context, target, secret string, e 
 	a.Success = resp.StatusCode >= 200 && resp.StatusCode < 300
 	a.Excerpt = excerpt(head)
 	return a, nil
+}
+
+// signatureHeader is Paygate-Signature for body at now: t= once, then one
+// v1= per secret, so that during a webhook secret's rotation a receiver
+// holding either secret verifies the delivery (client.VerifyWebhook takes
+// any matching v1).
+func signatureHeader(secrets []string, now time.Time, body []byte) string {
+	var b strings.Builder
+	for i, secret := range secrets {
+		h := client.SignWebhook(secret, now, body) // "t=…,v1=…"
+		if i > 0 {
+			_, h, _ = strings.Cut(h, ",")
+			b.WriteByte(',')
+		}
+		b.WriteString(h)
+	}
+	return b.String()
 }
 
 // transportError is err without the "Post <url>:" that net/http puts

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/sqlite"
@@ -199,6 +200,44 @@ func TestOpenRejects(t *testing.T) {
 	for _, path := range []string{"", ":memory:", "file:x.db", "x.db?mode=ro"} {
 		if _, err := sqlite.Open(ctx, path, newSealer(t)); err == nil {
 			t.Errorf("Open(%q) succeeded", path)
+		}
+	}
+}
+
+// TestPreviousSecretsSealed: after a rotation with a grace, the replaced
+// secrets are sealed too, under their own contexts, so that one copied into
+// the current column does not open.
+func TestPreviousSecretsSealed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "paygate.db"))
+	m := &paygate.Merchant{Name: "Shop", AccessKey: "ak_1", SecretKey: "sk_plain_old", WebhookSecret: "whsec_plain_old"}
+	if err := s.CreateMerchant(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := s.RotateMerchantSecrets(ctx, m.ID, paygate.SecretRotation{SecretKey: "sk_plain_new", SecretKeyGraceUntil: now.Add(time.Hour),
+		WebhookSecret: "whsec_plain_new", WebhookSecretGraceUntil: now.Add(time.Hour), At: now}); err != nil {
+		t.Fatal(err)
+	}
+	var prevSecret, prevWebhook string
+	if err := s.DB().QueryRowContext(ctx, `SELECT previous_secret_key_sealed, previous_webhook_secret_sealed FROM merchants WHERE id = ?`,
+		m.ID).Scan(&prevSecret, &prevWebhook); err != nil {
+		t.Fatal(err)
+	}
+	sealer := newSealer(t)
+	for _, c := range []struct{ raw, plain, context, current string }{
+		{prevSecret, "sk_plain_old", "merchant:ak_1:previous_secret_key", "merchant:ak_1:secret_key"},
+		{prevWebhook, "whsec_plain_old", "merchant:ak_1:previous_webhook_secret", "merchant:ak_1:webhook_secret"},
+	} {
+		if !strings.HasPrefix(c.raw, "v1:") || strings.Contains(c.raw, c.plain) {
+			t.Errorf("raw column %q is not a sealed value", c.raw)
+		}
+		if got, err := sealer.Open(c.raw, c.context); err != nil || got != c.plain {
+			t.Errorf("Open(%q) = %q, %v; want %q", c.context, got, err, c.plain)
+		}
+		if _, err := sealer.Open(c.raw, c.current); err == nil {
+			t.Errorf("a previous secret opens under the current one's context %q", c.current)
 		}
 	}
 }

@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) paygate.Store) {
 		{"Merchant", testMerchant},
 		{"MerchantNotFound", testMerchantNotFound},
 		{"MerchantDuplicateAccessKey", testMerchantDuplicateAccessKey},
+		{"MerchantRotate", testMerchantRotate}, {"MerchantDisable", testMerchantDisable}, {"MerchantNotifyURL", testMerchantNotifyURL},
+		{"ListMerchants", testListMerchants}, {"DeadLetters", testDeadLetters},
 		{"OrderCreate", testOrderCreate},
 		{"OrderDuplicateOutTradeNo", testOrderDuplicateOutTradeNo},
 		{"OrderDuplicateChannelNo", testOrderDuplicateChannelNo},

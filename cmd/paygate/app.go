@@ -39,8 +39,12 @@ type app struct {
 	queue   *jobs.Queue
 	metrics *metrics
 	api     *httpapi.Server
-	limits  httpLimits // of the HTTP server
-	closers []func() error
+	// merchants is merchant administration on this node's store, its
+	// changes seen by this node's API at once (the console's, beside the
+	// CLI's own in another process).
+	merchants *gateway.Merchants
+	limits    httpLimits // of the HTTP server
+	closers   []func() error
 }
 
 // newLogger writes JSON lines to w at the configured level.
@@ -244,6 +248,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		Mounts:           mounts, // not /metrics: serve has it on server.admin_addr, the demo mounts it
 		Observer:         a.metrics,
 	})
+	a.merchants = &gateway.Merchants{Store: st, Jobs: a.queue, Changed: a.api.ForgetMerchant}
 	a.metrics.watchRoutes(a.api.Routes())
 	ok = true
 	return a, nil

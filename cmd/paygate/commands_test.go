@@ -342,7 +342,7 @@ func TestMerchantCreateErrors(t *testing.T) {
 		want string
 	}{
 		{"no name", []string{"--data", dir}, "--name is required"},
-		{"notify url with a query", []string{"--data", dir, "--name", "x", "--notify-url", "https://shop.example.com/hook?a=b"}, "--notify-url"},
+		{"notify url too long", []string{"--data", dir, "--name", "x", "--notify-url", "https://shop.example.com/" + strings.Repeat("h", 256)}, "--notify-url: the webhook URL must be at most 256 bytes"},
 		{"notify url not http", []string{"--data", dir, "--name", "x", "--notify-url", "ftp://shop.example.com/hook"}, "--notify-url"},
 		{"notify url with a password", []string{"--data", dir, "--name", "x", "--notify-url", "https://shop:hunter2@shop.example.com/hook?a=b"}, "--notify-url: the webhook URL must not carry user information"},
 		{"notify url host a number", []string{"--data", dir, "--name", "x", "--notify-url", "https://0x7f000001/hook"}, "is a number but not an IP address"},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipaysim"
+	"github.com/paygate/paygate/gateway"
 	"github.com/paygate/paygate/httpapi"
 )
 
@@ -124,7 +125,11 @@ func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer
 	if err := writeFileAtomic(filepath.Join(dataDir, demoNodeFile), append(node, '\n'), 0o600); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	printDemo(stdout, base, dataDir, creds)
+	m, err := a.store.MerchantByAccessKey(ctx, creds.AccessKey)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	printDemo(stdout, base, dataDir, creds, m.NotifyURL)
 	return a.serve(ctx, ln)
 }
 
@@ -186,7 +191,7 @@ func writeCreds(path string, creds merchantCredentials) error {
 	return writeFileAtomic(path, append(data, '\n'), 0o600)
 }
 
-func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials) {
+func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials, notifyURL string) {
 	fmt.Fprintf(w, `paygate demo listening on %s
 
   merchant API     %s/api/v1   (credentials in %s)
@@ -197,6 +202,20 @@ func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials) {
 Try it (another terminal):
   go run ./cmd/paygate api POST /api/v1/orders '{"out_trade_no":"T1","subject":"coffee","total_amount":"9.90","mode":"qr"}'
 
-Ctrl-C stops it; restarting keeps every order.
 `, base, base, filepath.Join(dataDir, demoMerchantFile), creds.AccessKey, base, base, base, base, base, base)
+	where := "--data " + shellQuote(dataDir)
+	if notifyURL == "" {
+		fmt.Fprintf(w, `Webhooks: the demo merchant has no webhook URL, so every event is dead-lettered at once.
+  Set one (re-sends the dead-lettered events of the last %s):
+    go run ./cmd/paygate merchant set-url %s %s http://127.0.0.1:3000/hooks
+  or follow the events without one:
+    go run ./cmd/paygate listen --forward-to http://127.0.0.1:3000/hooks
+  See what was dead-lettered and why:
+    go run ./cmd/paygate merchant show %s %s
+
+`, shortDuration(gateway.ResendWindow), where, creds.AccessKey, where, creds.AccessKey)
+	} else {
+		fmt.Fprintf(w, "Webhooks: sent to %s (see them: go run ./cmd/paygate merchant show %s %s)\n\n", notifyURL, where, creds.AccessKey)
+	}
+	fmt.Fprintln(w, "Ctrl-C stops it; restarting keeps every order.")
 }
