@@ -86,7 +86,8 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // (or the test's temporary directory) and returns the file's path.
 func Screenshot(t testing.TB, ctx context.Context, name string) string {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	// Quality 100 is PNG; any other is JPEG.
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("browser: screenshot %s: %v", name, err)
 	}
