@@ -50,6 +50,9 @@ type Store interface {
 	// Merchant administration: list, rotate, disable, set the URL
 	// (merchant.go).
 	MerchantAdmin
+	// The console: operators, their audit trail, revoked sessions and the
+	// cross-merchant order search (operator.go).
+	OperatorStore
 }
 
 // StoreTx is a transaction's view of the store.

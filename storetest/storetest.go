@@ -67,6 +67,11 @@ func Run(t *testing.T, open func(t *testing.T) paygate.Store) {
 		{"ListReconciliations", testListReconciliations},
 		{"ReconSaveInvalid", testReconSaveInvalid},
 		{"BulkInsertOrders", testBulkInsertOrders},
+		{"Operators", testOperators},
+		{"LoginFailures", testLoginFailures},
+		{"OperatorActions", testOperatorActions},
+		{"RevokedSessions", testRevokedSessions},
+		{"SearchOrders", testSearchOrders},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

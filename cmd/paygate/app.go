@@ -43,7 +43,8 @@ type app struct {
 	// changes seen by this node's API at once (the console's, beside the
 	// CLI's own in another process).
 	merchants *gateway.Merchants
-	limits    httpLimits // of the HTTP server
+	limits    httpLimits      // of the HTTP server
+	redis     *goredis.Client // nil unless redis.url is set
 	closers   []func() error
 }
 
@@ -58,8 +59,8 @@ func newLogger(w interface{ Write([]byte) (int, error) }, level string) (*slog.L
 	return slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))), nil
 }
 
-// loadSealer reads the master key from the config or its file.
-func loadSealer(cfg config) (*paygate.Sealer, error) {
+// loadMasterKey reads the master key from the config or its file.
+func loadMasterKey(cfg config) ([]byte, error) {
 	raw := cfg.Secrets.MasterKey
 	if raw == "" && cfg.Secrets.MasterKeyFile != "" {
 		b, err := os.ReadFile(cfg.Secrets.MasterKeyFile)
@@ -78,6 +79,15 @@ func loadSealer(cfg config) (*paygate.Sealer, error) {
 	key, err := paygate.ParseMasterKey(raw)
 	if err != nil {
 		return nil, fmt.Errorf("config: secrets: %w", err)
+	}
+	return key, nil
+}
+
+// loadSealer reads the master key from the config or its file.
+func loadSealer(cfg config) (*paygate.Sealer, error) {
+	key, err := loadMasterKey(cfg)
+	if err != nil {
+		return nil, err
 	}
 	return paygate.NewSealer(key)
 }
@@ -228,6 +238,11 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 	if err != nil {
 		return nil, err
 	}
+	events := &jobs.EventService{Store: st, Queue: a.queue}
+	consoleMounts, err := newConsole(cfg, a, events, trusted, logger)
+	if err != nil {
+		return nil, err
+	}
 	rl := cfg.RateLimit
 	a.api = httpapi.New(httpapi.Config{
 		Orders: a.service, Merchants: st, Idempotency: st, Nonces: nonces, Logger: logger,
@@ -242,10 +257,10 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		TrustedProxies:   trusted,
 		NotifyAllowlist:  allow,
 		Ready:            readiness(st, noncesReady),
-		Events:           &jobs.EventService{Store: st, Queue: a.queue},
+		Events:           events,
 		Reconciliations:  st,
 		TracerProvider:   cfg.tracer,
-		Mounts:           mounts, // not /metrics: serve has it on server.admin_addr, the demo mounts it
+		Mounts:           append(consoleMounts, mounts...), // not /metrics: serve has it on server.admin_addr, the demo mounts it
 		Observer:         a.metrics,
 	})
 	a.merchants = &gateway.Merchants{Store: st, Jobs: a.queue, Changed: a.api.ForgetMerchant}
@@ -379,6 +394,7 @@ func newNonces(ctx context.Context, cfg config, logger *slog.Logger, a *app) (pa
 		return nil, nil, fmt.Errorf("config: redis.url: %w", err)
 	}
 	a.closers = append(a.closers, rc.Close)
+	a.redis = rc
 	pctx, cancel := context.WithTimeout(ctx, redisPingTimeout)
 	defer cancel()
 	if err := rc.Ping(pctx).Err(); err != nil {

@@ -115,6 +115,10 @@ type config struct {
 		TempDir  string        `yaml:"temp_dir"` // where the bill and the sort's runs are spilled; default the system's
 		Retry    time.Duration `yaml:"retry"`    // the daily job asks again this long after Alipay has no bill yet
 	} `yaml:"reconcile"`
+	Console struct {
+		SessionTTL     time.Duration `yaml:"session_ttl"`     // an operator's session token lives this long, renewed on use past half of it
+		InsecureCookie bool          `yaml:"insecure_cookie"` // the session cookie without Secure: only for http:// on loopback (the demo)
+	} `yaml:"console"`
 	Log struct {
 		Level string `yaml:"level"` // debug, info, warn, error
 	} `yaml:"log"`
@@ -169,6 +173,7 @@ func defaultConfig() config {
 	c.Reconcile.Repair = true
 	c.Reconcile.Margin = 15 * time.Minute
 	c.Reconcile.Retry = 30 * time.Minute
+	c.Console.SessionTTL = 15 * time.Minute
 	c.Log.Level = "info"
 	return c
 }

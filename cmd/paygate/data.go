@@ -18,6 +18,9 @@ const (
 	dbFile           = "paygate.db"
 	masterKeyFile    = "master.key"
 	demoMerchantFile = "demo-merchant.json"
+	// demoOperatorFile holds the demo console admin's username and
+	// password (mode 0600).
+	demoOperatorFile = "demo-operator.json"
 	// demoNodeFile records where the demo listens, so that a separate
 	// command on the same --data (paygate reconcile) reaches the demo's
 	// simulator as the demo's own configuration does.

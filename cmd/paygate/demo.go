@@ -129,7 +129,11 @@ func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	printDemo(stdout, base, dataDir, creds, m.NotifyURL)
+	op, err := demoOperator(ctx, a.store, filepath.Join(dataDir, demoOperatorFile))
+	if err != nil {
+		return err
+	}
+	printDemo(stdout, base, dataDir, creds, m.NotifyURL, op)
 	return a.serve(ctx, ln)
 }
 
@@ -149,6 +153,8 @@ func demoConfig(dataDir, base string) (config, error) {
 	// One machine: the merchant's webhook receivers are local, over http.
 	c.Webhooks.AllowPrivateNetworks = true
 	c.Webhooks.AllowHTTP = true
+	// The console's cookie goes over plain http here.
+	c.Console.InsecureCookie = true
 	if err := applyEnv(&c, os.Environ()); err != nil {
 		return c, err
 	}
@@ -191,9 +197,10 @@ func writeCreds(path string, creds merchantCredentials) error {
 	return writeFileAtomic(path, append(data, '\n'), 0o600)
 }
 
-func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials, notifyURL string) {
+func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials, notifyURL string, op demoOperatorCreds) {
 	fmt.Fprintf(w, `paygate demo listening on %s
 
+  operator console %s/dashboard/   username %s   password %s   (also in %s)
   merchant API     %s/api/v1   (credentials in %s)
   access_key       %s
   Alipay simulator %s/gateway.do   (buyer actions: %s/sim/pay, trades: %s/sim/trades)
@@ -202,7 +209,7 @@ func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials, not
 Try it (another terminal):
   go run ./cmd/paygate api POST /api/v1/orders '{"out_trade_no":"T1","subject":"coffee","total_amount":"9.90","mode":"qr"}'
 
-`, base, base, filepath.Join(dataDir, demoMerchantFile), creds.AccessKey, base, base, base, base, base, base)
+`, base, base, op.Username, op.Password, filepath.Join(dataDir, demoOperatorFile), base, filepath.Join(dataDir, demoMerchantFile), creds.AccessKey, base, base, base, base, base, base)
 	where := "--data " + shellQuote(dataDir)
 	if notifyURL == "" {
 		fmt.Fprintf(w, `Webhooks: the demo merchant has no webhook URL, so every event is dead-lettered at once.

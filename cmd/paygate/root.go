@@ -38,6 +38,7 @@ func subcommands() []subcommandFunc {
 		newSimCmd,       // sim.go: the Alipay simulator alone
 		newKeysCmd,      // keys.go: app key pairs
 		newMerchantCmd,  // merchant.go: merchant credentials
+		newOperatorCmd,  // operators.go: the console's operators
 		newEventsCmd,    // events.go: webhook events, listed and re-sent
 		newReconcileCmd, // reconcile.go: daily bill diff, exit 3 on differences
 		newMigrateCmd,   // migrate.go: database migrations

@@ -59,7 +59,7 @@ func checkServeConfig(cfg config) error {
 	case cfg.Alipay.SellerID != "" && cfg.Alipay.SkipSellerCheck:
 		return errors.New("config: alipay.seller_id and alipay.skip_seller_check: true contradict each other; keep one")
 	}
-	return nil
+	return checkConsoleConfig(cfg)
 }
 
 func runServe(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
