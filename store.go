@@ -47,6 +47,9 @@ type Store interface {
 	WebhookStore
 	// Reconciliation: the books of a day and the reports (reconcile.go).
 	ReconStore
+	// Order activity: channel calls and notifications, for the operator's
+	// timeline (activity.go).
+	ActivityStore
 }
 
 // StoreTx is a transaction's view of the store.
