@@ -115,6 +115,9 @@ type config struct {
 		TempDir  string        `yaml:"temp_dir"` // where the bill and the sort's runs are spilled; default the system's
 		Retry    time.Duration `yaml:"retry"`    // the daily job asks again this long after Alipay has no bill yet
 	} `yaml:"reconcile"`
+	Activity struct {
+		Retention time.Duration `yaml:"retention"` // order activity (channel calls, notifications) older than this is pruned daily; 0 keeps it forever
+	} `yaml:"activity"`
 	Log struct {
 		Level string `yaml:"level"` // debug, info, warn, error
 	} `yaml:"log"`
@@ -169,6 +172,7 @@ func defaultConfig() config {
 	c.Reconcile.Repair = true
 	c.Reconcile.Margin = 15 * time.Minute
 	c.Reconcile.Retry = 30 * time.Minute
+	c.Activity.Retention = 90 * 24 * time.Hour
 	c.Log.Level = "info"
 	return c
 }
