@@ -31,7 +31,7 @@ const (
 	WebhookUserAgent = "paygate-webhooks/1"
 	// EventIDHeader carries the event's ID, so a receiver can deduplicate
 	// before it parses the body.
-	EventIDHeader = "Paygate-Event-Id"
+	EventIDHeader = client.EventIDHeader
 	// noEndpoint is what an attempt records when neither the order nor its
 	// merchant has a webhook URL: the event is dead-lettered at once.
 	noEndpoint = "no webhook URL configured"
@@ -151,7 +151,7 @@ func (w *DeliverEventWorker) Work(ctx context.Context, job *river.Job[DeliverEve
 	case err != nil:
 		return err
 	}
-	a, refused := w.send(ctx, target, secret, e)
+	a, refused := w.send(ctx, target, []string{secret}, e)
 	switch {
 	case refused != nil:
 		done(Abandoned) // nothing was sent: it says nothing about the endpoint
@@ -302,11 +302,13 @@ func (w *DeliverEventWorker) endpoint(ctx context.Context, e *paygate.Event) (ta
 	return "", "", &undeliverableError{noEndpoint}
 }
 
-// send POSTs the payload, exactly as stored, signed now. It returns the
-// attempt, not yet recorded, and a *RefusedError when the egress policy
-// refused the connection (nothing was sent; the attempt says why). The
-// body and the secret appear in no log.
-func (w *DeliverEventWorker) send(ctx context.Context, target, secret string, e *paygate.Event) (*paygate.WebhookAttempt, error) {
+// send POSTs the payload, exactly as stored, signed now with every one of
+// secrets (the merchant's valid webhook secrets) in both header sets,
+// Paygate-Signature and Standard Webhooks (client.SignWebhookHeaders). It
+// returns the attempt, not yet recorded, and a *RefusedError when the egress
+// policy refused the connection (nothing was sent; the attempt says why).
+// The body and the secrets appear in no log.
+func (w *DeliverEventWorker) send(ctx context.Context, target string, secrets []string, e *paygate.Event) (*paygate.WebhookAttempt, error) {
 	now := w.cfg.Now()
 	a := &paygate.WebhookAttempt{EventID: e.ID, At: now, URL: target}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(e.Payload))
@@ -316,8 +318,7 @@ func (w *DeliverEventWorker) send(ctx context.Context, target, secret string, e 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", WebhookUserAgent)
-	req.Header.Set(client.WebhookSignatureHeader, client.SignWebhook(secret, now, e.Payload))
-	req.Header.Set(EventIDHeader, e.ID)
+	client.SignWebhookHeaders(req.Header, e.ID, secrets, now, e.Payload)
 	start := time.Now()
 	resp, err := w.client.Do(req)
 	if err != nil {
