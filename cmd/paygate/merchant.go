@@ -13,6 +13,7 @@ import (
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/client"
 )
 
 func newMerchantCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -23,12 +24,16 @@ func newMerchantCmd(stdout, stderr io.Writer) *cobra.Command {
 
 // merchantCredentials is what a merchant receives once: the demo writes it
 // to demo-merchant.json, `merchant create --json` prints it.
+// StandardWebhookSecret is WebhookSecret in the whsec_ base64 form that
+// Standard Webhooks libraries take (client.StandardWebhookSecret): the same
+// key, for verifying the webhook-signature header.
 type merchantCredentials struct {
-	Name          string `json:"name"`
-	AccessKey     string `json:"access_key"`
-	SecretKey     string `json:"secret_key"`
-	WebhookSecret string `json:"webhook_secret"`
-	BaseURL       string `json:"base_url,omitempty"`
+	Name                  string `json:"name"`
+	AccessKey             string `json:"access_key"`
+	SecretKey             string `json:"secret_key"`
+	WebhookSecret         string `json:"webhook_secret"`
+	StandardWebhookSecret string `json:"standard_webhook_secret"`
+	BaseURL               string `json:"base_url,omitempty"`
 }
 
 func newMerchantCreateCmd(stdout, _ io.Writer) *cobra.Command {
@@ -75,7 +80,9 @@ func newMerchantCreateCmd(stdout, _ io.Writer) *cobra.Command {
 				return enc.Encode(creds)
 			}
 			fmt.Fprintf(stdout, "merchant %q created; keep these, they are shown once:\n", name)
-			fmt.Fprintf(stdout, "access_key:     %s\nsecret_key:     %s\nwebhook_secret: %s\n", creds.AccessKey, creds.SecretKey, creds.WebhookSecret)
+			fmt.Fprintf(stdout, "access_key:              %s\nsecret_key:              %s\nwebhook_secret:          %s\n"+
+				"standard_webhook_secret: %s   (the same key for Standard Webhooks libraries: webhook-signature)\n",
+				creds.AccessKey, creds.SecretKey, creds.WebhookSecret, creds.StandardWebhookSecret)
 			return nil
 		},
 	}
@@ -89,6 +96,7 @@ func newMerchantCreateCmd(stdout, _ io.Writer) *cobra.Command {
 // createMerchant makes a merchant with fresh random credentials.
 func createMerchant(ctx context.Context, st paygate.Store, name, notifyURL string) (merchantCredentials, error) {
 	creds := merchantCredentials{Name: name, AccessKey: "ak_" + randomHex(12), SecretKey: "sk_" + randomHex(32), WebhookSecret: "whsec_" + randomHex(32)}
+	creds.StandardWebhookSecret = client.StandardWebhookSecret(creds.WebhookSecret)
 	m := &paygate.Merchant{
 		Name: name, AccessKey: creds.AccessKey, SecretKey: creds.SecretKey, WebhookSecret: creds.WebhookSecret,
 		NotifyURL: notifyURL, CreatedAt: time.Now(),
