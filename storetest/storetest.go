@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) paygate.Store) {
 		{"ReconSaveInvalid", testReconSaveInvalid},
 		{"BulkInsertOrders", testBulkInsertOrders},
 		{"Activities", testActivities},
+		{"FollowEvents", testFollowEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
