@@ -203,6 +203,11 @@ func loadConfig(path string, environ []string) (config, error) {
 // the tests' (PAYGATE_TEST_POSTGRES_URL, ...) and the chaos suite's.
 var envExempt = []string{"PAYGATE_TEST_", "PAYGATE_CHAOS_", "PAYGATE_UPDATE_GOLDEN"}
 
+// envClient are the PAYGATE_ variables a merchant's tools read, not the
+// node's settings (`paygate listen --url`'s secrets): a developer who
+// exports them can still run the other commands.
+var envClient = []string{envSecretKey, envWebhookSecret}
+
 // applyEnv sets every PAYGATE_<SECTION>_<KEY> found in environ onto c, the
 // section and key being the YAML names upper-cased. Any other PAYGATE_
 // variable is an error naming it (and the closest setting), so a typo such
@@ -257,6 +262,9 @@ func applyEnv(c *config, environ []string) error {
 }
 
 func envIsExempt(name string) bool {
+	if slices.Contains(envClient, name) {
+		return true
+	}
 	for _, p := range envExempt {
 		if strings.HasPrefix(name, p) {
 			return true

@@ -39,6 +39,7 @@ func subcommands() []subcommandFunc {
 		newKeysCmd,      // keys.go: app key pairs
 		newMerchantCmd,  // merchant.go: merchant credentials
 		newEventsCmd,    // events.go: webhook events, listed and re-sent
+		newListenCmd,    // listen.go: follow a merchant's events, forward them to a local URL
 		newReconcileCmd, // reconcile.go: daily bill diff, exit 3 on differences
 		newMigrateCmd,   // migrate.go: database migrations
 		newAPICmd,       // api.go: signed merchant API calls from the terminal
