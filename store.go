@@ -53,6 +53,9 @@ type Store interface {
 	// The console: operators, their audit trail, revoked sessions and the
 	// cross-merchant order search (operator.go).
 	OperatorStore
+	// Order activity: channel calls and notifications, for the operator's
+	// timeline (activity.go).
+	ActivityStore
 }
 
 // StoreTx is a transaction's view of the store.

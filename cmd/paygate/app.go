@@ -38,7 +38,10 @@ type app struct {
 	alipay  *alipay.Client // the channel without retries or breaker, for serve's startup check
 	queue   *jobs.Queue
 	metrics *metrics
-	api     *httpapi.Server
+	// activity writes the order activities the service reports; drained
+	// after the jobs when the node stops.
+	activity *gateway.ActivityLog
+	api      *httpapi.Server
 	// merchants is merchant administration on this node's store, its
 	// changes seen by this node's API at once (the console's, beside the
 	// CLI's own in another process).
@@ -212,10 +215,16 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 	if err := a.metrics.watchDatabase(st); err != nil {
 		return nil, err
 	}
-	a.alipay, a.service, err = newService(cfg, st, a.queue, logger, a.metrics)
+	if err := checkActivity(cfg); err != nil {
+		return nil, err
+	}
+	a.activity = newActivityLog(st, logger, a.metrics.watchActivity())
+	a.closers = append(a.closers, closeActivity(a.activity)) // before the store closes
+	a.alipay, a.service, err = newService(cfg, st, a.queue, logger, a.metrics, a.activity)
 	if err != nil {
 		return nil, err
 	}
+	scheduleActivityPrune(cfg, a.queue, st)
 	jobs.RegisterCompensation(a.queue, jobs.ObserveCompensation(a.service, a.metrics))
 	if err := scheduleReconcile(cfg, a, logger); err != nil {
 		return nil, err
@@ -295,8 +304,10 @@ func scheduleReconcile(cfg config, a *app, logger *slog.Logger) error {
 }
 
 // newService builds the Alipay client and the gateway over it: one breaker
-// per channel account (this node's app id), follow-up work on queue.
-func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *slog.Logger, obs gateway.Observer) (*alipay.Client, *gateway.Service, error) {
+// per channel account (this node's app id), follow-up work on queue, order
+// activities to activity (nil: none recorded).
+func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *slog.Logger, obs gateway.Observer,
+	activity gateway.ActivityRecorder) (*alipay.Client, *gateway.Service, error) {
 	client, err := newChannel(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -323,7 +334,7 @@ func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *sl
 		DefaultTimeout: cfg.Orders.DefaultTimeout, CallTimeout: cfg.Alipay.CallTimeout,
 		PollInterval: cfg.Barcode.PollInterval, PollTimeout: cfg.Barcode.PollTimeout,
 		Jobs: queue, CompensateAfter: cfg.Jobs.CompensateAfter, CompensateInterval: cfg.Jobs.CompensateInterval,
-		LatePayment: gateway.LatePaymentPolicy(cfg.Orders.LatePayment), Observer: obs,
+		LatePayment: gateway.LatePaymentPolicy(cfg.Orders.LatePayment), Observer: obs, Activity: activity,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -466,6 +477,10 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	// handed back to River and run again here or on another replica.
 	if err := a.queue.Stop(shutCtx); err != nil {
 		a.log.Warn("stopping jobs", "err", err)
+	}
+	// Last: the requests and jobs above report activities until they end.
+	if err := a.activity.Close(shutCtx); err != nil {
+		a.log.Warn("order activities still queued were not all written", "err", err)
 	}
 	a.log.Info("stopped")
 	return nil

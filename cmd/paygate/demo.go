@@ -19,6 +19,7 @@ import (
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipaysim"
 	"github.com/paygate/paygate/gateway"
+	"github.com/paygate/paygate/client"
 	"github.com/paygate/paygate/httpapi"
 )
 
@@ -172,7 +173,9 @@ func demoMerchant(ctx context.Context, st paygate.Store, path, base string) (mer
 			return creds, fmt.Errorf("demo: %s: %w", path, err)
 		}
 		if _, err := st.MerchantByAccessKey(ctx, creds.AccessKey); err == nil {
-			if creds.BaseURL != base {
+			// An earlier run, or an older paygate (no standard_webhook_secret):
+			// the file is brought up to date.
+			if creds.BaseURL != base || creds.StandardWebhookSecret != client.StandardWebhookSecret(creds.WebhookSecret) {
 				creds.BaseURL = base
 				return creds, writeCreds(path, creds)
 			}
@@ -189,7 +192,10 @@ func demoMerchant(ctx context.Context, st paygate.Store, path, base string) (mer
 	return creds, writeCreds(path, creds)
 }
 
+// writeCreds writes creds (mode 0600), their standard_webhook_secret
+// derived from the webhook secret whatever it held.
 func writeCreds(path string, creds merchantCredentials) error {
+	creds.StandardWebhookSecret = client.StandardWebhookSecret(creds.WebhookSecret)
 	data, err := json.MarshalIndent(creds, "", "  ")
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/gateway"
 	"github.com/paygate/paygate/jobs"
+	"github.com/paygate/paygate/client"
 )
 
 func newMerchantCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -34,12 +35,16 @@ func newMerchantCmd(stdout, stderr io.Writer) *cobra.Command {
 
 // merchantCredentials is what a merchant receives once: the demo writes it
 // to demo-merchant.json, `merchant create --json` prints it.
+// StandardWebhookSecret is WebhookSecret in the whsec_ base64 form that
+// Standard Webhooks libraries take (client.StandardWebhookSecret): the same
+// key, for verifying the webhook-signature header.
 type merchantCredentials struct {
-	Name          string `json:"name"`
-	AccessKey     string `json:"access_key"`
-	SecretKey     string `json:"secret_key"`
-	WebhookSecret string `json:"webhook_secret"`
-	BaseURL       string `json:"base_url,omitempty"`
+	Name                  string `json:"name"`
+	AccessKey             string `json:"access_key"`
+	SecretKey             string `json:"secret_key"`
+	WebhookSecret         string `json:"webhook_secret"`
+	StandardWebhookSecret string `json:"standard_webhook_secret"`
+	BaseURL               string `json:"base_url,omitempty"`
 }
 
 func newMerchantCreateCmd(stdout, _ io.Writer) *cobra.Command {
@@ -77,7 +82,9 @@ func newMerchantCreateCmd(stdout, _ io.Writer) *cobra.Command {
 				return json.NewEncoder(stdout).Encode(creds)
 			}
 			fmt.Fprintf(stdout, "merchant %q created; keep these, they are shown once:\n", creds.Name)
-			fmt.Fprintf(stdout, "access_key:     %s\nsecret_key:     %s\nwebhook_secret: %s\n", creds.AccessKey, creds.SecretKey, creds.WebhookSecret)
+			fmt.Fprintf(stdout, "access_key:              %s\nsecret_key:              %s\nwebhook_secret:          %s\n"+
+				"standard_webhook_secret: %s   (the same key for Standard Webhooks libraries: webhook-signature)\n",
+				creds.AccessKey, creds.SecretKey, creds.WebhookSecret, creds.StandardWebhookSecret)
 			return nil
 		},
 	}
@@ -103,7 +110,10 @@ func createMerchantWith(ctx context.Context, svc *gateway.Merchants, name, notif
 	if err != nil {
 		return merchantCredentials{}, err
 	}
-	return merchantCredentials{Name: c.Merchant.Name, AccessKey: c.Merchant.AccessKey, SecretKey: c.SecretKey, WebhookSecret: c.WebhookSecret}, nil
+	return merchantCredentials{
+		Name: c.Merchant.Name, AccessKey: c.Merchant.AccessKey, SecretKey: c.SecretKey, WebhookSecret: c.WebhookSecret,
+		StandardWebhookSecret: client.StandardWebhookSecret(c.WebhookSecret),
+	}, nil
 }
 
 // openMerchants opens, migrates and key-checks the configured store and

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/paygate/paygate/client"
 	"github.com/paygate/paygate/gateway"
 )
 
@@ -22,6 +23,9 @@ type rotationLine struct {
 	AccessKey     string `json:"access_key"`
 	SecretKey     string `json:"secret_key,omitempty"`
 	WebhookSecret string `json:"webhook_secret,omitempty"`
+	// StandardWebhookSecret is the new webhook secret in the whsec_ form
+	// Standard Webhooks libraries take (client.StandardWebhookSecret).
+	StandardWebhookSecret string `json:"standard_webhook_secret,omitempty"`
 	// PreviousValidUntil is when the replaced secrets stop working;
 	// absent when they stopped at once.
 	PreviousValidUntil string   `json:"previous_valid_until,omitempty"`
@@ -65,6 +69,9 @@ func newMerchantRotateCmd(stdout, stderr io.Writer) *cobra.Command {
 			}
 			out := rotationLine{AccessKey: args[0], SecretKey: r.SecretKey, WebhookSecret: r.WebhookSecret,
 				PreviousValidUntil: rfc3339(r.GraceUntil), DroppedPrevious: r.Dropped}
+			if r.WebhookSecret != "" {
+				out.StandardWebhookSecret = client.StandardWebhookSecret(r.WebhookSecret)
+			}
 			// The rotation is committed: whatever happens to the file, the
 			// new secrets are printed.
 			credsFile, fileErr := updateDemoCreds(&d, args[0], r)
@@ -110,6 +117,7 @@ func printRotation(w io.Writer, out rotationLine, r *gateway.Rotation, cfg confi
 	}
 	if out.WebhookSecret != "" {
 		fmt.Fprintf(w, "webhook_secret: %s\n", out.WebhookSecret)
+		fmt.Fprintf(w, "standard_webhook_secret: %s   (the same key for Standard Webhooks libraries)\n", out.StandardWebhookSecret)
 	}
 	ended := len(out.DroppedPrevious) > 0
 	if out.PreviousValidUntil != "" {

@@ -17,9 +17,9 @@ import (
 	"github.com/paygate/paygate/client"
 )
 
-// hookReceiver is a merchant's webhook endpoint on loopback: it records
+// rotationReceiver is a merchant's webhook endpoint on loopback: it records
 // every delivery as it came and acknowledges it.
-type hookReceiver struct {
+type rotationReceiver struct {
 	url string
 	mu  sync.Mutex
 	got []hookDelivery
@@ -30,9 +30,9 @@ type hookDelivery struct {
 	body               []byte
 }
 
-func newHookReceiver(t *testing.T) *hookReceiver {
+func newRotationReceiver(t *testing.T) *rotationReceiver {
 	t.Helper()
-	r := &hookReceiver{}
+	r := &rotationReceiver{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
@@ -46,7 +46,7 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 }
 
 // of waits for a delivery of the event whose order is outTradeNo.
-func (r *hookReceiver) of(t *testing.T, outTradeNo string) hookDelivery {
+func (r *rotationReceiver) of(t *testing.T, outTradeNo string) hookDelivery {
 	t.Helper()
 	var found hookDelivery
 	e2eEventually(t, "a webhook for "+outTradeNo, func() bool {
@@ -152,7 +152,7 @@ func TestMerchantCLI(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &rot); err != nil || !strings.HasPrefix(rot.WebhookSecret, "whsec_") || rot.SecretKey != "" || rot.PreviousValidUntil == "" {
 			t.Fatalf("rotate --webhook-secret --json = %s (%v)", out, err)
 		}
-		rcv := newHookReceiver(t)
+		rcv := newRotationReceiver(t)
 		out, err = cli("merchant", "set-url", ak, rcv.url)
 		if err != nil || !strings.Contains(out, "Re-sent 1 event dead-lettered for want of a URL") {
 			t.Fatalf("set-url = %q, %v", out, err)
