@@ -18,8 +18,8 @@ import (
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipaysim"
-	"github.com/paygate/paygate/gateway"
 	"github.com/paygate/paygate/client"
+	"github.com/paygate/paygate/gateway"
 	"github.com/paygate/paygate/httpapi"
 )
 

@@ -14,9 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/client"
 	"github.com/paygate/paygate/gateway"
 	"github.com/paygate/paygate/jobs"
-	"github.com/paygate/paygate/client"
 )
 
 func newMerchantCmd(stdout, stderr io.Writer) *cobra.Command {
