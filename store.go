@@ -47,12 +47,15 @@ type Store interface {
 	WebhookStore
 	// Reconciliation: the books of a day and the reports (reconcile.go).
 	ReconStore
-	// The console: operators, their audit trail, revoked sessions and the
-	// cross-merchant order search (operator.go).
-	OperatorStore
 	// Merchant administration: list, rotate, disable, set the URL
 	// (merchant.go).
 	MerchantAdmin
+	// The console: operators, their audit trail, revoked sessions and the
+	// cross-merchant order search (operator.go).
+	OperatorStore
+	// Order activity: channel calls and notifications, for the operator's
+	// timeline (activity.go).
+	ActivityStore
 }
 
 // StoreTx is a transaction's view of the store.

@@ -42,7 +42,8 @@ func ValidEventType(t string) bool {
 // MaxExcerpt is how many bytes of a response body an attempt keeps.
 const MaxExcerpt = 200
 
-// EventFilter selects events, newest first (by creation time, then ID).
+// EventFilter selects events, newest first (by creation time, then ID), or
+// oldest first when it follows new events (AfterCreatedAt set).
 type EventFilter struct {
 	// MerchantID scopes the list to one merchant. 0 lists every merchant's
 	// events: the operator's view, never the merchant API's.
@@ -59,6 +60,12 @@ type EventFilter struct {
 	// time with a smaller ID. Zero: from the newest.
 	BeforeCreatedAt time.Time
 	BeforeID        string
+	// Following new events: when AfterCreatedAt is not zero, only events
+	// created after it, or at that time with an ID greater than AfterID
+	// ("" takes every ID of that time), oldest first. The Before cursor
+	// is then ignored.
+	AfterCreatedAt time.Time
+	AfterID        string
 }
 
 // EventDelivery is where an undelivered event stands, for EventFilter.

@@ -27,8 +27,10 @@ var (
 	ErrWebhookTimestamp = errors.New("paygate webhook: timestamp outside the tolerance")
 )
 
-// SignWebhook computes a Paygate-Signature header value for body at time t.
-// paygate signs every delivery attempt anew; receivers use VerifyWebhook.
+// SignWebhook computes a Paygate-Signature header value for body at time t
+// with one secret. paygate signs every delivery attempt anew, with every
+// valid secret and both header sets (SignWebhookHeaders); receivers use
+// VerifyWebhookHeaders, or VerifyWebhook with this header alone.
 func SignWebhook(secret string, t time.Time, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
 	return "t=" + ts + ",v1=" + webhookMAC(secret, ts, body)
@@ -101,6 +103,11 @@ func ParseWebhook(secret, header string, body []byte, tolerance time.Duration, n
 	if err := VerifyWebhook(secret, header, body, tolerance, now); err != nil {
 		return nil, nil, err
 	}
+	return decodeWebhook(body)
+}
+
+// decodeWebhook decodes a verified webhook's body.
+func decodeWebhook(body []byte) (*Event, *EventData, error) {
 	var ev Event
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return nil, nil, fmt.Errorf("paygate webhook: body: %w", err)

@@ -18,6 +18,18 @@ type entry struct {
 	Detail  string
 	Excerpt string // a response body's first bytes, shown as code
 	Status  string // a badge: paid, failed, succeeded...
+	// sortAt, when set, places the entry instead of At: Alipay's payment
+	// time has whole seconds only, and a payment must not be listed before
+	// the order it pays.
+	sortAt time.Time
+}
+
+// key is where the entry sorts.
+func (e entry) key() time.Time {
+	if e.sortAt.IsZero() {
+		return e.At
+	}
+	return e.sortAt
 }
 
 // orderData is an order and what its page reads about it once; timeline
@@ -52,7 +64,7 @@ func (c *Console) timeline(ctx context.Context, d *orderData) ([]entry, error) {
 		}
 		all = append(all, es...)
 	}
-	slices.SortStableFunc(all, func(a, b entry) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(all, func(a, b entry) int { return a.key().Compare(b.key()) })
 	return all, nil
 }
 
@@ -70,10 +82,12 @@ func orderEntries(_ context.Context, d *orderData) ([]entry, error) {
 		if o.BuyerID != "" {
 			detail += ", buyer " + o.BuyerID
 		}
-		es = append(es, entry{At: o.PaidAt, Kind: "order", What: "Paid", Detail: detail, Status: "paid"})
+		es = append(es, entry{At: o.PaidAt, Kind: "order", What: "Paid", Detail: detail, Status: "paid",
+			sortAt: later(o.PaidAt, o.CreatedAt)})
 	}
 	if !o.ClosedAt.IsZero() {
-		es = append(es, entry{At: o.ClosedAt, Kind: "order", What: "Closed", Status: "closed"})
+		es = append(es, entry{At: o.ClosedAt, Kind: "order", What: "Closed", Status: "closed",
+			sortAt: later(o.ClosedAt, o.CreatedAt)})
 	}
 	return es, nil
 }
@@ -169,4 +183,12 @@ func actionLabel(action string) string {
 		return "set webhook URL"
 	}
 	return action
+}
+
+// later is the later of two times.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -22,7 +22,7 @@ const barcodeExpress = "5m"
 func (s *Service) pay(ctx context.Context, o *paygate.Order, authCode string) (*paygate.Order, error) {
 	ctx = context.WithoutCancel(ctx)
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.cfg.Channel.Pay(cctx, alipay.PayRequest{
+	resp, err := s.ch(o).Pay(cctx, alipay.PayRequest{
 		OutTradeNo: o.ChannelNo, AuthCode: authCode, Subject: o.Subject, TotalAmount: o.TotalAmount,
 		TimeoutExpress: barcodeExpress, NotifyURL: s.cfg.NotifyURL,
 	})
@@ -96,7 +96,7 @@ func (s *Service) cancelTrade(ctx context.Context, o *paygate.Order) (*paygate.O
 	var lastErr error
 	for attempt := 1; attempt <= s.cfg.CancelAttempts; attempt++ {
 		cctx, cancel := s.callCtx(ctx)
-		resp, err := s.cfg.Channel.Cancel(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
+		resp, err := s.ch(o).Cancel(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
 		cancel()
 		if err == nil {
 			s.log.InfoContext(ctx, "barcode payment cancelled", "out_trade_no", o.OutTradeNo, "action", resp.Action)
@@ -166,7 +166,7 @@ func (s *Service) cancelled(ctx context.Context, o *paygate.Order, resp *alipay.
 // was requested will never refund it), a closed trade closes the order.
 func (s *Service) settleRefusedCancel(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.cfg.Channel.Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
+	resp, err := s.ch(o).Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
 	cancel()
 	switch {
 	case err == nil && resp.Paid():

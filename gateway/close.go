@@ -27,7 +27,7 @@ func (s *Service) CloseOrder(ctx context.Context, m *paygate.Merchant, outTradeN
 // closeAtChannel closes a pending order at the channel, then here.
 func (s *Service) closeAtChannel(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
 	cctx, cancel := s.callCtx(ctx)
-	_, err := s.cfg.Channel.Close(cctx, alipay.CloseRequest{OutTradeNo: o.ChannelNo})
+	_, err := s.ch(o).Close(cctx, alipay.CloseRequest{OutTradeNo: o.ChannelNo})
 	cancel()
 	switch {
 	case err == nil:

@@ -43,7 +43,7 @@ func (s *Service) latePayment(ctx context.Context, o *paygate.Order, tradeNo str
 		"trade_no", tradeNo, "amount", amount.Yuan(), "policy", string(s.cfg.LatePayment))
 	if s.cfg.LatePayment != LateReport {
 		cctx, cancel := s.callCtx(ctx)
-		_, err := s.cfg.Channel.Refund(cctx, alipay.RefundRequest{
+		_, err := s.ch(o).Refund(cctx, alipay.RefundRequest{
 			OutTradeNo: o.ChannelNo, RefundAmount: amount, OutRequestNo: "late_" + o.ChannelNo,
 			RefundReason: "paid after the order was closed",
 		})

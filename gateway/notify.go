@@ -11,7 +11,8 @@ import (
 )
 
 // handleNotification is HandleNotification (observe.go) without its report.
-func (s *Service) handleNotification(ctx context.Context, form url.Values) error {
+// Once the notification is verified and its order found, seen says which.
+func (s *Service) handleNotification(ctx context.Context, form url.Values, seen *notified) error {
 	n, err := s.cfg.Channel.ParseNotification(form)
 	if err != nil {
 		return err
@@ -20,6 +21,7 @@ func (s *Service) handleNotification(ctx context.Context, form url.Values) error
 	if err != nil {
 		return fmt.Errorf("notification for out_trade_no %s: %w", n.OutTradeNo, err)
 	}
+	seen.orderID, seen.tradeStatus, seen.notifyID, seen.outBizNo = o.ID, n.TradeStatus, n.NotifyID, n.OutBizNo
 	if err := n.Check(alipay.NotifyExpect{AppID: s.cfg.Channel.AppID(), TotalAmount: o.TotalAmount, SellerID: s.cfg.SellerID}); err != nil {
 		return err
 	}
@@ -131,7 +133,7 @@ func (s *Service) barcodeWindow() time.Duration {
 // closed: the late-payment policy applies.
 func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, n *alipay.Notification) error {
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.cfg.Channel.Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
+	resp, err := s.ch(o).Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("paid notification for closed order %s: query: %w", o.OutTradeNo, err)
@@ -159,7 +161,7 @@ func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outReques
 		return nil
 	}
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.cfg.Channel.RefundQuery(cctx, alipay.RefundQueryRequest{OutTradeNo: o.ChannelNo, OutRequestNo: outRequestNo})
+	resp, err := s.ch(o).RefundQuery(cctx, alipay.RefundQueryRequest{OutTradeNo: o.ChannelNo, OutRequestNo: outRequestNo})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("refund %s made at the channel for order %s: query: %w", outRequestNo, o.OutTradeNo, err)

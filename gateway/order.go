@@ -123,7 +123,7 @@ func (s *Service) precreate(ctx context.Context, o *paygate.Order) (*paygate.Ord
 	cctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	express := expressMinutes(o.ExpiresAt.Sub(s.now()))
-	resp, err := s.cfg.Channel.Precreate(cctx, alipay.PrecreateRequest{
+	resp, err := s.ch(o).Precreate(cctx, alipay.PrecreateRequest{
 		OutTradeNo: o.ChannelNo, TotalAmount: o.TotalAmount, Subject: o.Subject,
 		TimeoutExpress: express, QRCodeTimeoutExpress: express, NotifyURL: s.cfg.NotifyURL,
 	})
@@ -181,7 +181,7 @@ func (s *Service) GetOrder(ctx context.Context, m *paygate.Merchant, outTradeNo 
 func (s *Service) settleByQuery(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
 	cctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	resp, err := s.cfg.Channel.Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
+	resp, err := s.ch(o).Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
 	switch {
 	case err == nil && resp.Paid():
 		return s.markPaid(ctx, o.ID, paidFromQuery(resp))

@@ -42,7 +42,7 @@ func (s *Service) RepairPayment(ctx context.Context, orderID int64) (Repair, err
 		return rep, nil
 	}
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.cfg.Channel.Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
+	resp, err := s.ch(o).Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
 	cancel()
 	var after *paygate.Order
 	switch {

@@ -98,7 +98,7 @@ func refundable(ctx context.Context, tx paygate.StoreTx, o *paygate.Order, amoun
 func (s *Service) sendRefund(ctx context.Context, o *paygate.Order, r *paygate.Refund) (*paygate.Refund, error) {
 	ctx = context.WithoutCancel(ctx) // once sent, see the answer through
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.cfg.Channel.Refund(cctx, alipay.RefundRequest{
+	resp, err := s.ch(o).Refund(cctx, alipay.RefundRequest{
 		OutTradeNo: o.ChannelNo, RefundAmount: r.Amount, OutRequestNo: r.OutRequestNo, RefundReason: r.Reason,
 	})
 	cancel()
@@ -123,7 +123,7 @@ func (s *Service) sendRefund(ctx context.Context, o *paygate.Order, r *paygate.R
 // resolveRefund asks the refund query; only REFUND_SUCCESS settles it.
 func (s *Service) resolveRefund(ctx context.Context, o *paygate.Order, r *paygate.Refund) (*paygate.Refund, error) {
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.cfg.Channel.RefundQuery(cctx, alipay.RefundQueryRequest{OutTradeNo: o.ChannelNo, OutRequestNo: r.OutRequestNo})
+	resp, err := s.ch(o).RefundQuery(cctx, alipay.RefundQueryRequest{OutTradeNo: o.ChannelNo, OutRequestNo: r.OutRequestNo})
 	cancel()
 	if err == nil && resp.Refunded() {
 		if resp.RefundAmount != 0 && resp.RefundAmount != r.Amount {

@@ -73,6 +73,10 @@ type Config struct {
 	LatePayment LatePaymentPolicy
 	// Observer receives counts for alerting; may be nil.
 	Observer Observer
+	// Activity, when set, receives every channel call made for an order
+	// and every notification that names one, for the operator's timeline
+	// (see ActivityRecorder and ActivityLog); nil records nothing.
+	Activity ActivityRecorder
 }
 
 // Service implements paygate.OrderService.

@@ -38,12 +38,18 @@ type eventJSON struct {
 	Order       json.RawMessage `json:"order"`
 	Refund      json.RawMessage `json:"refund,omitempty"`
 	LatePayment json.RawMessage `json:"late_payment,omitempty"`
+	// Payload is the webhook's body exactly as delivered (what `paygate
+	// listen` forwards and signs).
+	Payload json.RawMessage `json:"payload"`
 }
 
 func newEventJSON(e *paygate.Event) eventJSON {
 	out := eventJSON{
 		ID: e.ID, Type: e.Type, CreatedAt: optTime(e.CreatedAt), DeliveredAt: optTime(e.DeliveredAt),
-		DeadAt: optTime(e.DeadAt), Attempts: e.Attempts, Order: json.RawMessage("null"),
+		DeadAt: optTime(e.DeadAt), Attempts: e.Attempts, Order: json.RawMessage("null"), Payload: json.RawMessage("null"),
+	}
+	if json.Valid(e.Payload) {
+		out.Payload = e.Payload
 	}
 	var p struct {
 		Data struct {
@@ -83,10 +89,11 @@ type eventListJSON struct {
 
 // listEvents: a page of the merchant's events, newest first, filtered by
 // type and by not-yet-delivered. Like listOrders it asks for one more than
-// the page, so that next_cursor is null exactly on the last page.
+// the page, so that next_cursor is null exactly on the last page. With
+// since or after it follows new events instead (followEvents).
 func (s *Server) listEvents(c *gin.Context, m *paygate.Merchant) (int, any, error) {
 	q := c.Request.URL.Query()
-	if err := checkQuery(q, "type", "undelivered", "limit", "cursor"); err != nil {
+	if err := checkQuery(q, "type", "undelivered", "limit", "cursor", "since", "after"); err != nil {
 		return 0, nil, err
 	}
 	f := paygate.EventFilter{MerchantID: m.ID, Limit: defaultLimit, Type: q.Get("type")}
@@ -107,7 +114,14 @@ func (s *Server) listEvents(c *gin.Context, m *paygate.Merchant) (int, any, erro
 		}
 		f.Limit = n
 	}
+	following, err := followFrom(q, &f)
+	if err != nil {
+		return 0, nil, err
+	}
 	if v, ok := q["cursor"]; ok {
+		if following {
+			return 0, nil, invalid("cursor pages back from the newest; since and after follow forward: use one or the other")
+		}
 		at, id, err := decodeEventCursor(v[0])
 		if err != nil {
 			return 0, nil, err
@@ -116,6 +130,9 @@ func (s *Server) listEvents(c *gin.Context, m *paygate.Merchant) (int, any, erro
 	}
 	if err := emptyBody(body(c)); err != nil {
 		return 0, nil, err
+	}
+	if following {
+		return s.followEvents(c, f)
 	}
 	limit := f.Limit
 	f.Limit++

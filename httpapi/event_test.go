@@ -207,6 +207,23 @@ func TestListEvents(t *testing.T) {
 	e := got.Events[0]
 	order, _ := e["order"].(map[string]any)
 	delete(e, "order")
+	// The payload is the webhook's body, byte for byte.
+	var raw struct {
+		Events []struct {
+			Payload json.RawMessage `json:"payload"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := f.store.EventByID(ctx, newestFirst[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(raw.Events[0].Payload) != string(stored.Payload) {
+		t.Fatalf("payload =\n%s\nwant the stored webhook body\n%s", raw.Events[0].Payload, stored.Payload)
+	}
+	delete(e, "payload")
 	want := map[string]any{"id": newestFirst[0], "type": paygate.EventRefundSucceeded, "created_at": "2026-05-06T07:08:18Z",
 		"delivered_at": nil, "dead_at": nil, "attempts": float64(0),
 		"refund": map[string]any{"out_request_no": "R1", "out_trade_no": order["out_trade_no"], "amount": "1.00",

@@ -28,9 +28,12 @@ import (
 
 // Queue names: webhook delivery waits on merchants' endpoints, channel work
 // on Alipay; each gets its own workers so one cannot starve the other.
+// Maintenance (the periodic prune) touches only the database, one job at a
+// time.
 const (
-	QueueWebhooks = "webhooks"
-	QueueChannel  = "channel"
+	QueueWebhooks    = "webhooks"
+	QueueChannel     = "channel"
+	QueueMaintenance = "maintenance"
 )
 
 // Config tunes a Queue.
@@ -119,8 +122,9 @@ func (c *Config) river(workers *river.Workers, f *fence) *river.Config {
 		FetchPollInterval: c.PollInterval,
 		FetchCooldown:     min(c.PollInterval, 100*time.Millisecond),
 		Queues: map[string]river.QueueConfig{
-			QueueWebhooks: {MaxWorkers: c.Workers},
-			QueueChannel:  {MaxWorkers: c.Workers},
+			QueueWebhooks:    {MaxWorkers: c.Workers},
+			QueueChannel:     {MaxWorkers: c.Workers},
+			QueueMaintenance: {MaxWorkers: 1},
 		},
 		JobTimeout:           c.JobTimeout,
 		RescueStuckJobsAfter: c.RescueAfter,

@@ -31,7 +31,7 @@ const (
 	WebhookUserAgent = "paygate-webhooks/1"
 	// EventIDHeader carries the event's ID, so a receiver can deduplicate
 	// before it parses the body.
-	EventIDHeader = "Paygate-Event-Id"
+	EventIDHeader = client.EventIDHeader
 	// noEndpoint is what an attempt records when neither the order nor its
 	// merchant has a webhook URL: the event is dead-lettered at once.
 	noEndpoint = "no webhook URL configured"
@@ -303,10 +303,12 @@ func (w *DeliverEventWorker) endpoint(ctx context.Context, e *paygate.Event) (ta
 	return "", nil, &undeliverableError{noEndpoint}
 }
 
-// send POSTs the payload, exactly as stored, signed now with each of
-// secrets. It returns the attempt, not yet recorded, and a *RefusedError
-// when the egress policy refused the connection (nothing was sent; the
-// attempt says why). The body and the secrets appear in no log.
+// send POSTs the payload, exactly as stored, signed now with every one of
+// secrets (the merchant's valid webhook secrets) in both header sets,
+// Paygate-Signature and Standard Webhooks (client.SignWebhookHeaders). It
+// returns the attempt, not yet recorded, and a *RefusedError when the egress
+// policy refused the connection (nothing was sent; the attempt says why).
+// The body and the secrets appear in no log.
 func (w *DeliverEventWorker) send(ctx context.Context, target string, secrets []string, e *paygate.Event) (*paygate.WebhookAttempt, error) {
 	now := w.cfg.Now()
 	a := &paygate.WebhookAttempt{EventID: e.ID, At: now, URL: target}
@@ -317,8 +319,7 @@ func (w *DeliverEventWorker) send(ctx context.Context, target string, secrets []
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", WebhookUserAgent)
-	req.Header.Set(client.WebhookSignatureHeader, signatureHeader(secrets, now, e.Payload))
-	req.Header.Set(EventIDHeader, e.ID)
+	client.SignWebhookHeaders(req.Header, e.ID, secrets, now, e.Payload)
 	start := time.Now()
 	resp, err := w.client.Do(req)
 	if err != nil {
@@ -340,23 +341,6 @@ func (w *DeliverEventWorker) send(ctx context.Context, target string, secrets []
 	a.Success = resp.StatusCode >= 200 && resp.StatusCode < 300
 	a.Excerpt = excerpt(head)
 	return a, nil
-}
-
-// signatureHeader is Paygate-Signature for body at now: t= once, then one
-// v1= per secret, so that during a webhook secret's rotation a receiver
-// holding either secret verifies the delivery (client.VerifyWebhook takes
-// any matching v1).
-func signatureHeader(secrets []string, now time.Time, body []byte) string {
-	var b strings.Builder
-	for i, secret := range secrets {
-		h := client.SignWebhook(secret, now, body) // "t=…,v1=…"
-		if i > 0 {
-			_, h, _ = strings.Cut(h, ",")
-			b.WriteByte(',')
-		}
-		b.WriteString(h)
-	}
-	return b.String()
 }
 
 // transportError is err without the "Post <url>:" that net/http puts

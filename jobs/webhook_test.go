@@ -145,10 +145,12 @@ type receiver struct {
 }
 
 type received struct {
-	header    http.Header
-	body      []byte
-	signedAt  int64
-	verifyErr error
+	header   http.Header
+	body     []byte
+	signedAt int64
+	// verifyErr is both header sets' verification, paygateErr and
+	// standardErr each set's alone (the other one removed).
+	verifyErr, paygateErr, standardErr error
 }
 
 func newReceiver(t *testing.T, secret string, clk *clock, reply func(n int) (int, string)) *receiver {
@@ -157,8 +159,11 @@ func newReceiver(t *testing.T, secret string, clk *clock, reply func(n int) (int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		sig := req.Header.Get(client.WebhookSignatureHeader)
+		now := r.clock.Peek()
 		rec := received{header: req.Header.Clone(), body: body,
-			verifyErr: client.VerifyWebhook(r.secret, sig, body, 0, r.clock.Peek())}
+			verifyErr:   client.VerifyWebhookHeaders(r.secret, req.Header, body, 0, now),
+			paygateErr:  client.VerifyWebhook(r.secret, sig, body, 0, now),
+			standardErr: client.VerifyStandardWebhook([]byte(r.secret), req.Header, body, 0, now)}
 		if ts, ok := strings.CutPrefix(strings.Split(sig, ",")[0], "t="); ok {
 			rec.signedAt, _ = strconv.ParseInt(ts, 10, 64)
 		}
@@ -357,14 +362,18 @@ func dead(t *testing.T, e *env, id string) func() bool {
 // checkRequest checks one webhook request against the event.
 func checkRequest(t *testing.T, r received, ev *paygate.Event) {
 	t.Helper()
-	if r.verifyErr != nil {
-		t.Errorf("signature: %v", r.verifyErr)
+	if r.verifyErr != nil || r.paygateErr != nil || r.standardErr != nil {
+		t.Errorf("signatures: both sets %v; Paygate-Signature alone %v; Standard Webhooks alone %v", r.verifyErr, r.paygateErr, r.standardErr)
+	}
+	if got, want := r.header.Get(client.StandardTimestampHeader), strconv.FormatInt(r.signedAt, 10); got != want {
+		t.Errorf("webhook-timestamp = %q; want Paygate-Signature's t, %s", got, want)
 	}
 	if string(r.body) != string(ev.Payload) {
 		t.Errorf("body = %s\nwant the stored payload %s", r.body, ev.Payload)
 	}
 	for k, want := range map[string]string{
 		"Content-Type": "application/json", "User-Agent": jobs.WebhookUserAgent, jobs.EventIDHeader: ev.ID,
+		client.StandardIDHeader: ev.ID,
 	} {
 		if got := r.header.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
@@ -405,6 +414,13 @@ func TestWebhookDelivered(t *testing.T) {
 		}
 		if n := len(e.attempts(t, ev.ID)); n != 1 {
 			t.Fatalf("after a duplicate job %d attempts are recorded, want 1", n)
+		}
+		// A second opinion on the real delivery: Python's hmac, given only
+		// the Standard Webhooks form of the secret (and the secret itself
+		// for Paygate-Signature).
+		if err := testenv.VerifyWebhookInPython(t, client.StandardWebhookSecret(e.merchant.WebhookSecret), e.merchant.WebhookSecret,
+			got[0].header, got[0].body); err != nil {
+			t.Errorf("independent verification of a delivery: %v", err)
 		}
 	})
 }

@@ -20,7 +20,8 @@ const (
 
 // ListEvents returns the events f selects, newest first: by creation time,
 // then by ID, below the cursor (f.BeforeCreatedAt, f.BeforeID) when it is
-// set. f.Limit is clamped to [1, 500]; 0 means 20.
+// set; or, following (f.AfterCreatedAt set), oldest first above
+// (f.AfterCreatedAt, f.AfterID). f.Limit is clamped to [1, 500]; 0 means 20.
 func (s *Store) ListEvents(ctx context.Context, f paygate.EventFilter) ([]*paygate.Event, error) {
 	var where []string
 	var args []any
@@ -43,7 +44,12 @@ func (s *Store) ListEvents(ctx context.Context, f paygate.EventFilter) ([]*payga
 	case paygate.DeliveryDead:
 		where = append(where, "dead_at IS NOT NULL")
 	}
-	if !f.BeforeCreatedAt.IsZero() || f.BeforeID != "" {
+	order := ` ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT `
+	switch {
+	case !f.AfterCreatedAt.IsZero():
+		where = append(where, "(created_at, id COLLATE \"C\") > ("+arg(norm(f.AfterCreatedAt))+", "+arg(f.AfterID)+" COLLATE \"C\")")
+		order = ` ORDER BY created_at, id COLLATE "C" LIMIT `
+	case !f.BeforeCreatedAt.IsZero() || f.BeforeID != "":
 		// COLLATE "C": IDs compare bytewise, as in SQLite, whatever the
 		// database's collation.
 		where = append(where, "(created_at, id COLLATE \"C\") < ("+arg(norm(f.BeforeCreatedAt))+", "+arg(f.BeforeID)+" COLLATE \"C\")")
@@ -52,7 +58,7 @@ func (s *Store) ListEvents(ctx context.Context, f paygate.EventFilter) ([]*payga
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	q += ` ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT ` + arg(eventLimit(f.Limit))
+	q += order + arg(eventLimit(f.Limit))
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, dbError(err, "list events")

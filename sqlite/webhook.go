@@ -18,7 +18,8 @@ const (
 
 // ListEvents returns the events f selects, newest first: by creation time,
 // then by ID, below the cursor (f.BeforeCreatedAt, f.BeforeID) when it is
-// set. f.Limit is clamped to [1, 500]; 0 means 20.
+// set; or, following (f.AfterCreatedAt set), oldest first above
+// (f.AfterCreatedAt, f.AfterID). f.Limit is clamped to [1, 500]; 0 means 20.
 func (s *Store) ListEvents(ctx context.Context, f paygate.EventFilter) ([]*paygate.Event, error) {
 	var where []string
 	var args []any
@@ -39,7 +40,14 @@ func (s *Store) ListEvents(ctx context.Context, f paygate.EventFilter) ([]*payga
 	case paygate.DeliveryDead:
 		where = append(where, "dead_at IS NOT NULL")
 	}
-	if !f.BeforeCreatedAt.IsZero() || f.BeforeID != "" {
+	order := ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	switch {
+	case !f.AfterCreatedAt.IsZero():
+		at := micros(f.AfterCreatedAt)
+		where = append(where, "(created_at > ? OR (created_at = ? AND id > ?))")
+		args = append(args, at, at, f.AfterID)
+		order = ` ORDER BY created_at, id LIMIT ?`
+	case !f.BeforeCreatedAt.IsZero() || f.BeforeID != "":
 		at := micros(f.BeforeCreatedAt)
 		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
 		args = append(args, at, at, f.BeforeID)
@@ -49,7 +57,7 @@ func (s *Store) ListEvents(ctx context.Context, f paygate.EventFilter) ([]*payga
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	args = append(args, eventLimit(f.Limit))
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY created_at DESC, id DESC LIMIT ?`, args...)
+	rows, err := s.db.QueryContext(ctx, q+order, args...)
 	if err != nil {
 		return nil, dbError(err, "list events")
 	}

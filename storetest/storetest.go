@@ -72,6 +72,8 @@ func Run(t *testing.T, open func(t *testing.T) paygate.Store) {
 		{"OperatorActions", testOperatorActions},
 		{"RevokedSessions", testRevokedSessions},
 		{"SearchOrders", testSearchOrders},
+		{"Activities", testActivities},
+		{"FollowEvents", testFollowEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

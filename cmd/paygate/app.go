@@ -39,11 +39,18 @@ type app struct {
 	alipay  *alipay.Client // the channel without retries or breaker, for serve's startup check
 	queue   *jobs.Queue
 	metrics *metrics
-	api     *httpapi.Server
-	limits  httpLimits      // of the HTTP server
-	redis   *goredis.Client // nil unless redis.url is set
-	started time.Time
-	closers []func() error
+	// activity writes the order activities the service reports; drained
+	// after the jobs when the node stops.
+	activity *gateway.ActivityLog
+	api      *httpapi.Server
+	// merchants is merchant administration on this node's store, its
+	// changes seen by this node's API at once (the console's, beside the
+	// CLI's own in another process).
+	merchants *gateway.Merchants
+	limits    httpLimits      // of the HTTP server
+	redis     *goredis.Client // nil unless redis.url is set
+	started   time.Time       // when newApp made the node, for the console's health page
+	closers   []func() error
 }
 
 // newLogger writes JSON lines to w at the configured level.
@@ -210,10 +217,16 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 	if err := a.metrics.watchDatabase(st); err != nil {
 		return nil, err
 	}
-	a.alipay, a.service, err = newService(cfg, st, a.queue, logger, a.metrics)
+	if err := checkActivity(cfg); err != nil {
+		return nil, err
+	}
+	a.activity = newActivityLog(st, logger, a.metrics.watchActivity())
+	a.closers = append(a.closers, closeActivity(a.activity)) // before the store closes
+	a.alipay, a.service, err = newService(cfg, st, a.queue, logger, a.metrics, a.activity)
 	if err != nil {
 		return nil, err
 	}
+	scheduleActivityPrune(cfg, a.queue, st)
 	jobs.RegisterCompensation(a.queue, jobs.ObserveCompensation(a.service, a.metrics))
 	if err := scheduleReconcile(cfg, a, logger); err != nil {
 		return nil, err
@@ -237,6 +250,11 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		return nil, err
 	}
 	events := &jobs.EventService{Store: st, Queue: a.queue}
+	a.merchants = &gateway.Merchants{Store: st, Jobs: a.queue, Changed: func(accessKey string) {
+		if a.api != nil { // made below, before the node serves
+			a.api.ForgetMerchant(accessKey)
+		}
+	}}
 	checks := readyChecks(st, noncesReady)
 	consoleMounts, err := newConsole(cfg, a, events, checks, trusted, logger)
 	if err != nil {
@@ -293,8 +311,10 @@ func scheduleReconcile(cfg config, a *app, logger *slog.Logger) error {
 }
 
 // newService builds the Alipay client and the gateway over it: one breaker
-// per channel account (this node's app id), follow-up work on queue.
-func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *slog.Logger, obs gateway.Observer) (*alipay.Client, *gateway.Service, error) {
+// per channel account (this node's app id), follow-up work on queue, order
+// activities to activity (nil: none recorded).
+func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *slog.Logger, obs gateway.Observer,
+	activity gateway.ActivityRecorder) (*alipay.Client, *gateway.Service, error) {
 	client, err := newChannel(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -321,7 +341,7 @@ func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *sl
 		DefaultTimeout: cfg.Orders.DefaultTimeout, CallTimeout: cfg.Alipay.CallTimeout,
 		PollInterval: cfg.Barcode.PollInterval, PollTimeout: cfg.Barcode.PollTimeout,
 		Jobs: queue, CompensateAfter: cfg.Jobs.CompensateAfter, CompensateInterval: cfg.Jobs.CompensateInterval,
-		LatePayment: gateway.LatePaymentPolicy(cfg.Orders.LatePayment), Observer: obs,
+		LatePayment: gateway.LatePaymentPolicy(cfg.Orders.LatePayment), Observer: obs, Activity: activity,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -472,6 +492,10 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	// handed back to River and run again here or on another replica.
 	if err := a.queue.Stop(shutCtx); err != nil {
 		a.log.Warn("stopping jobs", "err", err)
+	}
+	// Last: the requests and jobs above report activities until they end.
+	if err := a.activity.Close(shutCtx); err != nil {
+		a.log.Warn("order activities still queued were not all written", "err", err)
 	}
 	a.log.Info("stopped")
 	return nil

@@ -24,6 +24,7 @@ import (
 
 	"github.com/paygate/paygate/alipay"
 	"github.com/paygate/paygate/alipaysim"
+	"github.com/paygate/paygate/client"
 	"github.com/paygate/paygate/postgres/pgtest"
 	"github.com/paygate/paygate/sqlite"
 )
@@ -272,7 +273,7 @@ func TestMerchantCreate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, s := range []string{creds.SecretKey, creds.WebhookSecret} {
+			for _, s := range []string{creds.SecretKey, creds.WebhookSecret, creds.StandardWebhookSecret} {
 				if bytes.Contains(raw, []byte(s)) {
 					t.Errorf("%s holds the secret %q in the clear", filepath.Base(f), s)
 				}
@@ -303,7 +304,7 @@ func TestMerchantCreate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"access_key:", "secret_key:", "webhook_secret:", "shown once"} {
+		for _, want := range []string{"access_key:", "secret_key:", "webhook_secret:", "standard_webhook_secret:", "shown once"} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("stdout lacks %q:\n%s", want, stdout)
 			}
@@ -330,6 +331,9 @@ func decodeOneCreds(t *testing.T, out string) merchantCredentials {
 	if !strings.HasPrefix(creds.AccessKey, "ak_") || !strings.HasPrefix(creds.SecretKey, "sk_") || !strings.HasPrefix(creds.WebhookSecret, "whsec_") {
 		t.Fatalf("credentials = %s, want access_key, secret_key and webhook_secret", out)
 	}
+	if creds.StandardWebhookSecret != client.StandardWebhookSecret(creds.WebhookSecret) {
+		t.Fatalf("standard_webhook_secret = %q; want the webhook secret's whsec_ base64 form", creds.StandardWebhookSecret)
+	}
 	return creds
 }
 
@@ -342,7 +346,7 @@ func TestMerchantCreateErrors(t *testing.T) {
 		want string
 	}{
 		{"no name", []string{"--data", dir}, "--name is required"},
-		{"notify url with a query", []string{"--data", dir, "--name", "x", "--notify-url", "https://shop.example.com/hook?a=b"}, "--notify-url"},
+		{"notify url too long", []string{"--data", dir, "--name", "x", "--notify-url", "https://shop.example.com/" + strings.Repeat("h", 256)}, "--notify-url: the webhook URL must be at most 256 bytes"},
 		{"notify url not http", []string{"--data", dir, "--name", "x", "--notify-url", "ftp://shop.example.com/hook"}, "--notify-url"},
 		{"notify url with a password", []string{"--data", dir, "--name", "x", "--notify-url", "https://shop:hunter2@shop.example.com/hook?a=b"}, "--notify-url: the webhook URL must not carry user information"},
 		{"notify url host a number", []string{"--data", dir, "--name", "x", "--notify-url", "https://0x7f000001/hook"}, "is a number but not an IP address"},

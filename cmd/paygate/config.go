@@ -119,6 +119,9 @@ type config struct {
 		SessionTTL     time.Duration `yaml:"session_ttl"`     // an operator's session token lives this long, renewed on use past half of it
 		InsecureCookie bool          `yaml:"insecure_cookie"` // the session cookie without Secure: only for http:// on loopback (the demo)
 	} `yaml:"console"`
+	Activity struct {
+		Retention time.Duration `yaml:"retention"` // order activity (channel calls, notifications) older than this is pruned daily; 0 keeps it forever
+	} `yaml:"activity"`
 	Log struct {
 		Level string `yaml:"level"` // debug, info, warn, error
 	} `yaml:"log"`
@@ -174,6 +177,7 @@ func defaultConfig() config {
 	c.Reconcile.Margin = 15 * time.Minute
 	c.Reconcile.Retry = 30 * time.Minute
 	c.Console.SessionTTL = 15 * time.Minute
+	c.Activity.Retention = 90 * 24 * time.Hour
 	c.Log.Level = "info"
 	return c
 }
@@ -203,6 +207,11 @@ func loadConfig(path string, environ []string) (config, error) {
 // envExempt are the prefixes of PAYGATE_ variables that are not settings:
 // the tests' (PAYGATE_TEST_POSTGRES_URL, ...) and the chaos suite's.
 var envExempt = []string{"PAYGATE_TEST_", "PAYGATE_CHAOS_", "PAYGATE_UPDATE_GOLDEN"}
+
+// envClient are the PAYGATE_ variables a merchant's tools read, not the
+// node's settings (`paygate listen --url`'s secrets): a developer who
+// exports them can still run the other commands.
+var envClient = []string{envSecretKey, envWebhookSecret}
 
 // applyEnv sets every PAYGATE_<SECTION>_<KEY> found in environ onto c, the
 // section and key being the YAML names upper-cased. Any other PAYGATE_
@@ -258,6 +267,9 @@ func applyEnv(c *config, environ []string) error {
 }
 
 func envIsExempt(name string) bool {
+	if slices.Contains(envClient, name) {
+		return true
+	}
 	for _, p := range envExempt {
 		if strings.HasPrefix(name, p) {
 			return true

@@ -12,7 +12,6 @@ import (
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/console"
-	"github.com/paygate/paygate/gateway"
 	"github.com/paygate/paygate/httpapi"
 	"github.com/paygate/paygate/jobs"
 	"github.com/paygate/paygate/postgres"
@@ -48,13 +47,8 @@ func newConsole(cfg config, a *app, events *jobs.EventService, checks []console.
 	if err != nil {
 		return nil, err
 	}
-	merchants := &gateway.Merchants{Store: a.store, Jobs: a.queue, Changed: func(accessKey string) {
-		if a.api != nil { // set before the node serves
-			a.api.ForgetMerchant(accessKey)
-		}
-	}}
 	c, err := console.New(console.Config{
-		Store: a.store, Orders: a.service, Events: events, Merchants: merchants, Health: health, Revocations: revocations,
+		Store: a.store, Orders: a.service, Events: events, Merchants: a.merchants, Health: health, Revocations: revocations,
 		SessionKey: key, SessionTTL: cfg.Console.SessionTTL, InsecureCookie: cfg.Console.InsecureCookie,
 		TrustedProxies: trusted, Logger: logger,
 	})

@@ -18,6 +18,8 @@ import (
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipaysim"
+	"github.com/paygate/paygate/client"
+	"github.com/paygate/paygate/gateway"
 	"github.com/paygate/paygate/httpapi"
 )
 
@@ -124,11 +126,15 @@ func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer
 	if err := writeFileAtomic(filepath.Join(dataDir, demoNodeFile), append(node, '\n'), 0o600); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	m, err := a.store.MerchantByAccessKey(ctx, creds.AccessKey)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
 	op, err := demoOperator(ctx, a.store, filepath.Join(dataDir, demoOperatorFile))
 	if err != nil {
 		return err
 	}
-	printDemo(stdout, base, dataDir, creds, op)
+	printDemo(stdout, base, dataDir, creds, m.NotifyURL, op)
 	return a.serve(ctx, ln)
 }
 
@@ -167,7 +173,9 @@ func demoMerchant(ctx context.Context, st paygate.Store, path, base string) (mer
 			return creds, fmt.Errorf("demo: %s: %w", path, err)
 		}
 		if _, err := st.MerchantByAccessKey(ctx, creds.AccessKey); err == nil {
-			if creds.BaseURL != base {
+			// An earlier run, or an older paygate (no standard_webhook_secret):
+			// the file is brought up to date.
+			if creds.BaseURL != base || creds.StandardWebhookSecret != client.StandardWebhookSecret(creds.WebhookSecret) {
 				creds.BaseURL = base
 				return creds, writeCreds(path, creds)
 			}
@@ -184,7 +192,10 @@ func demoMerchant(ctx context.Context, st paygate.Store, path, base string) (mer
 	return creds, writeCreds(path, creds)
 }
 
+// writeCreds writes creds (mode 0600), their standard_webhook_secret
+// derived from the webhook secret whatever it held.
 func writeCreds(path string, creds merchantCredentials) error {
+	creds.StandardWebhookSecret = client.StandardWebhookSecret(creds.WebhookSecret)
 	data, err := json.MarshalIndent(creds, "", "  ")
 	if err != nil {
 		return err
@@ -192,7 +203,7 @@ func writeCreds(path string, creds merchantCredentials) error {
 	return writeFileAtomic(path, append(data, '\n'), 0o600)
 }
 
-func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials, op demoOperatorCreds) {
+func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials, notifyURL string, op demoOperatorCreds) {
 	fmt.Fprintf(w, `paygate demo listening on %s
 
   operator console %s/dashboard/   username %s   password %s   (also in %s)
@@ -204,6 +215,20 @@ func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials, op 
 Try it (another terminal):
   go run ./cmd/paygate api POST /api/v1/orders '{"out_trade_no":"T1","subject":"coffee","total_amount":"9.90","mode":"qr"}'
 
-Ctrl-C stops it; restarting keeps every order.
 `, base, base, op.Username, op.Password, filepath.Join(dataDir, demoOperatorFile), base, filepath.Join(dataDir, demoMerchantFile), creds.AccessKey, base, base, base, base, base, base)
+	where := "--data " + shellQuote(dataDir)
+	if notifyURL == "" {
+		fmt.Fprintf(w, `Webhooks: the demo merchant has no webhook URL, so every event is dead-lettered at once.
+  Set one (re-sends the dead-lettered events of the last %s):
+    go run ./cmd/paygate merchant set-url %s %s http://127.0.0.1:3000/hooks
+  or follow the events without one:
+    go run ./cmd/paygate listen --forward-to http://127.0.0.1:3000/hooks
+  See what was dead-lettered and why:
+    go run ./cmd/paygate merchant show %s %s
+
+`, shortDuration(gateway.ResendWindow), where, creds.AccessKey, where, creds.AccessKey)
+	} else {
+		fmt.Fprintf(w, "Webhooks: sent to %s (see them: go run ./cmd/paygate merchant show %s %s)\n\n", notifyURL, where, creds.AccessKey)
+	}
+	fmt.Fprintln(w, "Ctrl-C stops it; restarting keeps every order.")
 }

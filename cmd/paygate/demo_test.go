@@ -106,7 +106,11 @@ func readDemoCreds(t *testing.T, dir string) (accessKey, secretKey, webhookSecre
 		}
 		return v
 	}
-	return str("access_key", "ak_"), str("secret_key", "sk_"), str("webhook_secret", "whsec_")
+	webhookSecret = str("webhook_secret", "whsec_")
+	if got := str("standard_webhook_secret", "whsec_"); got != client.StandardWebhookSecret(webhookSecret) {
+		t.Fatalf("%s: standard_webhook_secret = %q; want the webhook secret's whsec_ base64 form", path, got)
+	}
+	return str("access_key", "ak_"), str("secret_key", "sk_"), webhookSecret
 }
 
 func TestDemoRestartKeepsData(t *testing.T) {

@@ -266,7 +266,7 @@ func (h *openAPIHooks) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			h.t.Errorf("webhook header %s: %q does not match %q", p.Name, got, p.Schema.Schema().Pattern)
 		}
 	}
-	if err := client.VerifyWebhook(h.secret, req.Header.Get(client.WebhookSignatureHeader), body, 0, time.Now()); err != nil {
+	if err := client.VerifyWebhookHeaders(h.secret, req.Header, body, 0, time.Now()); err != nil {
 		h.t.Errorf("webhook %s: %v", env.ID, err)
 	}
 	h.mu.Lock()
@@ -398,6 +398,7 @@ func openAPITraffic(t *testing.T, kind string) {
 		{"bad refresh", "GET", "/api/v1/orders/OA_1", url.Values{"refresh": {"yes"}}, ""},
 		{"bad event type", "GET", "/api/v1/events", url.Values{"type": {"order.lost"}}, ""},
 		{"bad undelivered", "GET", "/api/v1/events", url.Values{"undelivered": {"1"}}, ""},
+		{"bad since", "GET", "/api/v1/events", url.Values{"since": {"yesterday"}}, ""},
 		{"bad date", "GET", "/api/v1/reconciliations/2026-13-01", nil, ""},
 		{"unknown query parameter", "GET", "/api/v1/orders", url.Values{"page": {"2"}}, ""},
 		{"query parameter on a create", "POST", "/api/v1/orders", url.Values{"dry_run": {"true"}}, `{"out_trade_no":"OV_1","subject":"s","total_amount":"1.00","mode":"qr"}`},
@@ -460,6 +461,16 @@ func openAPITraffic(t *testing.T, kind string) {
 	for _, ev := range events.Events {
 		e2eCall(t, a, http.MethodGet, "/api/v1/events/"+ev.ID, nil, nil).want(t, "event "+ev.Type, 200, "")
 	}
+	// Following: since, then after; the answers the document refuses.
+	r = e2eCall(t, a, http.MethodGet, "/api/v1/events", url.Values{"since": {time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}, "limit": {"2"}}, nil)
+	r.want(t, "events since", 200, "")
+	if err := json.Unmarshal(r.body, &events); err != nil || events.NextCursor == nil || len(events.Events) != 2 {
+		t.Fatalf("events since: %s", r.body)
+	}
+	e2eCall(t, a, http.MethodGet, "/api/v1/events", url.Values{"after": {*events.NextCursor}}, nil).want(t, "events after", 200, "")
+	// A refusal the document cannot express (it names both parameters).
+	e2eCall(t, a, http.MethodGet, "/api/v1/events", url.Values{"after": {*events.NextCursor}, "cursor": {*events.NextCursor}}, nil).
+		want(t, "after and cursor", 400, "INVALID_REQUEST")
 	resend := "/api/v1/events/" + events.Events[0].ID + "/resend"
 	e2eCall(t, a, http.MethodPost, resend, nil, nil, client.WithIdempotencyKey("key-3")).want(t, "resend", 202, "")
 	e2eCall(t, a, http.MethodPost, resend, nil, nil, client.WithIdempotencyKey("key-3")).want(t, "resend replayed", 202, "")

@@ -241,7 +241,10 @@ func openReconcile(ctx context.Context, d *dataFlags, stderr io.Writer, repair, 
 		if err != nil {
 			return nil, err
 		}
-		client, svc, err := newService(cfg, st, q, logger, nil)
+		// The repairs' channel calls go on the orders' timelines too.
+		activity := newActivityLog(st, logger, nil)
+		env.closers = append(env.closers, closeActivity(activity))
+		client, svc, err := newService(cfg, st, q, logger, nil, activity)
 		if err != nil {
 			return nil, err
 		}

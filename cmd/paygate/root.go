@@ -40,6 +40,7 @@ func subcommands() []subcommandFunc {
 		newMerchantCmd,  // merchant.go: merchant credentials
 		newOperatorCmd,  // operators.go: the console's operators
 		newEventsCmd,    // events.go: webhook events, listed and re-sent
+		newListenCmd,    // listen.go: follow a merchant's events, forward them to a local URL
 		newReconcileCmd, // reconcile.go: daily bill diff, exit 3 on differences
 		newMigrateCmd,   // migrate.go: database migrations
 		newAPICmd,       // api.go: signed merchant API calls from the terminal

@@ -86,7 +86,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // (or the test's temporary directory) and returns the file's path.
 func Screenshot(t testing.TB, ctx context.Context, name string) string {
 	t.Helper()
-	// Quality 100 is PNG, as the file is named; below it chromedp makes JPEG.
+	// Quality 100 is PNG; any other is JPEG.
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("browser: screenshot %s: %v", name, err)
