@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/paygate/paygate"
@@ -50,7 +51,7 @@ type timelineSource func(ctx context.Context, d *orderData) ([]entry, error)
 
 // timelineSources are every source of an order's timeline.
 func (c *Console) timelineSources() []timelineSource {
-	return []timelineSource{orderEntries, refundEntries, eventEntries, actionEntries}
+	return []timelineSource{orderEntries, refundEntries, eventEntries, actionEntries, c.activityEntries}
 }
 
 // timeline merges every source's entries, oldest first; entries at the
@@ -83,13 +84,27 @@ func orderEntries(_ context.Context, d *orderData) ([]entry, error) {
 			detail += ", buyer " + o.BuyerID
 		}
 		es = append(es, entry{At: o.PaidAt, Kind: "order", What: "Paid", Detail: detail, Status: "paid",
-			sortAt: later(o.PaidAt, o.CreatedAt)})
+			sortAt: later(o.PaidAt, recordedAt(d, paygate.EventOrderPaid, o.CreatedAt))})
 	}
 	if !o.ClosedAt.IsZero() {
 		es = append(es, entry{At: o.ClosedAt, Kind: "order", What: "Closed", Status: "closed",
-			sortAt: later(o.ClosedAt, o.CreatedAt)})
+			sortAt: later(o.ClosedAt, recordedAt(d, paygate.EventOrderClosed, o.CreatedAt))})
 	}
 	return es, nil
+}
+
+// recordedAt is when the order's first event of type typ was written (in
+// the transaction that made the change it tells of), or else if there is
+// none: a change sorts where paygate learnt of it, after the call or the
+// notification that told it, and just before its event (sources keep
+// their order at equal times).
+func recordedAt(d *orderData, typ string, otherwise time.Time) time.Time {
+	for _, e := range d.Events {
+		if e.Type == typ {
+			return e.CreatedAt
+		}
+	}
+	return otherwise
 }
 
 // refundEntries are each refund asked for, and how it ended.
@@ -156,6 +171,37 @@ func actionEntries(_ context.Context, d *orderData) ([]entry, error) {
 			detail = a.Target + " · " + detail
 		}
 		es = append(es, entry{At: a.At, Kind: "operator", What: what, Detail: detail, Status: a.Outcome})
+	}
+	return es, nil
+}
+
+// activityEntries are the order's activity: each call made to the channel
+// for it, with its outcome, code and latency, and each notification the
+// channel sent about it, with how it ended.
+func (c *Console) activityEntries(ctx context.Context, d *orderData) ([]entry, error) {
+	acts, err := c.store.ActivitiesByOrder(ctx, d.Order.ID)
+	if err != nil {
+		return nil, fmt.Errorf("order activity: %w", err)
+	}
+	es := make([]entry, 0, len(acts))
+	for _, a := range acts {
+		e := entry{At: a.At, Kind: "activity", Status: a.Outcome}
+		var parts []string
+		switch a.Kind {
+		case paygate.ActivityNotification:
+			e.What = "Notification " + a.Name
+		default:
+			e.What = "Call " + a.Name
+			parts = append(parts, strconv.FormatInt(a.Latency.Milliseconds(), 10)+" ms")
+		}
+		if a.Code != "" {
+			parts = append(parts, "code "+a.Code)
+		}
+		if a.Detail != "" {
+			parts = append(parts, a.Detail)
+		}
+		e.Detail = strings.Join(parts, " · ")
+		es = append(es, e)
 	}
 	return es, nil
 }
