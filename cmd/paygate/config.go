@@ -205,8 +205,9 @@ func loadConfig(path string, environ []string) (config, error) {
 }
 
 // envExempt are the prefixes of PAYGATE_ variables that are not settings:
-// the tests' (PAYGATE_TEST_POSTGRES_URL, ...) and the chaos suite's.
-var envExempt = []string{"PAYGATE_TEST_", "PAYGATE_CHAOS_", "PAYGATE_UPDATE_GOLDEN"}
+// the tests' (PAYGATE_TEST_POSTGRES_URL, ..., and PAYGATE_SCREENSHOTS,
+// where the browser tests keep their screenshots) and the chaos suite's.
+var envExempt = []string{"PAYGATE_TEST_", "PAYGATE_CHAOS_", "PAYGATE_UPDATE_GOLDEN", "PAYGATE_SCREENSHOTS"}
 
 // envClient are the PAYGATE_ variables a merchant's tools read, not the
 // node's settings (`paygate listen --url`'s secrets): a developer who
