@@ -47,6 +47,8 @@ type Store interface {
 	WebhookStore
 	// Reconciliation: the books of a day and the reports (reconcile.go).
 	ReconStore
+	// The buyer's cashier page: orders by cashier token (cashier.go).
+	CashierStore
 }
 
 // StoreTx is a transaction's view of the store.

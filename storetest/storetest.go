@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) paygate.Store) {
 		{"ListReconciliations", testListReconciliations},
 		{"ReconSaveInvalid", testReconSaveInvalid},
 		{"BulkInsertOrders", testBulkInsertOrders},
+		{"CashierToken", testCashierToken},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
