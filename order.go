@@ -76,12 +76,12 @@ type Order struct {
 	// cannot guess another buyer's page.
 	CashierToken string
 	ReturnURL    string // where the cashier page sends the buyer once paid; "" for none
-	ParamsHash     string // hash of the creating parameters, to tell a repeat from a conflict
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	ExpiresAt      time.Time
-	PaidAt         time.Time // zero until paid
-	ClosedAt       time.Time // zero until closed
+	ParamsHash   string // hash of the creating parameters, to tell a repeat from a conflict
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	ExpiresAt    time.Time
+	PaidAt       time.Time // zero until paid
+	ClosedAt     time.Time // zero until closed
 	// CancelRequestedAt is set, and committed, before the gateway asks the
 	// channel to cancel the trade. From then on a pending order can only end
 	// closed: the cancel decides it, even if it refunds a buyer who paid.
