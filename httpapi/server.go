@@ -96,6 +96,10 @@ type Config struct {
 	// nil counts as ready. /readyz also fails once Drain was called.
 	Ready  func(ctx context.Context) error
 	Mounts []Mount
+	// PublicURL is how buyers reach this node (server.public_url): a QR
+	// order's JSON carries cashier_url = PublicURL + "/pay/" + its token.
+	// Empty: cashier_url is null.
+	PublicURL string
 	// Reconciliations serves /api/v1/reconciliations/{date}; nil leaves it
 	// out.
 	Reconciliations Reconciliations
@@ -143,6 +147,7 @@ type Server struct {
 	engine                                          *gin.Engine
 	obs                                             Observer
 	handler                                         http.Handler // engine, traced
+	publicURL                                       string
 }
 
 // New builds the server and its routes. It panics if a required dependency
@@ -173,6 +178,7 @@ func New(cfg Config) *Server {
 		notifyAllowlist: cfg.NotifyAllowlist,
 		trusted:         cfg.TrustedProxies,
 		obs:             cfg.Observer,
+		publicURL:       cfg.PublicURL,
 	}
 	if s.obs == nil {
 		s.obs = noObserver{}

@@ -242,6 +242,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		Reconciliations:  st,
 		TracerProvider:   cfg.tracer,
 		Mounts:           mounts, // not /metrics: serve has it on server.admin_addr, the demo mounts it
+		PublicURL:        cfg.Server.PublicURL,
 		Observer:         a.metrics,
 	})
 	a.metrics.watchRoutes(a.api.Routes())
@@ -299,7 +300,7 @@ func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *sl
 		notifyURL = strings.TrimRight(cfg.Server.PublicURL, "/") + "/notify/alipay"
 	}
 	svc, err := gateway.New(gateway.Config{
-		Store: st, Channel: ch, Logger: logger, NotifyURL: notifyURL, SellerID: cfg.Alipay.SellerID,
+		Store: st, Channel: ch, Logger: logger, NotifyURL: notifyURL, SellerID: cfg.Alipay.SellerID, PublicURL: cfg.Server.PublicURL,
 		DefaultTimeout: cfg.Orders.DefaultTimeout, CallTimeout: cfg.Alipay.CallTimeout,
 		PollInterval: cfg.Barcode.PollInterval, PollTimeout: cfg.Barcode.PollTimeout,
 		Jobs: queue, CompensateAfter: cfg.Jobs.CompensateAfter, CompensateInterval: cfg.Jobs.CompensateInterval,
