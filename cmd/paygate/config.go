@@ -115,6 +115,10 @@ type config struct {
 		TempDir  string        `yaml:"temp_dir"` // where the bill and the sort's runs are spilled; default the system's
 		Retry    time.Duration `yaml:"retry"`    // the daily job asks again this long after Alipay has no bill yet
 	} `yaml:"reconcile"`
+	Cashier struct {
+		MaxStreams   int           `yaml:"max_streams"`   // live event streams of the buyers' pages open at once on a node; more get 503 and retry
+		PollInterval time.Duration `yaml:"poll_interval"` // how often a page's order is read for its live stream (one read per order, however many watch it)
+	} `yaml:"cashier"`
 	Log struct {
 		Level string `yaml:"level"` // debug, info, warn, error
 	} `yaml:"log"`
@@ -169,6 +173,8 @@ func defaultConfig() config {
 	c.Reconcile.Repair = true
 	c.Reconcile.Margin = 15 * time.Minute
 	c.Reconcile.Retry = 30 * time.Minute
+	c.Cashier.MaxStreams = 512
+	c.Cashier.PollInterval = time.Second
 	c.Log.Level = "info"
 	return c
 }
