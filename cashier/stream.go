@@ -47,11 +47,10 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, token stri
 	}
 	defer h.streams.Add(-1)
 
+	// The server's write timeout is for answers, not streams: each write
+	// gets its own deadline (send). (Its read timeout no longer applies:
+	// net/http lifts it once the request is read.)
 	rc := http.NewResponseController(w)
-	// The server's read and write timeouts are for requests, not streams:
-	// lift the read deadline (its expiry would cancel the request), and
-	// give each write its own deadline below.
-	_ = rc.SetReadDeadline(time.Time{})
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream")
 	hd.Set("X-Accel-Buffering", "no") // a proxy must pass events on at once
