@@ -256,12 +256,21 @@ func phoneHeaders(hd http.Header) {
 }
 
 // sameOrigin refuses a form posted from another site (a page elsewhere
-// cannot make this browser pay the simulator's codes): the browser's Origin,
-// when it sends one, must be this host.
+// cannot make this browser pay the simulator's codes). A browser says
+// where a request comes from in Sec-Fetch-Site; one too old for that sends
+// Origin, which must then be this host ("null" under a no-referrer policy
+// is let through). Clients that send neither are not browsers.
 func sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return true
+	case "":
+	default:
+		return false
+	}
 	o := r.Header.Get("Origin")
-	if o == "" {
-		return r.Header.Get("Sec-Fetch-Site") == "" || r.Header.Get("Sec-Fetch-Site") == "same-origin"
+	if o == "" || o == "null" {
+		return true
 	}
 	u, err := url.Parse(o)
 	return err == nil && u.Host == r.Host
