@@ -202,8 +202,9 @@ func loadConfig(path string, environ []string) (config, error) {
 }
 
 // envExempt are the prefixes of PAYGATE_ variables that are not settings:
-// the tests' (PAYGATE_TEST_POSTGRES_URL, ...) and the chaos suite's.
-var envExempt = []string{"PAYGATE_TEST_", "PAYGATE_CHAOS_", "PAYGATE_UPDATE_GOLDEN"}
+// the tests' (PAYGATE_TEST_POSTGRES_URL, ...), the chaos suite's, and where
+// browser tests keep their screenshots (testenv/browser.ScreenshotsVar).
+var envExempt = []string{"PAYGATE_TEST_", "PAYGATE_CHAOS_", "PAYGATE_UPDATE_GOLDEN", "PAYGATE_SCREENSHOTS"}
 
 // applyEnv sets every PAYGATE_<SECTION>_<KEY> found in environ onto c, the
 // section and key being the YAML names upper-cased. Any other PAYGATE_
