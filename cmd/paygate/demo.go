@@ -154,6 +154,9 @@ func demoConfig(dataDir, base string) (config, error) {
 	// One machine: the merchant's webhook receivers are local, over http.
 	c.Webhooks.AllowPrivateNetworks = true
 	c.Webhooks.AllowHTTP = true
+	// The demo is one node, also on PostgreSQL (PAYGATE_DATABASE_URL): its
+	// nonce cache in memory is the whole cache.
+	c.Server.SingleNode = true
 	// The console's cookie goes over plain http here.
 	c.Console.InsecureCookie = true
 	if err := applyEnv(&c, os.Environ()); err != nil {
