@@ -70,12 +70,18 @@ type Order struct {
 	QRCode         string
 	BuyerID        string
 	NotifyURL      string // the merchant's webhook URL for this order; empty uses the merchant's
-	ParamsHash     string // hash of the creating parameters, to tell a repeat from a conflict
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	ExpiresAt      time.Time
-	PaidAt         time.Time // zero until paid
-	ClosedAt       time.Time // zero until closed
+	// CashierToken names the order's cashier page (/pay/{token}): at least
+	// 128 random bits, set when a QR order is inserted, unique; "" for a
+	// barcode order. It is never the merchant's out_trade_no, so a buyer
+	// cannot guess another buyer's page.
+	CashierToken string
+	ReturnURL    string // where the cashier page sends the buyer once paid; "" for none
+	ParamsHash   string // hash of the creating parameters, to tell a repeat from a conflict
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	ExpiresAt    time.Time
+	PaidAt       time.Time // zero until paid
+	ClosedAt     time.Time // zero until closed
 	// CancelRequestedAt is set, and committed, before the gateway asks the
 	// channel to cancel the trade. From then on a pending order can only end
 	// closed: the cancel decides it, even if it refunds a buyer who paid.

@@ -42,6 +42,7 @@ type CreateOrder struct {
 	AuthCode    string        // barcode only; sent to the channel, never stored
 	NotifyURL   string        // webhook URL for this order; empty uses the merchant's
 	Timeout     time.Duration // how long the buyer has to pay; 0 is the default
+	ReturnURL   string        // QR only: where the cashier page sends the buyer once paid
 }
 
 // CreateRefund is a validated refund request.

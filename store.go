@@ -56,6 +56,8 @@ type Store interface {
 	// Order activity: channel calls and notifications, for the operator's
 	// timeline (activity.go).
 	ActivityStore
+	// The buyer's cashier page: orders by cashier token (cashier.go).
+	CashierStore
 }
 
 // StoreTx is a transaction's view of the store.

@@ -20,6 +20,9 @@ type OrderView struct {
 	CreatedAt      *time.Time  `json:"created_at"`
 	PaidAt         *time.Time  `json:"paid_at"`
 	ExpiresAt      *time.Time  `json:"expires_at"`
+	// CashierURL is the buyer's page of a QR order (see Order.CashierURL);
+	// View leaves it empty, the gateway fills it where it knows its public URL.
+	CashierURL string `json:"cashier_url,omitempty"`
 }
 
 // View returns o's public form.

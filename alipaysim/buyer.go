@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/paygate/paygate/alipay"
@@ -103,7 +104,18 @@ func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	route := r.Method + " " + r.URL.Path
+	if r.Method == http.MethodHead && (r.URL.Path == "/sim/" || strings.HasPrefix(r.URL.Path, "/sim/static/")) {
+		route = "GET " + r.URL.Path
+	}
+	if strings.HasPrefix(route, "GET /sim/static/") {
+		s.servePhoneStatic(w, r)
+		return
+	}
 	switch route {
+	case "GET /sim/":
+		s.servePhone(w, r)
+	case "POST /sim/phone/pay":
+		s.servePhonePay(w, r)
 	case "GET /sim/alipay_public_key":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, s.AlipayPublicKeyBase64()+"\n")
@@ -123,7 +135,8 @@ func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 		s.serveBillDownload(w, r)
 	default:
 		switch r.URL.Path {
-		case "/sim/alipay_public_key", "/sim/pay", "/sim/scan", "/sim/trades", "/sim/faults", "/sim/notifications", "/sim/bill/download":
+		case "/sim/alipay_public_key", "/sim/pay", "/sim/scan", "/sim/trades", "/sim/faults", "/sim/notifications", "/sim/bill/download",
+			"/sim/", "/sim/phone/pay":
 			writeJSONError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
 		default:
 			writeJSONError(w, http.StatusNotFound, "no such route: "+r.URL.Path)

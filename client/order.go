@@ -23,6 +23,9 @@ type Order struct {
 	CreatedAt      *time.Time `json:"created_at"`
 	PaidAt         *time.Time `json:"paid_at"`
 	ExpiresAt      *time.Time `json:"expires_at"`
+	// CashierURL is a QR order's page for the buyer: the QR code, the
+	// amount, and the payment's progress, live. Empty for barcode orders.
+	CashierURL string `json:"cashier_url"`
 }
 
 // CreateOrderRequest is the body of POST /api/v1/orders.
@@ -34,6 +37,8 @@ type CreateOrderRequest struct {
 	AuthCode    string `json:"auth_code,omitempty"` // barcode only: the buyer's code
 	NotifyURL   string `json:"notify_url,omitempty"`
 	Timeout     string `json:"timeout,omitempty"` // for example "15m", "2h" or "1d"
+	// ReturnURL (QR only) is where the cashier page links the buyer once paid.
+	ReturnURL string `json:"return_url,omitempty"`
 }
 
 // CreateOrder creates an order, or returns the existing one when the same

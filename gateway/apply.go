@@ -132,7 +132,7 @@ func (s *Service) event(ctx context.Context, tx paygate.StoreTx, o *paygate.Orde
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"order": o.View()}
+	data := map[string]any{"order": s.view(o)}
 	if r != nil {
 		data["refund"] = r.View()
 	}

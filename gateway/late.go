@@ -61,7 +61,7 @@ func (s *Service) latePayment(ctx context.Context, o *paygate.Order, tradeNo str
 	payload, err := json.Marshal(map[string]any{
 		"id": id, "type": paygate.EventOrderLatePayment, "created_at": now.UTC().Format(time.RFC3339),
 		"data": map[string]any{
-			"order":        o.View(),
+			"order":        s.view(o),
 			"late_payment": map[string]any{"trade_no": tradeNo, "amount": amount, "action": action},
 		},
 	})

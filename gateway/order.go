@@ -24,6 +24,7 @@ func (s *Service) CreateOrder(ctx context.Context, m *paygate.Merchant, req payg
 	o := &paygate.Order{
 		MerchantID: m.ID, OutTradeNo: req.OutTradeNo, Mode: req.Mode, Subject: req.Subject,
 		TotalAmount: req.TotalAmount, Status: paygate.StatusPending, NotifyURL: req.NotifyURL,
+		ReturnURL:  req.ReturnURL,
 		ParamsHash: paramsHash(req, timeout), CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(timeout),
 	}
 	if err := s.insert(ctx, o); err != nil {
@@ -45,8 +46,10 @@ func (s *Service) CreateOrder(ctx context.Context, m *paygate.Merchant, req payg
 	return nil, false, paygate.Errorf(paygate.EInvalid, "mode %q is not qr or barcode", o.Mode)
 }
 
-// insert stores o with a fresh channel number; a (vanishingly rare) clash of
-// channel numbers is retried, a clash of out_trade_no is returned.
+// insert stores o with a fresh channel number and, for a QR order, a fresh
+// cashier token (so the buyer's page exists from the moment the order does,
+// before the channel is asked); a (vanishingly rare) clash of either is
+// retried, a clash of out_trade_no is returned.
 func (s *Service) insert(ctx context.Context, o *paygate.Order) error {
 	for attempt := 0; ; attempt++ {
 		no, err := newChannelNo(o.CreatedAt)
@@ -54,6 +57,11 @@ func (s *Service) insert(ctx context.Context, o *paygate.Order) error {
 			return err
 		}
 		o.ChannelNo = no
+		if o.Mode == paygate.ModeQR {
+			if o.CashierToken, err = paygate.NewCashierToken(); err != nil {
+				return err
+			}
+		}
 		err = s.cfg.Store.Tx(ctx, func(tx paygate.StoreTx) error {
 			if err := tx.CreateOrder(ctx, o); err != nil {
 				return err
@@ -96,15 +104,28 @@ func (s *Service) existing(ctx context.Context, m *paygate.Merchant, req paygate
 
 // paramsHash identifies the parameters of a create so a repeat can be told
 // from a conflict. The auth code is left out: a repeat with a fresh barcode
-// of the same payment must not charge twice.
+// of the same payment must not charge twice. The return URL is hashed only
+// when given, so that orders stored before it existed keep their hash and
+// their repeats still match.
 func paramsHash(req paygate.CreateOrder, timeout time.Duration) string {
 	h := sha256.New()
-	for _, f := range []string{req.OutTradeNo, req.Subject, strconv.FormatInt(int64(req.TotalAmount), 10),
-		string(req.Mode), req.NotifyURL, timeout.String()} {
+	fields := []string{req.OutTradeNo, req.Subject, strconv.FormatInt(int64(req.TotalAmount), 10),
+		string(req.Mode), req.NotifyURL, timeout.String()}
+	if req.ReturnURL != "" {
+		fields = append(fields, "return_url", req.ReturnURL)
+	}
+	for _, f := range fields {
 		h.Write([]byte(f))
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// view is o as webhooks carry it, with its cashier_url.
+func (s *Service) view(o *paygate.Order) paygate.OrderView {
+	v := o.View()
+	v.CashierURL = o.CashierURL(s.cfg.PublicURL)
+	return v
 }
 
 // expressMinutes writes a timeout as Alipay's timeout_express, in whole

@@ -41,6 +41,10 @@ type Config struct {
 	NotifyURL string
 	// SellerID, when set, must match every notification's seller_id.
 	SellerID string
+	// PublicURL is how buyers reach this gateway (server.public_url): a QR
+	// order's webhooks carry cashier_url = PublicURL + "/pay/" + token.
+	// Empty: no cashier_url.
+	PublicURL string
 	// DefaultTimeout is how long a buyer has to pay when the merchant does
 	// not say; default 2 h.
 	DefaultTimeout time.Duration

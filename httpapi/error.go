@@ -117,7 +117,7 @@ func (s *Server) errorResponse(c *gin.Context, err error) (int, []byte) {
 	eb := errorBody{Error: errorDetail{code, msg, c.Writer.Header().Get("X-Request-Id")}}
 	var de *declinedError
 	if errors.As(err, &de) && de.order != nil {
-		o := newOrderJSON(de.order)
+		o := newOrderJSON(de.order, s.publicURL)
 		eb.Order = &o
 	}
 	body, mErr := json.Marshal(eb)

@@ -103,6 +103,8 @@ func (f *fakeOrders) CreateOrder(ctx context.Context, m *paygate.Merchant, req p
 	}
 	if req.Mode == paygate.ModeQR {
 		o.QRCode = "https://qr.alipay.com/" + req.OutTradeNo
+		o.CashierToken = "tok_" + req.OutTradeNo // the gateway's are random; a fixed one keeps the JSON checkable
+		o.ReturnURL = req.ReturnURL
 	} else if strings.HasPrefix(req.AuthCode, "26") { // declined, as Alipay declines 26… in the simulator
 		o.Status = paygate.StatusClosed
 		f.orders = append(f.orders, o)

@@ -127,6 +127,7 @@ func setup(t *testing.T, edit ...func(*httpapi.Config)) *fixture {
 		Logger:      slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:         clk.Now,
 		Ready:       store.Ping,
+		PublicURL:   "https://pay.example.com",
 	}
 	for _, e := range edit {
 		e(&cfg)

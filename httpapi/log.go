@@ -21,6 +21,7 @@ const (
 	keyError    = "paygate.error"    // error, the cause of an error answer
 	keyCode     = "paygate.code"     // string, its code
 	keyLogAttrs = "paygate.log"      // []slog.Attr, more for the log line
+	keyLogPath  = "paygate.logpath"  // string, the path as logged when a mount redacts it
 )
 
 const jsonType = "application/json; charset=utf-8"
@@ -60,7 +61,7 @@ func (s *Server) logRequest(c *gin.Context, rid string, start time.Time) {
 	status := c.Writer.Status()
 	attrs := []slog.Attr{
 		slog.String("method", c.Request.Method),
-		slog.String("path", c.Request.URL.Path),
+		slog.String("path", logPath(c)),
 		slog.Int("status", status),
 		slog.Float64("latency_ms", float64(s.now().Sub(start).Microseconds())/1000),
 		slog.String("request_id", rid),
@@ -97,6 +98,15 @@ func (s *Server) logRequest(c *gin.Context, rid string, start time.Time) {
 		attrs = append(attrs, extra.([]slog.Attr)...)
 	}
 	s.log.LogAttrs(c.Request.Context(), level, "http request", attrs...)
+}
+
+// logPath is the request's path as the log shows it: redacted by its
+// mount (Mount.RedactPath) when it carries a secret.
+func logPath(c *gin.Context) string {
+	if p := c.GetString(keyLogPath); p != "" {
+		return p
+	}
+	return c.Request.URL.Path
 }
 
 // addLogAttrs adds attributes to the request's log line.

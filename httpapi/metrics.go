@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 	"time"
 
@@ -96,14 +97,24 @@ func (s *Server) Routes() []Route {
 // observe reports every request to the observer: its route pattern, its
 // status and how long it took, and a 429's scope. It runs outside edge,
 // so a panic turned into a 500 counts as one.
+//
+// An event stream (text/event-stream, such as the cashier's) lasts as long
+// as its client watches: its duration would be no latency at all, and would
+// set off the latency alerts. It is reported up to its first byte.
 func (s *Server) observe(c *gin.Context) {
 	start := time.Now()
+	fw := &firstWrite{ResponseWriter: c.Writer}
+	c.Writer = fw
 	c.Next()
 	route := c.FullPath()
 	if route == "" {
 		route = RouteUnmatched
 	}
-	s.obs.Request(route, methodLabel(c.Request.Method), c.Writer.Status(), time.Since(start))
+	took := time.Since(start)
+	if !fw.at.IsZero() && strings.HasPrefix(fw.Header().Get("Content-Type"), "text/event-stream") {
+		took = fw.at.Sub(start)
+	}
+	s.obs.Request(route, methodLabel(c.Request.Method), c.Writer.Status(), took)
 	if err, ok := c.Get(keyError); ok {
 		var ra *retryAfterError
 		if errors.As(err.(error), &ra) && ra.scope != "" {
@@ -111,6 +122,33 @@ func (s *Server) observe(c *gin.Context) {
 		}
 	}
 }
+
+// firstWrite notes when the answer's first byte (or its header) was
+// written. Everything else is the writer it wraps.
+type firstWrite struct {
+	gin.ResponseWriter
+	at time.Time
+}
+
+func (w *firstWrite) mark() {
+	if w.at.IsZero() {
+		w.at = time.Now()
+	}
+}
+
+func (w *firstWrite) WriteHeader(code int) { w.ResponseWriter.WriteHeader(code); w.mark() }
+func (w *firstWrite) WriteHeaderNow()      { w.ResponseWriter.WriteHeaderNow(); w.mark() }
+
+func (w *firstWrite) Write(b []byte) (int, error) { w.mark(); return w.ResponseWriter.Write(b) }
+
+func (w *firstWrite) WriteString(s string) (int, error) {
+	w.mark()
+	return w.ResponseWriter.WriteString(s)
+}
+
+// Unwrap lets http.ResponseController reach the connection (a stream's
+// write deadlines, flushes).
+func (w *firstWrite) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // methodLabel is method, or "other" for a method outside the standard
 // ones: a client may send any token there.

@@ -126,3 +126,61 @@ func nonEmpty(s string) []string {
 	}
 	return []string{s}
 }
+
+// durationObserver keeps each request's reported duration by route.
+type durationObserver struct {
+	recordingObserver
+	mu   sync.Mutex
+	took map[string]time.Duration
+}
+
+func (o *durationObserver) Request(route, method string, code int, d time.Duration) {
+	o.mu.Lock()
+	o.took[route] = d
+	o.mu.Unlock()
+}
+
+// TestObserverEventStreamToFirstByte: an event stream on a mount is
+// reported up to its first byte (its length is how long a client watched,
+// no latency), and still flushes and takes write deadlines through the
+// wrapped writer; any other answer is reported in full.
+func TestObserverEventStreamToFirstByte(t *testing.T) {
+	t.Parallel()
+	obs := &durationObserver{took: map[string]time.Duration{}}
+	stream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		if err := rc.SetWriteDeadline(time.Now().Add(time.Second)); err != nil {
+			t.Errorf("write deadline through the observer: %v", err)
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Write([]byte(": hello\n\n"))
+		if err := rc.Flush(); err != nil {
+			t.Errorf("flush through the observer: %v", err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		w.Write([]byte("data: {}\n\n"))
+	})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		w.Write([]byte("done"))
+	})
+	f := setup(t, func(c *httpapi.Config) {
+		c.Observer = obs
+		c.Mounts = []httpapi.Mount{{Path: "/stream", Handler: stream}, {Path: "/slow", Handler: slow}}
+	})
+	for _, p := range []string{"/stream", "/slow"} {
+		resp, err := http.Get(f.url + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if d := obs.took["/stream"]; d <= 0 || d >= 200*time.Millisecond {
+		t.Errorf("stream reported %s, want its time to first byte", d)
+	}
+	if d := obs.took["/slow"]; d < 300*time.Millisecond {
+		t.Errorf("plain answer reported %s, want all of it", d)
+	}
+}

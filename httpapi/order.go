@@ -28,9 +28,14 @@ type orderJSON struct {
 	CreatedAt      *string             `json:"created_at"`
 	PaidAt         *string             `json:"paid_at"`
 	ExpiresAt      *string             `json:"expires_at"`
+	// CashierURL is a QR order's page for the buyer (public URL + /pay/ +
+	// its token); null for a barcode order.
+	CashierURL *string `json:"cashier_url"`
 }
 
-func newOrderJSON(o *paygate.Order) orderJSON {
+// newOrderJSON is o as the API shows it; publicURL is the base of its
+// cashier_url.
+func newOrderJSON(o *paygate.Order, publicURL string) orderJSON {
 	return orderJSON{
 		OutTradeNo:     o.OutTradeNo,
 		TradeNo:        optString(o.TradeNo),
@@ -44,6 +49,7 @@ func newOrderJSON(o *paygate.Order) orderJSON {
 		CreatedAt:      optTime(o.CreatedAt),
 		PaidAt:         optTime(o.PaidAt),
 		ExpiresAt:      optTime(o.ExpiresAt),
+		CashierURL:     optString(o.CashierURL(publicURL)),
 	}
 }
 
@@ -73,6 +79,7 @@ type createOrderBody struct {
 	AuthCode    string `json:"auth_code"`
 	NotifyURL   string `json:"notify_url"`
 	Timeout     string `json:"timeout"`
+	ReturnURL   string `json:"return_url"`
 }
 
 func (b *createOrderBody) parse() (paygate.CreateOrder, error) {
@@ -103,13 +110,19 @@ func (b *createOrderBody) parse() (paygate.CreateOrder, error) {
 	if err := checkNotifyURL(b.NotifyURL); err != nil {
 		return req, err
 	}
+	if b.ReturnURL != "" && mode != paygate.ModeQR {
+		return req, invalid("return_url is only for qr mode: a barcode order has no cashier page to return from")
+	}
+	if err := checkReturnURL(b.ReturnURL); err != nil {
+		return req, err
+	}
 	timeout, err := parseTimeout(b.Timeout)
 	if err != nil {
 		return req, err
 	}
 	return paygate.CreateOrder{
 		OutTradeNo: b.OutTradeNo, Subject: b.Subject, TotalAmount: amount, Mode: mode,
-		AuthCode: b.AuthCode, NotifyURL: b.NotifyURL, Timeout: timeout,
+		AuthCode: b.AuthCode, NotifyURL: b.NotifyURL, Timeout: timeout, ReturnURL: b.ReturnURL,
 	}, nil
 }
 
@@ -132,9 +145,9 @@ func (s *Server) createOrder(c *gin.Context, m *paygate.Merchant) (int, any, err
 		return 0, nil, s.withOrder(c, m, req.OutTradeNo, err)
 	}
 	if created {
-		return http.StatusCreated, newOrderJSON(o), nil
+		return http.StatusCreated, newOrderJSON(o, s.publicURL), nil
 	}
-	return http.StatusOK, newOrderJSON(o), nil
+	return http.StatusOK, newOrderJSON(o, s.publicURL), nil
 }
 
 // withOrder gives a declined payment's error the order it closed, so that
@@ -183,7 +196,7 @@ func (s *Server) getOrder(c *gin.Context, m *paygate.Merchant) (int, any, error)
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, newOrderJSON(o), nil
+	return http.StatusOK, newOrderJSON(o, s.publicURL), nil
 }
 
 // Page sizes of GET /api/v1/orders.
@@ -241,7 +254,7 @@ func (s *Server) listOrders(c *gin.Context, m *paygate.Merchant) (int, any, erro
 			out.NextCursor = &cur
 			break
 		}
-		out.Orders = append(out.Orders, newOrderJSON(o))
+		out.Orders = append(out.Orders, newOrderJSON(o, s.publicURL))
 	}
 	return http.StatusOK, out, nil
 }
@@ -287,5 +300,5 @@ func (s *Server) closeOrder(c *gin.Context, m *paygate.Merchant) (int, any, erro
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, newOrderJSON(o), nil
+	return http.StatusOK, newOrderJSON(o, s.publicURL), nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/client"
+	"github.com/paygate/paygate/httpapi"
 )
 
 func qrOrder(no string) client.CreateOrderRequest {
@@ -71,6 +72,7 @@ func TestOrderJSONShape(t *testing.T) {
 		"out_trade_no": "Q1", "trade_no": nil, "mode": "qr", "subject": "Tea", "total_amount": "12.00",
 		"status": "pending", "qr_code": "https://qr.alipay.com/Q1", "refunded_amount": "0.00", "buyer_id": nil,
 		"created_at": "2026-05-06T07:08:09Z", "paid_at": nil, "expires_at": "2026-05-06T07:23:09Z",
+		"cashier_url": "https://pay.example.com/pay/tok_Q1",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("order JSON =\n%v\nwant\n%v", got, want)
@@ -84,6 +86,73 @@ func TestOrderJSONShape(t *testing.T) {
 	}
 	if o.Status != "paid" || o.TradeNo == "" || o.BuyerID == "" || o.QRCode != "" || o.PaidAt == nil || !o.PaidAt.Equal(t0) {
 		t.Fatalf("barcode order = %+v", o)
+	}
+	// A barcode order has no cashier page: cashier_url is null.
+	status, _, b = f.send(t, req{method: "GET", path: "/api/v1/orders/B1"})
+	got = nil
+	if err := json.Unmarshal(b, &got); err != nil || status != http.StatusOK {
+		t.Fatalf("get B1: %d %v", status, err)
+	}
+	if v, ok := got["cashier_url"]; !ok || v != nil {
+		t.Fatalf("barcode cashier_url = %v (present %v), want null", v, ok)
+	}
+}
+
+// TestOrderJSONWithoutPublicURL: a node that does not know how buyers
+// reach it shows cashier_url null rather than a link that leads nowhere.
+func TestOrderJSONWithoutPublicURL(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *httpapi.Config) { c.PublicURL = "" })
+	o, err := f.client.CreateOrder(context.Background(), qrOrder("NP1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.CashierURL != "" {
+		t.Fatalf("cashier_url = %q without a public URL", o.CashierURL)
+	}
+}
+
+// TestCreateOrderReturnURL: return_url reaches the service as given, in QR
+// mode only, and every malformed one is refused with a clear message.
+func TestCreateOrderReturnURL(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	o, err := f.client.CreateOrder(context.Background(), client.CreateOrderRequest{
+		OutTradeNo: "RU1", Subject: "Tea", TotalAmount: "1.00", Mode: "qr", ReturnURL: "https://shop.example/thanks?o=RU1#top",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.CashierURL != "https://pay.example.com/pay/tok_RU1" {
+		t.Fatalf("cashier_url = %q", o.CashierURL)
+	}
+	calls := f.orders.Calls()
+	if got := calls[len(calls)-1].arg.(paygate.CreateOrder).ReturnURL; got != "https://shop.example/thanks?o=RU1#top" {
+		t.Fatalf("service got return_url %q", got)
+	}
+	bad := []struct{ name, mode, url, msg string }{
+		{"barcode", "barcode", "https://shop.example/thanks", "return_url is only for qr mode"},
+		{"relative", "qr", "/thanks", "return_url must be an absolute http or https URL"},
+		{"javascript", "qr", "javascript:alert(1)", "return_url must be an absolute http or https URL"},
+		{"ftp", "qr", "ftp://shop.example/x", "return_url must be an absolute http or https URL"},
+		{"no host", "qr", "https:///thanks", "return_url must be an absolute http or https URL"},
+		{"user information", "qr", "https://shop.example@evil.example/", "return_url must not carry user information"},
+		{"too long", "qr", "https://shop.example/" + strings.Repeat("a", 1010), "return_url must be at most 1024 bytes"},
+		{"control character", "qr", "https://shop.example/\nx", "return_url must be an absolute http or https URL"},
+	}
+	before := len(f.orders.Calls())
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			body := map[string]any{"out_trade_no": "RU2", "subject": "Tea", "total_amount": "1.00", "mode": tt.mode, "return_url": tt.url}
+			if tt.mode == "barcode" {
+				body["auth_code"] = "283456789012345678"
+			}
+			status, hdr, b := f.send(t, req{method: "POST", path: "/api/v1/orders", body: mustJSON(t, body)})
+			wantError(t, status, hdr, b, http.StatusBadRequest, "INVALID_REQUEST", tt.msg)
+		})
+	}
+	if n := len(f.orders.Calls()); n != before {
+		t.Fatalf("the service was called %d times on invalid return_url", n-before)
 	}
 }
 

@@ -46,6 +46,10 @@ type RateLimit struct {
 type Mount struct {
 	Path    string
 	Handler http.Handler
+	// RedactPath, when set, is how the request log shows a path under the
+	// mount, and the mount's requests are not traced (a span records the raw
+	// path): for paths that carry a secret, such as the cashier's tokens.
+	RedactPath func(path string) string
 }
 
 // Config is what New needs. Orders, Merchants, Idempotency and Nonces are
@@ -96,6 +100,10 @@ type Config struct {
 	// nil counts as ready. /readyz also fails once Drain was called.
 	Ready  func(ctx context.Context) error
 	Mounts []Mount
+	// PublicURL is how buyers reach this node (server.public_url): a QR
+	// order's JSON carries cashier_url = PublicURL + "/pay/" + its token.
+	// Empty: cashier_url is null.
+	PublicURL string
 	// Reconciliations serves /api/v1/reconciliations/{date}; nil leaves it
 	// out.
 	Reconciliations Reconciliations
@@ -143,6 +151,7 @@ type Server struct {
 	engine                                          *gin.Engine
 	obs                                             Observer
 	handler                                         http.Handler // engine, traced
+	publicURL                                       string
 }
 
 // New builds the server and its routes. It panics if a required dependency
@@ -173,6 +182,7 @@ func New(cfg Config) *Server {
 		notifyAllowlist: cfg.NotifyAllowlist,
 		trusted:         cfg.TrustedProxies,
 		obs:             cfg.Observer,
+		publicURL:       cfg.PublicURL,
 	}
 	if s.obs == nil {
 		s.obs = noObserver{}
@@ -190,7 +200,13 @@ func New(cfg Config) *Server {
 		s.lease = DefaultIdempotencyLease
 	}
 	s.engine = s.routes(cfg.Mounts)
-	s.handler = traced(cfg.TracerProvider, s.engine)
+	var untraced []string
+	for _, m := range cfg.Mounts {
+		if m.RedactPath != nil {
+			untraced = append(untraced, m.Path)
+		}
+	}
+	s.handler = traced(cfg.TracerProvider, s.engine, untraced)
 	return s
 }
 
@@ -256,7 +272,14 @@ func (s *Server) routes(mounts []Mount) *gin.Engine {
 		if strings.HasSuffix(path, "/") {
 			path += "*rest"
 		}
-		e.Any(path, gin.WrapH(m.Handler))
+		h := gin.WrapH(m.Handler)
+		if redact := m.RedactPath; redact != nil {
+			h = func(c *gin.Context) {
+				c.Set(keyLogPath, redact(c.Request.URL.Path))
+				m.Handler.ServeHTTP(c.Writer, c.Request)
+			}
+		}
+		e.Any(path, h)
 	}
 	return e
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -19,7 +20,7 @@ import (
 //
 // otelgin is not used: the module proxy does not serve it for this
 // contrib release; routeSpan names the span by gin's route instead.
-func traced(tp trace.TracerProvider, engine http.Handler) http.Handler {
+func traced(tp trace.TracerProvider, engine http.Handler, untraced []string) http.Handler {
 	if tp == nil {
 		return engine
 	}
@@ -27,7 +28,14 @@ func traced(tp trace.TracerProvider, engine http.Handler) http.Handler {
 		otelhttp.WithTracerProvider(tp),
 		otelhttp.WithPropagators(telemetry.Propagator()),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()), // metrics are Prometheus's
-		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/readyz" }),
+		otelhttp.WithFilter(func(r *http.Request) bool {
+			for _, prefix := range untraced {
+				if strings.HasPrefix(r.URL.Path, prefix) {
+					return false // a path with a secret in it (Mount.RedactPath)
+				}
+			}
+			return r.URL.Path != "/healthz" && r.URL.Path != "/readyz"
+		}),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
 	)
 }

@@ -198,6 +198,31 @@ func checkNotifyURL(v string) error {
 	return nil
 }
 
+// maxReturnURL bounds return_url: room for a shop's query string, not for a
+// document.
+const maxReturnURL = 1024
+
+// checkReturnURL: optional, an absolute http or https URL of at most 1024
+// bytes without user information (a link like https://user:pass@host shown
+// to buyers is a phishing device). Its host may be anything: the buyer's
+// browser follows it, never this server.
+func checkReturnURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	if len(v) > maxReturnURL {
+		return invalid("return_url must be at most %d bytes", maxReturnURL)
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return invalid("return_url must be an absolute http or https URL, like https://shop.example/thanks")
+	}
+	if u.User != nil {
+		return invalid("return_url must not carry user information (user:password@)")
+	}
+	return nil
+}
+
 // Bounds of an order's timeout, as Alipay's timeout_express allows.
 const (
 	minTimeout = time.Minute

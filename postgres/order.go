@@ -18,22 +18,26 @@ const (
 
 const orderColumns = `id, merchant_id, out_trade_no, channel_no, trade_no, mode, subject,
 	total_amount, refunded_amount, status, qr_code, buyer_id, notify_url, params_hash,
-	created_at, updated_at, expires_at, paid_at, closed_at, version, cancel_requested_at`
+	created_at, updated_at, expires_at, paid_at, closed_at, version, cancel_requested_at,
+	cashier_token, return_url`
 
 func scanOrder(sc scanner) (*paygate.Order, error) {
 	var o paygate.Order
-	var channelNo *string
+	var channelNo, cashierToken *string
 	var mode, status string
 	var total, refunded int64
 	err := sc.Scan(&o.ID, &o.MerchantID, &o.OutTradeNo, &channelNo, &o.TradeNo, &mode, &o.Subject,
 		&total, &refunded, &status, &o.QRCode, &o.BuyerID, &o.NotifyURL, &o.ParamsHash,
 		timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}, timeCol{&o.ExpiresAt}, timeCol{&o.PaidAt},
-		timeCol{&o.ClosedAt}, &o.Version, timeCol{&o.CancelRequestedAt})
+		timeCol{&o.ClosedAt}, &o.Version, timeCol{&o.CancelRequestedAt}, &cashierToken, &o.ReturnURL)
 	if err != nil {
 		return nil, err
 	}
 	if channelNo != nil {
 		o.ChannelNo = *channelNo
+	}
+	if cashierToken != nil {
+		o.CashierToken = *cashierToken
 	}
 	o.Mode, o.Status = paygate.Mode(mode), paygate.OrderStatus(status)
 	o.TotalAmount, o.RefundedAmount = paygate.Money(total), paygate.Money(refunded)
@@ -72,11 +76,12 @@ func createOrder(ctx context.Context, q querier, now func() time.Time, o *paygat
 	err := q.QueryRow(ctx, `
 		INSERT INTO orders (merchant_id, out_trade_no, channel_no, trade_no, mode, subject,
 			total_amount, refunded_amount, status, qr_code, buyer_id, notify_url, params_hash,
-			created_at, updated_at, expires_at, paid_at, closed_at, version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1) RETURNING id`,
+			created_at, updated_at, expires_at, paid_at, closed_at, version, cashier_token, return_url)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1, $19, $20) RETURNING id`,
 		o.MerchantID, o.OutTradeNo, nullString(o.ChannelNo), o.TradeNo, string(o.Mode), o.Subject,
 		int64(o.TotalAmount), int64(o.RefundedAmount), string(o.Status), o.QRCode, o.BuyerID, o.NotifyURL, o.ParamsHash,
 		o.CreatedAt, o.UpdatedAt, o.ExpiresAt, nullTime(o.PaidAt), nullTime(o.ClosedAt),
+		nullString(o.CashierToken), o.ReturnURL,
 	).Scan(&id)
 	if err != nil {
 		return dbError(err, fmt.Sprintf("order %s of merchant %d", o.OutTradeNo, o.MerchantID))

@@ -18,19 +18,20 @@ const (
 
 const orderColumns = `id, merchant_id, out_trade_no, channel_no, trade_no, mode, subject,
 	total_amount, refunded_amount, status, qr_code, buyer_id, notify_url, params_hash,
-	created_at, updated_at, expires_at, paid_at, closed_at, version, cancel_requested_at`
+	created_at, updated_at, expires_at, paid_at, closed_at, version, cancel_requested_at,
+	cashier_token, return_url`
 
 func scanOrder(sc scanner) (*paygate.Order, error) {
 	var o paygate.Order
-	var channelNo sql.NullString
+	var channelNo, cashierToken sql.NullString
 	err := sc.Scan(&o.ID, &o.MerchantID, &o.OutTradeNo, &channelNo, &o.TradeNo, &o.Mode, &o.Subject,
 		&o.TotalAmount, &o.RefundedAmount, &o.Status, &o.QRCode, &o.BuyerID, &o.NotifyURL, &o.ParamsHash,
 		timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}, timeCol{&o.ExpiresAt}, timeCol{&o.PaidAt},
-		timeCol{&o.ClosedAt}, &o.Version, timeCol{&o.CancelRequestedAt})
+		timeCol{&o.ClosedAt}, &o.Version, timeCol{&o.CancelRequestedAt}, &cashierToken, &o.ReturnURL)
 	if err != nil {
 		return nil, err
 	}
-	o.ChannelNo = channelNo.String
+	o.ChannelNo, o.CashierToken = channelNo.String, cashierToken.String
 	return &o, nil
 }
 
@@ -66,11 +67,12 @@ func createOrder(ctx context.Context, q querier, now func() time.Time, o *paygat
 	err := q.QueryRowContext(ctx, `
 		INSERT INTO orders (merchant_id, out_trade_no, channel_no, trade_no, mode, subject,
 			total_amount, refunded_amount, status, qr_code, buyer_id, notify_url, params_hash,
-			created_at, updated_at, expires_at, paid_at, closed_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
+			created_at, updated_at, expires_at, paid_at, closed_at, version, cashier_token, return_url)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id`,
 		o.MerchantID, o.OutTradeNo, nullString(o.ChannelNo), o.TradeNo, string(o.Mode), o.Subject,
 		int64(o.TotalAmount), int64(o.RefundedAmount), string(o.Status), o.QRCode, o.BuyerID, o.NotifyURL, o.ParamsHash,
 		micros(o.CreatedAt), micros(o.UpdatedAt), micros(o.ExpiresAt), nullMicros(o.PaidAt), nullMicros(o.ClosedAt),
+		nullString(o.CashierToken), o.ReturnURL,
 	).Scan(&id)
 	if err != nil {
 		return dbError(err, fmt.Sprintf("order %s of merchant %d", o.OutTradeNo, o.MerchantID))

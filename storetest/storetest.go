@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) paygate.Store) {
 		{"SearchOrders", testSearchOrders},
 		{"Activities", testActivities},
 		{"FollowEvents", testFollowEvents},
+		{"CashierToken", testCashierToken},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/cashier"
 	"github.com/paygate/paygate/console"
 	"github.com/paygate/paygate/gateway"
 	"github.com/paygate/paygate/httpapi"
@@ -43,6 +45,7 @@ type app struct {
 	// after the jobs when the node stops.
 	activity *gateway.ActivityLog
 	api      *httpapi.Server
+	cashier  *cashier.Handler // the buyers' pages under /pay/
 	// merchants is merchant administration on this node's store, its
 	// changes seen by this node's API at once (the console's, beside the
 	// CLI's own in another process).
@@ -260,6 +263,10 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 	if err != nil {
 		return nil, err
 	}
+	if a.cashier, err = newCashier(cfg, st, logger); err != nil {
+		return nil, err
+	}
+	mounts = append(slices.Clip(mounts), httpapi.Mount{Path: cashier.Prefix, Handler: a.cashier, RedactPath: cashier.RedactPath})
 	rl := cfg.RateLimit
 	a.api = httpapi.New(httpapi.Config{
 		Orders: a.service, Merchants: st, Idempotency: st, Nonces: nonces, Logger: logger,
@@ -278,11 +285,28 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 		Reconciliations:  st,
 		TracerProvider:   cfg.tracer,
 		Mounts:           append(consoleMounts, mounts...), // not /metrics: serve has it on server.admin_addr, the demo mounts it
+		PublicURL:        cfg.Server.PublicURL,
 		Observer:         a.metrics,
 	})
 	a.metrics.watchRoutes(a.api.Routes())
 	ok = true
 	return a, nil
+}
+
+// newCashier builds the buyers' pages (/pay/{token}) over the store. Their
+// links are server.public_url + /pay/…: without it orders carry no
+// cashier_url, which is said once at start.
+func newCashier(cfg config, st paygate.Store, logger *slog.Logger) (*cashier.Handler, error) {
+	c := cfg.Cashier
+	if c.MaxStreams < 0 || c.PollInterval < 0 {
+		return nil, errors.New("config: cashier.max_streams and cashier.poll_interval must not be negative")
+	}
+	if cfg.Server.PublicURL == "" {
+		logger.Warn("server.public_url is not set: QR orders carry no cashier_url (the cashier pages are still served under /pay/)")
+	}
+	return cashier.New(cashier.Config{
+		Store: st, Logger: logger.With("component", "cashier"), PollInterval: c.PollInterval, MaxStreams: c.MaxStreams,
+	})
 }
 
 // scheduleReconcile registers the daily reconciliation on the node's queue
@@ -337,7 +361,7 @@ func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *sl
 		notifyURL = strings.TrimRight(cfg.Server.PublicURL, "/") + "/notify/alipay"
 	}
 	svc, err := gateway.New(gateway.Config{
-		Store: st, Channel: ch, Logger: logger, NotifyURL: notifyURL, SellerID: cfg.Alipay.SellerID,
+		Store: st, Channel: ch, Logger: logger, NotifyURL: notifyURL, SellerID: cfg.Alipay.SellerID, PublicURL: cfg.Server.PublicURL,
 		DefaultTimeout: cfg.Orders.DefaultTimeout, CallTimeout: cfg.Alipay.CallTimeout,
 		PollInterval: cfg.Barcode.PollInterval, PollTimeout: cfg.Barcode.PollTimeout,
 		Jobs: queue, CompensateAfter: cfg.Jobs.CompensateAfter, CompensateInterval: cfg.Jobs.CompensateInterval,
@@ -481,6 +505,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	}
 	a.log.Info("draining", "drain_delay", a.cfg.Server.DrainDelay.String())
 	a.api.Drain()
+	// The cashier's event streams last as long as a buyer looks: end them
+	// now (the pages reconnect elsewhere), or Shutdown would wait for them.
+	a.cashier.Drain()
 	time.Sleep(a.cfg.Server.DrainDelay)
 	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.Server.ShutdownTimeout)
 	defer cancel()

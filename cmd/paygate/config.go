@@ -122,6 +122,10 @@ type config struct {
 	Activity struct {
 		Retention time.Duration `yaml:"retention"` // order activity (channel calls, notifications) older than this is pruned daily; 0 keeps it forever
 	} `yaml:"activity"`
+	Cashier struct {
+		MaxStreams   int           `yaml:"max_streams"`   // live event streams of the buyers' pages open at once on a node; more get 503 and retry
+		PollInterval time.Duration `yaml:"poll_interval"` // how often a page's order is read for its live stream (one read per order, however many watch it)
+	} `yaml:"cashier"`
 	Log struct {
 		Level string `yaml:"level"` // debug, info, warn, error
 	} `yaml:"log"`
@@ -178,6 +182,8 @@ func defaultConfig() config {
 	c.Reconcile.Retry = 30 * time.Minute
 	c.Console.SessionTTL = 15 * time.Minute
 	c.Activity.Retention = 90 * 24 * time.Hour
+	c.Cashier.MaxStreams = 512
+	c.Cashier.PollInterval = time.Second
 	c.Log.Level = "info"
 	return c
 }
@@ -205,8 +211,8 @@ func loadConfig(path string, environ []string) (config, error) {
 }
 
 // envExempt are the prefixes of PAYGATE_ variables that are not settings:
-// the tests' (PAYGATE_TEST_POSTGRES_URL, ..., and PAYGATE_SCREENSHOTS,
-// where the browser tests keep their screenshots) and the chaos suite's.
+// the tests' (PAYGATE_TEST_POSTGRES_URL, ...), the chaos suite's, and where
+// browser tests keep their screenshots (testenv/browser.ScreenshotsVar).
 var envExempt = []string{"PAYGATE_TEST_", "PAYGATE_CHAOS_", "PAYGATE_UPDATE_GOLDEN", "PAYGATE_SCREENSHOTS"}
 
 // envClient are the PAYGATE_ variables a merchant's tools read, not the

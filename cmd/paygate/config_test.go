@@ -177,6 +177,7 @@ func TestLoadConfigIgnoresOtherVariables(t *testing.T) {
 		"PAYGATE_TEST_RATE_LIMIT_BURST=many",
 		"PAYGATE_CHAOS_PG_BIN=/usr/lib/postgresql/17/bin",
 		"PAYGATE_UPDATE_GOLDEN=1",
+		"PAYGATE_SCREENSHOTS=/tmp/shots",
 		"PAYGATE",
 		"paygate_server_addr=:1",
 		"DATABASE_URL=postgres://elsewhere",

@@ -154,6 +154,9 @@ func demoConfig(dataDir, base string) (config, error) {
 	// One machine: the merchant's webhook receivers are local, over http.
 	c.Webhooks.AllowPrivateNetworks = true
 	c.Webhooks.AllowHTTP = true
+	// The demo is one node, also on PostgreSQL (PAYGATE_DATABASE_URL): its
+	// nonce cache in memory is the whole cache.
+	c.Server.SingleNode = true
 	// The console's cookie goes over plain http here.
 	c.Console.InsecureCookie = true
 	if err := applyEnv(&c, os.Environ()); err != nil {
@@ -210,12 +213,15 @@ func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials, not
   merchant API     %s/api/v1   (credentials in %s)
   access_key       %s
   Alipay simulator %s/gateway.do   (buyer actions: %s/sim/pay, trades: %s/sim/trades)
+  buyer's phone    %s/sim/   (the simulator's phone page: pay a pending QR code, show a barcode)
+  cashier pages    each QR order's cashier_url (%s/pay/…) shows its QR code and turns "paid" by itself
   health           %s/healthz, %s/readyz, metrics %s/metrics
 
 Try it (another terminal):
   go run ./cmd/paygate api POST /api/v1/orders '{"out_trade_no":"T1","subject":"coffee","total_amount":"9.90","mode":"qr"}'
+  then open the answer's cashier_url in a browser, and %s/sim/ beside it to pay.
 
-`, base, base, op.Username, op.Password, filepath.Join(dataDir, demoOperatorFile), base, filepath.Join(dataDir, demoMerchantFile), creds.AccessKey, base, base, base, base, base, base)
+`, base, base, op.Username, op.Password, filepath.Join(dataDir, demoOperatorFile), base, filepath.Join(dataDir, demoMerchantFile), creds.AccessKey, base, base, base, base, base, base, base, base, base)
 	where := "--data " + shellQuote(dataDir)
 	if notifyURL == "" {
 		fmt.Fprintf(w, `Webhooks: the demo merchant has no webhook URL, so every event is dead-lettered at once.

@@ -132,6 +132,22 @@ func TestDemoRestartKeepsData(t *testing.T) {
 	if o.Status != "pending" || o.QRCode == "" {
 		t.Fatalf("order = %+v", o)
 	}
+	// The banner says where the cashier and the phone page are, and the
+	// order's cashier_url is a page of this demo.
+	if !strings.Contains(out, "cashier_url") || !strings.Contains(out, d.base+"/sim/ ") {
+		t.Fatalf("the demo's banner does not say where the cashier and the phone page are:\n%s", out)
+	}
+	if !strings.HasPrefix(o.CashierURL, d.base+"/pay/") {
+		t.Fatalf("cashier_url = %q, want one under %s/pay/", o.CashierURL, d.base)
+	}
+	page, err := d.http.Get(o.CashierURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page.Body.Close()
+	if page.StatusCode != http.StatusOK {
+		t.Fatalf("GET cashier_url: %d", page.StatusCode)
+	}
 	body := `{"qr_code":"` + o.QRCode + `","buyer_id":"2088000000000042"}`
 	resp, err := d.http.Post(d.base+"/sim/pay", "application/json", strings.NewReader(body))
 	if err != nil {

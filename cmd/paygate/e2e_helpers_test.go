@@ -89,6 +89,10 @@ type e2eEnv struct {
 	idB    int64
 	log    *e2eLog
 	http   *http.Client // every request of the test goes through it
+	// stop starts the node's drain and shutdown (as SIGTERM does); served
+	// is closed once serve has returned.
+	stop   context.CancelFunc
+	served <-chan struct{}
 }
 
 // e2eOption adjusts the node's config or the simulator's before start.
@@ -200,9 +204,11 @@ func e2e(t *testing.T, kind string, opts ...e2eOption) *e2eEnv {
 		e.sim.Close()
 		t.Fatalf("newApp: %v", err)
 	}
-	served := make(chan error, 1)
+	served := make(chan struct{}) // closed when serve returned, with serveErr
+	var serveErr error
 	tl := &e2eListener{Listener: ln, conns: map[*e2eConn]struct{}{}}
-	go func() { served <- e.app.serve(ctx, tl) }()
+	go func() { serveErr = e.app.serve(ctx, tl); close(served) }()
+	e.stop, e.served = cancel, served
 	t.Cleanup(func() {
 		e.sim.Close()
 		cancel()
@@ -226,9 +232,9 @@ func e2e(t *testing.T, kind string, opts ...e2eOption) *e2eEnv {
 	wait:
 		for {
 			select {
-			case err := <-served:
-				if err != nil {
-					t.Errorf("serve: %v", err)
+			case <-served:
+				if serveErr != nil {
+					t.Errorf("serve: %v", serveErr)
 				}
 				break wait
 			case <-tick.C:

@@ -314,6 +314,7 @@ func openAPITraffic(t *testing.T, kind string) {
 	// Create, with Idempotency-Key: replayed, then reused with another body.
 	o1 := e2eQR("OA_1", "9.90")
 	o1.NotifyURL = hookSrv.URL + "/hooks"
+	o1.ReturnURL = "https://shop.example/thanks?o=OA_1"
 	e2eCall(t, a, http.MethodPost, "/api/v1/orders", nil, o1, client.WithIdempotencyKey("key-1")).want(t, "create", 201, "")
 	r := e2eCall(t, a, http.MethodPost, "/api/v1/orders", nil, o1, client.WithIdempotencyKey("key-1"))
 	r.want(t, "replay", 201, "")
@@ -387,6 +388,8 @@ func openAPITraffic(t *testing.T, kind string) {
 		{"barcode without auth_code", "POST", "/api/v1/orders", nil, `{"out_trade_no":"OV_1","subject":"s","total_amount":"1.00","mode":"barcode"}`},
 		{"bad notify_url", "POST", "/api/v1/orders", nil, `{"out_trade_no":"OV_1","subject":"s","total_amount":"1.00","mode":"qr","notify_url":"ftp://x"}`},
 		{"bad timeout", "POST", "/api/v1/orders", nil, `{"out_trade_no":"OV_1","subject":"s","total_amount":"1.00","mode":"qr","timeout":"soon"}`},
+		{"bad return_url", "POST", "/api/v1/orders", nil, `{"out_trade_no":"OV_1","subject":"s","total_amount":"1.00","mode":"qr","return_url":"javascript:alert(1)"}`},
+		{"return_url in barcode mode", "POST", "/api/v1/orders", nil, `{"out_trade_no":"OV_1","subject":"s","total_amount":"1.00","mode":"barcode","auth_code":"280000000000000001","return_url":"https://shop.example/"}`},
 		{"not an object", "POST", "/api/v1/orders", nil, `["OV_1"]`},
 		{"refund without amount", "POST", "/api/v1/orders/OA_1/refunds", nil, `{"out_request_no":"OV_r"}`},
 		{"refund unknown field", "POST", "/api/v1/orders/OA_1/refunds", nil, `{"out_request_no":"OV_r","amount":"1.00","why":"x"}`},

@@ -158,7 +158,7 @@ func runSim(ctx context.Context, o simOptions, stdout, stderr io.Writer) error {
 	}
 	base := "http://" + printableAddr(ln.Addr())
 	fmt.Fprintf(stdout, "listening on %s\n", base)
-	fmt.Fprintf(stdout, "gateway: %s/gateway.do\n", base)
+	fmt.Fprintf(stdout, "gateway: %s/gateway.do   (the buyer's phone page: %s/sim/)\n", base, base)
 	if o.appID != "" {
 		fmt.Fprintf(stdout, "seller id (alipay.seller_id): %s\n", alipaysim.DefaultSellerID(o.appID))
 	}

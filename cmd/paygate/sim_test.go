@@ -120,6 +120,16 @@ func TestSimCommand(t *testing.T) {
 	if strings.TrimSpace(string(b)) != sim.pubKey {
 		t.Fatalf("printed key %q, served %q", sim.pubKey, b)
 	}
+	// Standalone, the simulator serves the buyer's phone page too.
+	resp, err = http.Get(sim.base + "/sim/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "Buyer's phone") {
+		t.Fatalf("GET /sim/: %d %.200s", resp.StatusCode, b)
+	}
 	alipayPub, err := alipay.ParsePublicKey([]byte(sim.pubKey))
 	if err != nil {
 		t.Fatal(err)
