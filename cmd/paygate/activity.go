@@ -44,16 +44,30 @@ func checkActivity(cfg config) error {
 	return nil
 }
 
-// scheduleActivityPrune deletes, daily, the order activities older than
-// activity.retention (none when it is 0).
-func scheduleActivityPrune(cfg config, q *jobs.Queue, st paygate.ActivityStore) {
-	keep := cfg.Activity.Retention
-	if keep == 0 {
-		return
+// schedulePrune deletes, daily (and once at start), what is past its
+// retention: see pruneTasks.
+func schedulePrune(cfg config, q *jobs.Queue, st paygate.Store) {
+	jobs.SchedulePrune(q, 24*time.Hour, pruneTasks(cfg, st, time.Now)...)
+}
+
+// pruneTasks are the daily prune's tasks: the order activities older than
+// activity.retention (none when it is 0), the idempotency records past
+// their 24 hours (a repeat after that is a new request anyway), and the
+// console's session revocations whose sessions have expired.
+func pruneTasks(cfg config, st paygate.Store, now func() time.Time) []jobs.PruneTask {
+	var tasks []jobs.PruneTask
+	if keep := cfg.Activity.Retention; keep > 0 {
+		tasks = append(tasks, jobs.PruneTask{Name: "order activities", Run: func(ctx context.Context) (int64, error) {
+			return st.DeleteActivitiesBefore(ctx, now().Add(-keep))
+		}})
 	}
-	jobs.SchedulePrune(q, 24*time.Hour, jobs.PruneTask{Name: "order activities", Run: func(ctx context.Context) (int64, error) {
-		return st.DeleteActivitiesBefore(ctx, time.Now().Add(-keep))
-	}})
+	return append(tasks,
+		jobs.PruneTask{Name: "expired idempotency records", Run: func(ctx context.Context) (int64, error) {
+			return st.DeleteExpiredIdempotency(ctx, now())
+		}},
+		jobs.PruneTask{Name: "expired session revocations", Run: func(ctx context.Context) (int64, error) {
+			return st.PurgeRevokedSessions(ctx, now())
+		}})
 }
 
 // activityMetrics is the ActivityLog's side of the node's registry.

@@ -229,7 +229,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 	if err != nil {
 		return nil, err
 	}
-	scheduleActivityPrune(cfg, a.queue, st)
+	schedulePrune(cfg, a.queue, st)
 	jobs.RegisterCompensation(a.queue, jobs.ObserveCompensation(a.service, a.metrics))
 	if err := scheduleReconcile(cfg, a, logger); err != nil {
 		return nil, err
