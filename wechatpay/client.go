@@ -123,9 +123,9 @@ func (c *Client) AppID() string { return c.cfg.AppID }
 // Verifier verifies answers and notifications with the configured keys.
 func (c *Client) Verifier() *Verifier { return c.verifier }
 
-// ParseNotification verifies and decrypts a notification for this merchant
-// (see the package function); it also refuses one whose resource names
-// another merchant only when decoded with Transaction or Refund by the caller.
+// ParseNotification verifies and decrypts a notification with this client's
+// keys (see the package function). Whether it is about this merchant and
+// order is the caller's check, after Transaction or Refund (Transaction.Check).
 func (c *Client) ParseNotification(h http.Header, body []byte) (*Notification, error) {
 	return ParseNotification(h, body, c.verifier, c.cfg.APIv3Key)
 }

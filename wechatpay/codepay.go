@@ -95,9 +95,9 @@ type ReverseResponse struct {
 // §8.6): an unpaid codepay order is closed for good, a paid one is refunded
 // in full; either way it becomes REVOKED. Use it only to settle a codepay
 // the query loop left unclear, at least 15 s after the codepay. On an
-// unknown outcome call it again (it is idempotent in the simulator;
-// UNCONFIRMED at WeChat Pay); whether a repeat of a reversed order succeeds
-// again at WeChat Pay is UNCONFIRMED, so query afterwards.
+// unknown outcome call it again; whether WeChat Pay answers a repeat on a
+// reversed order with success again is UNCONFIRMED (§8.6; the simulator
+// will), so query afterwards to record the final state.
 func (c *Client) Reverse(ctx context.Context, outTradeNo string) (*ReverseResponse, error) {
 	op := "POST " + PathOutTradeNo + "{out_trade_no}/reverse"
 	if err := CheckOutTradeNo(outTradeNo); err != nil {
