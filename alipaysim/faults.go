@@ -5,15 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"regexp"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/simfault"
 )
 
 // Faults is the simulator's fault injection, as contract.md names its keys.
@@ -62,10 +60,6 @@ type Faults struct {
 	// knob, not a fault.
 	BillSameDay bool `json:"bill_same_day,omitempty"`
 }
-
-// maxLatency bounds latency and notification delay faults, so a typo cannot
-// stall a test run for hours.
-const maxLatency = 10 * time.Minute
 
 // maxSkewFen bounds amount_skew_fen: Alipay's largest amount, 100,000,000
 // yuan.
@@ -120,28 +114,14 @@ func ParseFaults(data []byte) (Faults, error) {
 // Validate checks that rates are in [0, 1], durations are in range, the
 // schedule parses and the methods are ones the simulator serves.
 func (f Faults) Validate() error {
-	rates := []struct {
-		name string
-		v    float64
-	}{
-		{"gateway_error_rate", f.GatewayErrorRate}, {"unknown_rate", f.UnknownRate},
-		{"timeout_rate", f.TimeoutRate}, {"notify_drop_rate", f.NotifyDropRate},
-		{"notify_duplicate_rate", f.NotifyDuplicateRate}, {"cancel_retry_rate", f.CancelRetryRate},
-		{"bad_signature_rate", f.BadSignatureRate},
-	}
-	for _, r := range rates {
-		if !(r.v >= 0 && r.v <= 1) { // also rejects NaN
-			return fmt.Errorf("faults: %s is %v; want a probability in [0, 1]", r.name, r.v)
-		}
-	}
-	delays := []struct {
-		name string
-		ms   int
-	}{{"latency_ms", f.LatencyMS}, {"notify_delay_ms", f.NotifyDelayMS}}
-	for _, d := range delays {
-		if d.ms < 0 || time.Duration(d.ms)*time.Millisecond > maxLatency {
-			return fmt.Errorf("faults: %s is %d; want 0 to %d", d.name, d.ms, maxLatency.Milliseconds())
-		}
+	err := simfault.Check([]simfault.Rate{
+		{Name: "gateway_error_rate", Value: f.GatewayErrorRate}, {Name: "unknown_rate", Value: f.UnknownRate},
+		{Name: "timeout_rate", Value: f.TimeoutRate}, {Name: "notify_drop_rate", Value: f.NotifyDropRate},
+		{Name: "notify_duplicate_rate", Value: f.NotifyDuplicateRate}, {Name: "cancel_retry_rate", Value: f.CancelRetryRate},
+		{Name: "bad_signature_rate", Value: f.BadSignatureRate},
+	}, []simfault.Delay{{Name: "latency_ms", MS: f.LatencyMS}, {Name: "notify_delay_ms", MS: f.NotifyDelayMS}})
+	if err != nil {
+		return err
 	}
 	if f.AmountSkewFen < -maxSkewFen || f.AmountSkewFen > maxSkewFen {
 		return fmt.Errorf("faults: amount_skew_fen is %d; want %d to %d", f.AmountSkewFen, -maxSkewFen, maxSkewFen)
@@ -159,60 +139,12 @@ func (f Faults) Validate() error {
 
 // parseSchedule reads "1s,2s,4s"; empty means Alipay's own schedule.
 func parseSchedule(s string) ([]time.Duration, error) {
-	if strings.TrimSpace(s) == "" {
-		return alipaySchedule(), nil
-	}
-	var out []time.Duration
-	for part := range strings.SplitSeq(s, ",") {
-		d, err := time.ParseDuration(strings.TrimSpace(part))
-		if err != nil || d <= 0 || d > 48*time.Hour {
-			return nil, fmt.Errorf("faults: notify_schedule %q: %q is not a duration between 1ns and 48h (like \"1s,2s,4s\")", s, part)
-		}
-		out = append(out, d)
-	}
-	return out, nil
+	return simfault.ParseSchedule(s, alipaySchedule())
 }
 
 // appliesTo reports whether the call faults cover method.
 func (f Faults) appliesTo(method string) bool {
 	return len(f.Methods) == 0 || slices.Contains(f.Methods, method)
-}
-
-// dice rolls fault probabilities from a seeded source, so a run with a fixed
-// Config.Seed injects the same faults in the same order.
-type dice struct {
-	mu  sync.Mutex
-	rng *rand.Rand
-}
-
-func newDice(seed int64) *dice {
-	if seed == 0 {
-		return &dice{rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
-	}
-	return &dice{rng: rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15))}
-}
-
-// roll reports true with probability p.
-func (d *dice) roll(p float64) bool {
-	if p <= 0 {
-		return false
-	}
-	if p >= 1 {
-		return true
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.rng.Float64() < p
-}
-
-// upTo returns a random duration in [0, ms] milliseconds.
-func (d *dice) upTo(ms int) time.Duration {
-	if ms <= 0 {
-		return 0
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return time.Duration(d.rng.Int64N(int64(ms)*int64(time.Millisecond) + 1))
 }
 
 // knownMethod reports whether the simulator serves method.

@@ -52,7 +52,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if hit && s.dice.roll(f.GatewayErrorRate) {
+	if hit && s.dice.Roll(f.GatewayErrorRate) {
 		w.Header().Set("Content-Type", "text/html;charset=utf-8")
 		gw.WriteHeader(http.StatusBadGateway)
 		_, _ = gw.Write([]byte("<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>\n"))
@@ -61,14 +61,14 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	res := s.handle(r, values)
 	badSign := false
 	if res.ran && hit {
-		if s.dice.roll(f.UnknownRate) {
+		if s.dice.Roll(f.UnknownRate) {
 			res.node = busy()
 		}
 		if f.AmountSkewFen != 0 && res.node != nil {
 			skewAmounts(res.node, f.AmountSkewFen)
 		}
-		badSign = s.dice.roll(f.BadSignatureRate)
-		if s.dice.roll(f.TimeoutRate) {
+		badSign = s.dice.Roll(f.BadSignatureRate)
+		if s.dice.Roll(f.TimeoutRate) {
 			s.wait(r.Context(), maxHold)
 		}
 	}

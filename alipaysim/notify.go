@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/simfault"
+	"github.com/paygate/paygate/simjournal"
 )
 
 // Notification delivery bounds.
@@ -67,8 +69,8 @@ type notifier struct {
 	now     func() time.Time
 	client  *http.Client
 	log     *slog.Logger
-	store   *store
-	dice    *dice
+	store   *simjournal.Journal
+	dice    *simfault.Dice
 	faults  func() Faults
 	workers int
 	poll    time.Duration // longest sleep, so a moved test clock is noticed
@@ -90,7 +92,7 @@ func (n *notifier) screen(notes []*notification) []*notification {
 		if nt == nil {
 			continue
 		}
-		if n.dice.roll(f.NotifyDropRate) {
+		if n.dice.Roll(f.NotifyDropRate) {
 			n.record(NotifyAttempt{
 				NotifyID: nt.ID, URL: nt.URL, AppID: nt.AppID, TradeNo: nt.TradeNo, OutTradeNo: nt.OutTradeNo,
 				TradeStatus: nt.TradeStatus, Dropped: true, At: n.now(), Form: nt.Fields,
@@ -210,7 +212,7 @@ func (n *notifier) release(notes []*notification) {
 // short by shutdown does not count: it is made again after a restart.
 func (n *notifier) deliver(ctx context.Context, nt *notification) {
 	f := n.faults()
-	if d := n.dice.upTo(f.NotifyDelayMS); d > 0 {
+	if d := n.dice.UpTo(f.NotifyDelayMS); d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
@@ -221,7 +223,7 @@ func (n *notifier) deliver(ctx context.Context, nt *notification) {
 		}
 	}
 	copies := 1
-	if n.dice.roll(f.NotifyDuplicateRate) {
+	if n.dice.Roll(f.NotifyDuplicateRate) {
 		copies = 2
 	}
 	n.mu.Lock()
@@ -253,21 +255,21 @@ func (n *notifier) finish(nt *notification, sent []NotifyAttempt, f Faults) {
 	defer n.mu.Unlock()
 	delete(n.inflight, nt.ID)
 	nt.Attempts++
-	var rec record
+	var rec simjournal.Record
 	switch {
 	case acked:
 		delete(n.pending, nt.ID)
-		rec = deleteRecord(kindNotify, nt.ID)
+		rec = simjournal.Delete(kindNotify, nt.ID)
 	case nt.Attempts > len(schedule):
 		delete(n.pending, nt.ID)
-		rec = deleteRecord(kindNotify, nt.ID)
+		rec = simjournal.Delete(kindNotify, nt.ID)
 		sent[len(sent)-1].GaveUp = true
 		n.log.Warn("notification given up", "notify_id", nt.ID, "url", nt.URL, "attempts", nt.Attempts)
 	default:
 		nt.NextAt = sent[0].At.Add(schedule[nt.Attempts-1]) // counted from the attempt
-		rec = putRecord(kindNotify, nt.ID, nt)
+		rec = simjournal.Put(kindNotify, nt.ID, nt)
 	}
-	if err := n.store.append(rec); err != nil {
+	if err := n.store.Append(rec); err != nil {
 		n.log.Error("persist notification", "notify_id", nt.ID, "err", err)
 	}
 	for _, a := range sent {

@@ -2,13 +2,23 @@ package alipaysim
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/simjournal"
+)
+
+// journalName names the simulator's files under Config.DataDir:
+// alipaysim.journal and alipaysim.lock.
+const journalName = "alipaysim"
+
+// Record kinds of the journal.
+const (
+	kindTrade  = "trade"
+	kindCancel = "cancel" // an out_trade_no cancelled before a trade existed
+	kindNotify = "notify" // a notification still to deliver
+	kindApp    = "app"
 )
 
 // appRecord is an App as the journal keeps it.
@@ -27,38 +37,12 @@ func appRecordOf(a App) appRecord {
 	}
 }
 
-// lockFile sits beside the journal; the simulator holds an exclusive lock
-// on it while it runs.
-const lockFile = "alipaysim.lock"
-
-var errLocked = errors.New("locked")
-
 // ErrInUse is New's error when Config.DataDir is in use by another simulator.
-var ErrInUse = errors.New("data directory in use by another simulator")
-
-// lockJournal locks dir's journal for this simulator: a second one on the
-// same directory would interleave its records with the first one's and each
-// would hold a different truth. The lock is released when the returned file
-// is closed, or when the process ends, however it ends.
-func lockJournal(dir string) (*os.File, error) {
-	path := filepath.Join(dir, lockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("alipaysim: journal lock: %w", err)
-	}
-	if err := tryLock(f); err != nil {
-		f.Close()
-		if errors.Is(err, errLocked) {
-			return nil, fmt.Errorf("alipaysim: %w: %s (%s is locked); two simulators must not share one journal", ErrInUse, dir, path)
-		}
-		return nil, fmt.Errorf("alipaysim: journal lock %s: %w", path, err)
-	}
-	return f, nil
-}
+var ErrInUse = simjournal.ErrInUse
 
 // load restores the state a journal holds. Config.Apps are registered after
 // it, so they override stored apps of the same id.
-func (s *Server) load(snap snapshot) error {
+func (s *Server) load(snap simjournal.Snapshot) error {
 	for id, raw := range snap[kindApp] {
 		var ar appRecord
 		if err := json.Unmarshal(raw, &ar); err != nil {

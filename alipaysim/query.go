@@ -5,6 +5,7 @@ import (
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/simjournal"
 )
 
 // Sub-messages of lookups and cancels.
@@ -103,7 +104,7 @@ func (s *Server) cancel(c *call) *node {
 	if p.bad != nil {
 		return p.bad.str("retry_flag", "N")
 	}
-	if f := s.Faults(); f.appliesTo(c.method) && s.dice.roll(f.CancelRetryRate) {
+	if f := s.Faults(); f.appliesTo(c.method) && s.dice.Roll(f.CancelRetryRate) {
 		return business(subSystemError, subMsgSystemError).opt("out_trade_no", out).opt("trade_no", tradeNo).str("retry_flag", "Y")
 	}
 	now := c.now
@@ -164,7 +165,7 @@ func (s *Server) voidUnknown(appID, out, tradeNo string, t *trade, now time.Time
 		return nil
 	}
 	s.book.cancelled[key] = now
-	return s.store.append(putRecord(kindCancel, key, now))
+	return s.store.Append(simjournal.Put(kindCancel, key, now))
 }
 
 // cancelled is the 10000 answer for a closed trade: action close when it

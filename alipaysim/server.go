@@ -67,6 +67,8 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/simfault"
+	"github.com/paygate/paygate/simjournal"
 )
 
 // Config sets up a Server. Only AlipayKey is required.
@@ -144,9 +146,9 @@ type App struct {
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	store    *store
+	store    *simjournal.Journal
 	notifier *notifier
-	dice     *dice
+	dice     *simfault.Dice
 	ctx      context.Context // ends at Close
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
@@ -184,7 +186,7 @@ func New(cfg Config) (*Server, error) {
 		ownClient: ownClient,
 		cfg:       cfg,
 		log:       cfg.Logger,
-		dice:      newDice(cfg.Seed),
+		dice:      simfault.NewDice(cfg.Seed),
 		apps:      map[string]App{},
 		faults:    cloneFaults(cfg.Faults),
 		book:      newBook(),
@@ -196,19 +198,19 @@ func New(cfg Config) (*Server, error) {
 		pending: map[string]*notification{}, inflight: map[string]bool{}, wake: make(chan struct{}, 1),
 	}
 	if cfg.DataDir != "" {
-		st, snap, err := openStore(cfg.DataDir)
+		st, snap, err := simjournal.Open(cfg.DataDir, journalName)
 		if err != nil {
 			return nil, err
 		}
 		s.store, s.notifier.store = st, st
 		if err := s.load(snap); err != nil {
-			_ = st.close()
+			_ = st.Close()
 			return nil, err
 		}
 	}
 	for _, app := range cfg.Apps {
 		if err := s.RegisterApp(app); err != nil {
-			_ = s.store.close()
+			_ = s.store.Close()
 			return nil, err
 		}
 	}
@@ -262,7 +264,7 @@ func (s *Server) Close() error {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		err = s.store.close()
+		err = s.store.Close()
 	})
 	return err
 }
@@ -306,7 +308,7 @@ func (s *Server) RegisterApp(app App) error {
 	}
 	s.appsMu.Lock()
 	defer s.appsMu.Unlock()
-	if err := s.store.append(putRecord(kindApp, app.AppID, appRecordOf(app))); err != nil {
+	if err := s.store.Append(simjournal.Put(kindApp, app.AppID, appRecordOf(app))); err != nil {
 		return err
 	}
 	s.apps[app.AppID] = app

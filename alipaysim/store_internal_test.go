@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/simjournal"
 )
 
 // TestJournalAtScale: 10,000 trades with updates load back in one pass and
@@ -16,36 +17,36 @@ import (
 func TestJournalAtScale(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	st, snap, err := openStore(dir)
+	st, snap, err := simjournal.Open(dir, journalName)
 	if err != nil || len(snap) != 0 {
 		t.Fatalf("open: %v %v", err, snap)
 	}
 	const n = 10_000
 	at := time.Date(2024, 5, 13, 10, 0, 0, 0, alipay.ChinaTime)
-	recs := make([]record, 0, 100)
+	recs := make([]simjournal.Record, 0, 100)
 	for i := range n {
 		tr := &trade{AppID: "app", SellerID: "2088000000000001", OutTradeNo: fmt.Sprintf("O%05d", i), Kind: kindPay,
 			TradeNo: fmt.Sprintf("2024051322001%015d", i), Status: alipay.TradeWaitBuyerPay, Total: 100, Subject: "s",
 			Created: at, Expires: at.Add(time.Hour)}
-		recs = append(recs, putRecord(kindTrade, tr.key(), tr))
+		recs = append(recs, simjournal.Put(kindTrade, tr.key(), tr))
 		if i%2 == 0 { // an update: the last record wins
 			tr.Status, tr.Paid = alipay.TradeSuccess, at
-			recs = append(recs, putRecord(kindTrade, tr.key(), tr))
+			recs = append(recs, simjournal.Put(kindTrade, tr.key(), tr))
 		}
 		if len(recs) >= 100 {
-			if err := st.append(recs...); err != nil {
+			if err := st.Append(recs...); err != nil {
 				t.Fatal(err)
 			}
 			recs = recs[:0]
 		}
 	}
-	if err := st.append(recs...); err != nil {
+	if err := st.Append(recs...); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.close(); err != nil {
+	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := lines(t, filepath.Join(dir, journalFile)); got != n+n/2 {
+	if got := lines(t, filepath.Join(dir, journalName+".journal")); got != n+n/2 {
 		t.Fatalf("journal has %d lines, want %d", got, n+n/2)
 	}
 
@@ -54,7 +55,7 @@ func TestJournalAtScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if got := lines(t, filepath.Join(dir, journalFile)); got != n {
+	if got := lines(t, filepath.Join(dir, journalName+".journal")); got != n {
 		t.Fatalf("compacted journal has %d lines, want %d", got, n)
 	}
 	views := s.Trades()

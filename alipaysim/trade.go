@@ -5,6 +5,7 @@ import (
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/simjournal"
 )
 
 // Trade kinds: how the out_trade_no was first used.
@@ -240,12 +241,12 @@ func (s *Server) lookup(appID, outTradeNo, tradeNo string, now time.Time) *trade
 func (s *Server) commit(t *trade, notes ...*notification) error {
 	s.book.index(t)
 	kept := s.notifier.screen(notes)
-	recs := make([]record, 0, 1+len(kept))
-	recs = append(recs, putRecord(kindTrade, t.key(), t))
+	recs := make([]simjournal.Record, 0, 1+len(kept))
+	recs = append(recs, simjournal.Put(kindTrade, t.key(), t))
 	for _, n := range kept {
-		recs = append(recs, putRecord(kindNotify, n.ID, n))
+		recs = append(recs, simjournal.Put(kindNotify, n.ID, n))
 	}
-	err := s.store.append(recs...)
+	err := s.store.Append(recs...)
 	s.notifier.add(kept)
 	return err
 }

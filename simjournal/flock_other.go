@@ -1,6 +1,6 @@
 //go:build !unix
 
-package alipaysim
+package simjournal
 
 import "os"
 
