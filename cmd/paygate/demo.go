@@ -106,11 +106,17 @@ func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer
 		return fmt.Errorf("demo: simulator: %w", err)
 	}
 	defer sim.Close()
+	wx, err := demoWechatSim(dataDir, simDir, base, logger)
+	if err != nil {
+		return err
+	}
+	defer wx.Close()
 	// The demo has one (loopback) listener: /metrics is on it. The handler
 	// is looked up per request because the node's registry is made by newApp.
 	var a *app
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.metrics.handler().ServeHTTP(w, r) })
-	a, err = newApp(ctx, cfg, logger, []httpapi.Mount{{Path: "/gateway.do", Handler: sim}, {Path: "/sim/", Handler: sim}, {Path: "/metrics", Handler: metrics}})
+	a, err = newApp(ctx, cfg, logger, []httpapi.Mount{{Path: "/gateway.do", Handler: sim}, {Path: "/sim/", Handler: simHandler(sim, wx)},
+		{Path: "/v3/", Handler: wx}, {Path: "/metrics", Handler: metrics}})
 	if err != nil {
 		return err
 	}

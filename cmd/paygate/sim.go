@@ -21,6 +21,7 @@ import (
 
 	"github.com/paygate/paygate/alipay"
 	"github.com/paygate/paygate/alipaysim"
+	"github.com/paygate/paygate/wechatpaysim"
 )
 
 // simKeyFile is where `sim --data DIR` keeps its Alipay private key.
@@ -47,6 +48,7 @@ type simOptions struct {
 	maxConns     int
 	readTimeout  time.Duration
 	idleTimeout  time.Duration
+	wechat       wechatSimOptions
 }
 
 // limits are the simulator's HTTP limits, like a gateway node's.
@@ -64,11 +66,13 @@ func newSimCmd(stdout, stderr io.Writer) *cobra.Command {
 	var o simOptions
 	cmd := &cobra.Command{
 		Use:   "sim [--addr :9090] [--data DIR]",
-		Short: "Run the Alipay gateway simulator alone",
+		Short: "Run the Alipay and WeChat Pay simulators alone",
 		Long: "Run the Alipay gateway simulator: Alipay's OpenAPI (gateway.do, RSA2) for face-to-face\n" +
-			"payment, with buyer actions and fault injection under /sim. It prints its gateway URL and\n" +
-			"its Alipay public key (the bare base64 line to configure as 支付宝公钥), then serves until\n" +
-			"interrupted. Without --data everything lives in memory and the key is new each run.",
+			"payment, with buyer actions and fault injection under /sim; and on the same address the\n" +
+			"WeChat Pay APIv3 simulator under /v3/ (its own routes under /sim/wechat/). It prints both\n" +
+			"URLs, the WeChat Pay public key and its ID, and its Alipay public key (the bare base64 line\n" +
+			"to configure as 支付宝公钥), then serves until interrupted. Without --data everything lives\n" +
+			"in memory and the keys are new each run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSim(cmd.Context(), o, stdout, stderr)
@@ -85,6 +89,7 @@ func newSimCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.IntVar(&o.maxConns, "max-connections", 1024, "open connections at most; more wait to be accepted")
 	f.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "a request's headers and body must arrive within this")
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 75*time.Second, "an idle keep-alive connection is closed after this")
+	o.wechat.flags(f)
 	cmd.AddCommand(newSimBillCmd(stdout))
 	return cmd
 }
@@ -152,6 +157,15 @@ func runSim(ctx context.Context, o simOptions, stdout, stderr io.Writer) error {
 		return fmt.Errorf("sim: %w", err)
 	}
 	defer sim.Close()
+	wcfg, err := wechatSimConfig(o.wechat, o.dataDir, logger)
+	if err != nil {
+		return err
+	}
+	wx, err := wechatpaysim.New(wcfg)
+	if err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	defer wx.Close()
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return fmt.Errorf("sim: listen: %w", err)
@@ -162,11 +176,15 @@ func runSim(ctx context.Context, o simOptions, stdout, stderr io.Writer) error {
 	if o.appID != "" {
 		fmt.Fprintf(stdout, "seller id (alipay.seller_id): %s\n", alipaysim.DefaultSellerID(o.appID))
 	}
-	fmt.Fprintln(stdout, "alipay public key (支付宝公钥):")
-	fmt.Fprintln(stdout, sim.AlipayPublicKeyBase64())
+	if err := printWechatSim(stdout, base, wx, wcfg); err != nil {
+		return err
+	}
+	// One write: the key is the last line, and whoever waits for the
+	// header finds it.
+	fmt.Fprintf(stdout, "alipay public key (支付宝公钥):\n%s\n", sim.AlipayPublicKeyBase64())
 	logger.Info("alipay simulator listening", "addr", ln.Addr().String(), "data", o.dataDir)
 
-	srv := newHTTPServer(sim, limits)
+	srv := newHTTPServer(simHandler(sim, wx), limits)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(limitListener(ln, limits.MaxConnections)) }()
 	select {
@@ -180,7 +198,7 @@ func runSim(ctx context.Context, o simOptions, stdout, stderr io.Writer) error {
 	if err := srv.Shutdown(shutCtx); err != nil {
 		_ = srv.Close()
 	}
-	if err := sim.Close(); err != nil {
+	if err := errors.Join(sim.Close(), wx.Close()); err != nil {
 		return fmt.Errorf("sim: close: %w", err)
 	}
 	return nil

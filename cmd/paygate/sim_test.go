@@ -42,6 +42,7 @@ func (s *syncBuffer) String() string {
 type runningSim struct {
 	base   string // http://127.0.0.1:PORT
 	pubKey string // the printed bare base64 line
+	stdout *syncBuffer
 	stderr *syncBuffer
 	stop   func() error
 }
@@ -78,7 +79,7 @@ func startSim(t *testing.T, args ...string) *runningSim {
 		t.Fatalf("no listening line in %q", out)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	r := &runningSim{base: m[1], pubKey: lines[len(lines)-1], stderr: stderr}
+	r := &runningSim{base: m[1], pubKey: lines[len(lines)-1], stdout: stdout, stderr: stderr}
 	var once sync.Once
 	var stopErr error
 	r.stop = func() error {
