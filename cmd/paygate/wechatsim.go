@@ -35,9 +35,9 @@ const (
 
 // wechatSimOptions are the --wechat-* flags of `paygate sim`.
 type wechatSimOptions struct {
-	privateKey, keyID                       string
+	privateKey, keyID                        string
 	mchID, appID, serial, merchantKey, apiv3 string
-	faults                                  string
+	faults                                   string
 }
 
 func (o *wechatSimOptions) flags(f *pflag.FlagSet) {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -101,4 +103,41 @@ func TestSimWechat(t *testing.T) {
 	if tx, err := c2.QueryByOutTradeNo(ctx, "PG20240518W1"); err != nil || tx.TradeState != wechatpay.TradeSuccess {
 		t.Fatalf("query after restart: %+v %v", tx, err)
 	}
+}
+
+// TestDemoWechat: the demo serves WeChat Pay under /v3/ with the merchant
+// whose keys it keeps under DIR/wechat.
+func TestDemoWechat(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	d := startDemo(t, dir)
+	merchantKey, err := wechatpay.LoadPrivateKey(filepath.Join(dir, wechatSimDir, demoWechatKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := wechatpay.ParsePublicKey(mustRead(t, filepath.Join(dir, wechatSimDir, wechatPubFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := derivedPubKeyID(pub)
+	serial, _ := certSerial(&merchantKey.PublicKey)
+	c, err := wechatpay.New(wechatpay.Config{MchID: demoWechatMchID, AppID: demoWechatAppID, BaseURL: d.base,
+		PrivateKey: merchantKey, SerialNo: serial, WechatPayKeys: []wechatpay.PublicKey{{ID: id, Key: pub}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := c.CodePay(t.Context(), wechatpay.CodePayRequest{Description: "可颂", OutTradeNo: "PG20240518DW",
+		Payer: wechatpay.CodePayPayer{AuthCode: "101234567890123456"}, Amount: wechatpay.Amount{Total: 1}})
+	if err != nil || tx.TradeState != wechatpay.TradeSuccess {
+		t.Fatalf("codepay through the demo: %+v %v", tx, err)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
