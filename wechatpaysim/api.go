@@ -137,15 +137,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 // hold waits d, or until the request or the simulator ends; false when cut.
 func (s *Server) hold(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-	case <-s.ctx.Done():
-	}
-	return false
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)()
+	return sleep(ctx, d)
 }
 
 // authenticate verifies the Authorization (§2, §10.1 step 3) over the raw

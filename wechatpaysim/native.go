@@ -157,29 +157,31 @@ func (s *Server) sweepOne(t *trade, now time.Time) {
 
 // queryByOutTradeNo is GET …/out-trade-no/{no}?mchid= (§4.2).
 func (s *Server) queryByOutTradeNo(c *call) answer {
-	if a := c.checkMchID(c.r.URL.Query().Get("mchid"), "mchid", "query"); a != nil {
-		return *a
-	}
-	no := pathVar(c.r, wechatpay.PathOutTradeNo, "")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.current(tradeKey(c.merchant.MchID, no))
-	if t == nil {
-		return apiError(http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在")
-	}
-	return jsonAnswer(http.StatusOK, transactionOf(t))
+	return s.query(c, func() *trade {
+		return s.book.trades[tradeKey(c.merchant.MchID, pathVar(c.r, wechatpay.PathOutTradeNo, ""))]
+	})
 }
 
 // queryByID is GET …/id/{transaction_id}?mchid= (§4.2).
 func (s *Server) queryByID(c *call) answer {
+	return s.query(c, func() *trade {
+		if t := s.book.byTxn[pathVar(c.r, wechatpay.PathTransaction, "")]; t != nil && t.MchID == c.merchant.MchID {
+			return t
+		}
+		return nil
+	})
+}
+
+// query answers the order find picks (s.mu held while it looks), brought
+// up to date, or 404 ORDER_NOT_EXIST; ?mchid= must be the signer.
+func (s *Server) query(c *call, find func() *trade) answer {
 	if a := c.checkMchID(c.r.URL.Query().Get("mchid"), "mchid", "query"); a != nil {
 		return *a
 	}
-	id := pathVar(c.r, wechatpay.PathTransaction, "")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.book.byTxn[id]
-	if t == nil || t.MchID != c.merchant.MchID {
+	t := find()
+	if t == nil {
 		return apiError(http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在")
 	}
 	return jsonAnswer(http.StatusOK, transactionOf(s.current(t.key())))
