@@ -85,7 +85,7 @@ func newSimCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&o.appID, "app-id", "", "register this app id (with --app-public-key)")
 	f.StringVar(&o.appPublicKey, "app-public-key", "", "the app's public key file, PEM or Alipay's bare base64 (with --app-id)")
 	f.StringVar(&o.faults, "faults", "", `fault injection as JSON, e.g. {"unknown_rate":0.1,"notify_schedule":"1s,2s,4s"}`)
-	f.DurationVar(&o.payDelay, "pay-delay", 3*time.Second, "how long a 29… barcode buyer takes to confirm")
+	f.DurationVar(&o.payDelay, "pay-delay", 3*time.Second, "how long a 29… (Alipay) or 11… (WeChat Pay) barcode buyer takes to confirm")
 	f.IntVar(&o.maxConns, "max-connections", 1024, "open connections at most; more wait to be accepted")
 	f.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "a request's headers and body must arrive within this")
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 75*time.Second, "an idle keep-alive connection is closed after this")
@@ -161,6 +161,7 @@ func runSim(ctx context.Context, o simOptions, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	wcfg.PayDelay = o.payDelay
 	wx, err := wechatpaysim.New(wcfg)
 	if err != nil {
 		return fmt.Errorf("sim: %w", err)
