@@ -107,6 +107,12 @@ type SecretRotation struct {
 	WebhookSecret           string
 	WebhookSecretGraceUntil time.Time
 	At                      time.Time // the merchant's UpdatedAt; zero: now
+	// IfUpdatedAt, when set, makes the rotation conditional: it happens
+	// only if the merchant's UpdatedAt is still this (to the microsecond),
+	// else it is EConflict and nothing changes. A confirmation sent twice
+	// at once then rotates once: a second rotation would end the grace of
+	// the secret the first one kept.
+	IfUpdatedAt time.Time
 }
 
 // MerchantAdmin is the operator's side of merchants. It is part of Store.

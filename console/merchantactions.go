@@ -64,8 +64,7 @@ func (c *Console) rotateMerchant(w http.ResponseWriter, r *http.Request, s *Sess
 	case gerr != nil || grace < 0 || grace > gateway.MaxGrace:
 		f.Error, status = "Choose a grace period from the list.", http.StatusBadRequest
 	case confirmed && r.PostFormValue("version") != v.Version:
-		f.Error, status = "The merchant changed since this form was shown (another operator, or this form sent twice): "+
-			"nothing was rotated. Check the page and rotate again if still needed.", http.StatusConflict
+		f.Error, status = staleRotation, http.StatusConflict
 	case !confirmed:
 		f.Confirm = true
 		if grace > 0 {
@@ -91,13 +90,18 @@ func (c *Console) rotateMerchant(w http.ResponseWriter, r *http.Request, s *Sess
 		which = append(which, "webhook secret")
 	}
 	var rot *gateway.Rotation
+	conflict := false
 	a := &audit{Action: paygate.ActionMerchantRotate, MerchantID: m.ID, Target: m.AccessKey,
 		Detail: "rotate the " + strings.Join(which, " and the ") + ", grace " + grace.String()}
 	kind, text := c.audited(r.Context(), s, a, func(*audit) (string, error) {
 		var err error
+		// Conditional on the state the form was confirmed for: the
+		// version check above is a read, and the same confirmation sent
+		// twice at once passes it twice.
 		rot, err = c.cfg.Merchants.Rotate(r.Context(), m.AccessKey, gateway.Rotate{SecretKey: f.SecretKey,
-			WebhookSecret: f.WebhookSecret, Grace: grace})
+			WebhookSecret: f.WebhookSecret, Grace: grace, IfUpdatedAt: m.UpdatedAt})
 		if err != nil {
+			conflict = paygate.ErrorCode(err) == paygate.EConflict
 			return "", err
 		}
 		done := "Rotated the " + strings.Join(which, " and the ")
@@ -114,6 +118,11 @@ func (c *Console) rotateMerchant(w http.ResponseWriter, r *http.Request, s *Sess
 		}
 		return done + ".", nil
 	})
+	if conflict {
+		v.Rotate = rotateForm{SecretKey: f.SecretKey, WebhookSecret: f.WebhookSecret, Grace: f.Grace, Error: staleRotation}
+		c.render(w, r, s, http.StatusConflict, "merchant", v)
+		return nil
+	}
 	if kind != "ok" {
 		c.setFlash(w, s, kind, text)
 		http.Redirect(w, r, merchantURL(m), http.StatusSeeOther)
@@ -123,6 +132,11 @@ func (c *Console) rotateMerchant(w http.ResponseWriter, r *http.Request, s *Sess
 		WebhookSecret: rot.WebhookSecret, GraceUntil: rot.GraceUntil, Dropped: rot.Dropped})
 	return nil
 }
+
+// staleRotation refuses a rotation confirmed for a merchant that changed
+// since.
+const staleRotation = "The merchant changed since this form was shown (another operator, or this form sent twice): " +
+	"nothing was rotated. Check the page and rotate again if still needed."
 
 // urlForm is the webhook URL form as typed.
 type urlForm struct {

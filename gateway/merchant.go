@@ -122,6 +122,10 @@ type Rotate struct {
 	SecretKey     bool
 	WebhookSecret bool
 	Grace         time.Duration
+	// IfUpdatedAt, when set, is the merchant's UpdatedAt as the operator
+	// saw it: the rotation happens only if it is still so, else EConflict
+	// (see paygate.SecretRotation.IfUpdatedAt).
+	IfUpdatedAt time.Time
 }
 
 // Rotation is what a rotation did. The new secrets are handed over once.
@@ -154,7 +158,7 @@ func (s *Merchants) Rotate(ctx context.Context, accessKey string, r Rotate) (*Ro
 		return nil, err
 	}
 	now := s.now()
-	rot := paygate.SecretRotation{At: now}
+	rot := paygate.SecretRotation{At: now, IfUpdatedAt: r.IfUpdatedAt}
 	out := &Rotation{}
 	if r.Grace > 0 {
 		out.GraceUntil = now.Add(r.Grace)

@@ -144,6 +144,9 @@ ORDER BY e.created_at, e.id LIMIT ?`, merchantID, micros(since), clampLimit(limi
 func (s *Store) RotateMerchantSecrets(ctx context.Context, merchantID int64, r paygate.SecretRotation) (*paygate.Merchant, error) {
 	at := orNow(r.At, s.now)
 	return s.updateMerchant(ctx, merchantID, func(m *paygate.Merchant) (string, []any, error) {
+		if !r.IfUpdatedAt.IsZero() && !m.UpdatedAt.Equal(norm(r.IfUpdatedAt)) {
+			return "", nil, errRotationStale
+		}
 		sets, args := []string{}, []any{}
 		for _, c := range []struct {
 			secret, current, column string
@@ -224,3 +227,8 @@ func (s *Store) updateMerchant(ctx context.Context, id int64, set func(m *paygat
 	}
 	return m, nil
 }
+
+// errRotationStale refuses a conditional rotation of a merchant changed
+// since (paygate.SecretRotation.IfUpdatedAt).
+var errRotationStale = paygate.Errorf(paygate.EConflict,
+	"the merchant changed since this rotation was asked for (another rotation, or the same one sent twice): nothing was rotated")

@@ -77,6 +77,19 @@ func testMerchantRotate(t *testing.T, s paygate.Store) {
 
 	_, err = s.RotateMerchantSecrets(ctx, 424242, paygate.SecretRotation{SecretKey: "sk_x", At: at})
 	wantCode(t, err, paygate.ENotFound)
+
+	// Conditional: only on the merchant as it was seen (IfUpdatedAt), else
+	// a conflict that changes nothing.
+	before := *mustMerchant(t, s, m.AccessKey)
+	_, err = s.RotateMerchantSecrets(ctx, m.ID, paygate.SecretRotation{SecretKey: "sk_stale", SecretKeyGraceUntil: at3.Add(time.Hour),
+		At: at3.Add(time.Minute), IfUpdatedAt: before.UpdatedAt.Add(-time.Microsecond)})
+	wantCode(t, err, paygate.EConflict)
+	mustEqual(t, "after a stale conditional rotation", *mustMerchant(t, s, m.AccessKey), before)
+	got, err = s.RotateMerchantSecrets(ctx, m.ID, paygate.SecretRotation{SecretKey: "sk_fifth", SecretKeyGraceUntil: at3.Add(time.Hour),
+		At: at3.Add(time.Minute), IfUpdatedAt: before.UpdatedAt})
+	if err != nil || got.SecretKey != "sk_fifth" || got.PreviousSecretKey != "sk_fourth" {
+		t.Fatalf("a conditional rotation on the merchant as it is: %+v, %v", got, err)
+	}
 }
 
 // testMerchantDisable: disabling keeps the first time, enabling clears it;

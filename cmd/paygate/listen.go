@@ -107,8 +107,13 @@ func (o *listenOptions) listener(dataSet bool, getenv func(string) string, now t
 	if o.interval < 100*time.Millisecond {
 		return nil, errors.New("listen: --interval must be at least 100ms")
 	}
-	l := &listener{target: o.forwardTo, interval: o.interval, now: time.Now,
-		http: &http.Client{Timeout: 10 * time.Second}, since: now}
+	// Redirects are not followed, as a real delivery does not follow them
+	// (jobs' egress client): a signed webhook goes to --forward-to only,
+	// and a redirect is printed as the handler's answer.
+	l := &listener{target: o.forwardTo, interval: o.interval, now: time.Now, since: now,
+		http: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}}
 	for _, t := range strings.Split(o.types, ",") {
 		if t = strings.TrimSpace(t); t == "" {
 			continue

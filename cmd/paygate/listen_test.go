@@ -316,3 +316,33 @@ func TestListenFlags(t *testing.T) {
 		t.Fatalf("since a time: %v, %v", l.since, err)
 	}
 }
+
+// TestListenDoesNotFollowRedirects: a forward answered with a redirect is
+// reported as that answer and goes no further, as a real delivery does
+// (jobs' egress client): a signed webhook is never re-sent to a host the
+// developer did not name with --forward-to.
+func TestListenDoesNotFollowRedirects(t *testing.T) {
+	t.Parallel()
+	elsewhere := newHookReceiver(t, "whsec_1")
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.srv.URL+"/stolen", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirecting.Close)
+	creds := merchantCredentials{AccessKey: "ak_1", SecretKey: "sk_1", WebhookSecret: "whsec_1"}
+	o := listenOptions{forwardTo: redirecting.URL + "/hooks", dataDir: demoCredsDir(t, creds, "http://127.0.0.1:1"), interval: time.Second}
+	l, err := o.listener(false, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &e2eLog{}
+	l.out, l.errOut = out, out
+	at := time.Now()
+	l.forward(context.Background(), client.EventInfo{ID: "evt_1", Type: "order.paid", CreatedAt: &at,
+		Payload: []byte(`{"id":"evt_1"}`)}, at)
+	if n := len(elsewhere.requests()); n != 0 {
+		t.Errorf("the redirect's target got %d signed forwards; want none", n)
+	}
+	if !strings.Contains(out.String(), "-> 307 Temporary Redirect") {
+		t.Errorf("listen's line for a redirect: %q; want it to show the 307", out.String())
+	}
+}
