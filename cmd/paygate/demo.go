@@ -234,11 +234,11 @@ Try it (another terminal):
   Set one (re-sends the dead-lettered events of the last %s):
     go run ./cmd/paygate merchant set-url %s %s http://127.0.0.1:3000/hooks
   or follow the events without one:
-    go run ./cmd/paygate listen --forward-to http://127.0.0.1:3000/hooks
+    go run ./cmd/paygate listen %s --forward-to http://127.0.0.1:3000/hooks
   See what was dead-lettered and why:
     go run ./cmd/paygate merchant show %s %s
 
-`, shortDuration(gateway.ResendWindow), where, creds.AccessKey, where, creds.AccessKey)
+`, shortDuration(gateway.ResendWindow), where, creds.AccessKey, where, where, creds.AccessKey)
 	} else {
 		fmt.Fprintf(w, "Webhooks: sent to %s (see them: go run ./cmd/paygate merchant show %s %s)\n\n", notifyURL, where, creds.AccessKey)
 	}

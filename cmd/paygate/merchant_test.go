@@ -290,7 +290,7 @@ func TestDemoMerchant(t *testing.T) {
 	ak, sk, _ := readDemoCreds(t, dir)
 	e2eEventually(t, "the demo's banner", func() bool { return strings.Contains(d.stdout.String(), "Ctrl-C") })
 	banner := d.stdout.String()
-	for _, want := range []string{"the demo merchant has no webhook URL", "merchant set-url --data " + dir + " " + ak, "listen --forward-to",
+	for _, want := range []string{"the demo merchant has no webhook URL", "merchant set-url --data " + dir + " " + ak, "listen --data " + dir + " --forward-to",
 		"merchant show --data " + dir + " " + ak} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("the demo's banner lacks %q:\n%s", want, banner)
