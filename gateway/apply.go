@@ -22,7 +22,7 @@ func (s *Service) update(ctx context.Context, orderID int64, fn func(tx paygate.
 	var out *paygate.Order
 	var before paygate.OrderStatus
 	written := false
-	err := s.cfg.Store.Tx(ctx, func(tx paygate.StoreTx) error {
+	err := s.tx(ctx, func(tx paygate.StoreTx) error {
 		written = false
 		o, err := tx.OrderForUpdate(ctx, orderID)
 		if err != nil {

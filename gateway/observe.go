@@ -76,13 +76,15 @@ func (s *Service) orderWritten(ctx context.Context, before paygate.OrderStatus, 
 // HandleNotification verifies an Alipay notification and applies it: the
 // signature, the app id, that the order exists, that the amount (and the
 // seller, when configured) match (§5.4). The change commits in one
-// transaction; a duplicate changes nothing. nil means durably applied. Each
+// transaction, shared with the notifications handled at the same time (a
+// group commit, see groupCommit); a duplicate changes nothing. nil means durably applied. Each
 // call's result is reported to the FlowObserver and, once its order is
 // known, to the ActivityRecorder.
 func (s *Service) HandleNotification(ctx context.Context, form url.Values) error {
 	changed := false
 	seen := notified{at: s.now()}
-	err := s.handleNotification(context.WithValue(ctx, changeKey{}, &changed), form, &seen)
+	ctx = context.WithValue(context.WithValue(ctx, changeKey{}, &changed), groupKey{}, true)
+	err := s.handleNotification(ctx, form, &seen)
 	result := notifyResult(err, changed)
 	s.flow().Notification(result)
 	s.recordNotification(&seen, result, err)

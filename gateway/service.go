@@ -85,8 +85,9 @@ type Config struct {
 
 // Service implements paygate.OrderService.
 type Service struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	group *groupCommit // notifications' order updates, committed in groups
 }
 
 var _ paygate.OrderService = (*Service)(nil)
@@ -128,7 +129,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleep
 	}
-	return &Service{cfg: cfg, log: cfg.Logger}, nil
+	return &Service{cfg: cfg, log: cfg.Logger, group: &groupCommit{store: cfg.Store}}, nil
 }
 
 func setDefault(d *time.Duration, v time.Duration) {

@@ -120,7 +120,13 @@ func (c *Config) river(workers *river.Workers, f *fence) *river.Config {
 		Logger:            c.Logger.With("component", "river"),
 		Workers:           workers,
 		FetchPollInterval: c.PollInterval,
-		FetchCooldown:     min(c.PollInterval, 100*time.Millisecond),
+		// A fetch takes at most a queue's free workers' worth of jobs, and
+		// the next may start only FetchCooldown later: River's 100 ms
+		// capped a queue of 10 workers at 100 jobs/s however fast each
+		// ran (webhook deliveries to a quick receiver: 100/s while
+		// notifications came in at 2,500/s). Idle queues fetch no more
+		// often for it.
+		FetchCooldown: min(c.PollInterval, 10*time.Millisecond),
 		Queues: map[string]river.QueueConfig{
 			QueueWebhooks:    {MaxWorkers: c.Workers},
 			QueueChannel:     {MaxWorkers: c.Workers},

@@ -25,7 +25,7 @@ import (
 
 	"github.com/paygate/paygate"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	msqlite "modernc.org/sqlite"
 )
 
 // Defaults for Open.
@@ -118,10 +118,9 @@ func Open(ctx context.Context, path string, sealer *paygate.Sealer, opts ...Opti
 	if err := createFile(path); err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
-	db, err := sql.Open("sqlite", dsn(path, cfg.busyTimeout))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open: %w", err)
-	}
+	// Through a connector that keeps each connection's prepared statements
+	// (see connector): the same driver, settings and SQL, parsed once.
+	db := sql.OpenDB(&connector{dsn: dsn(path, cfg.busyTimeout), drv: &msqlite.Driver{}})
 	db.SetMaxOpenConns(cfg.maxOpenConns)
 	db.SetMaxIdleConns(cfg.maxOpenConns)
 	if err := db.PingContext(ctx); err != nil {
