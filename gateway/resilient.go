@@ -191,8 +191,13 @@ func do[T any](ctx context.Context, r *ResilientChannel, c call, fn func(context
 		if done != nil {
 			done(verdict(err, spent))
 		}
-		if err == nil || c.retry == nil || !c.retry(err) || attempt >= r.cfg.RetryAttempts || ctx.Err() != nil {
+		if err == nil || c.retry == nil || !c.retry(err) || attempt >= r.cfg.RetryAttempts {
 			return resp, err
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			// Cancelled during the attempt: the same answer as when cancelled
+			// during the backoff, the failure and why it was not retried.
+			return resp, fmt.Errorf("%w; not retried: %w", err, cerr)
 		}
 		wait := r.cfg.Jitter(r.backoff(attempt))
 		if deadline, ok := ctx.Deadline(); ok && !r.cfg.Now().Add(wait).Before(deadline) {
