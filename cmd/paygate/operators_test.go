@@ -124,7 +124,8 @@ func TestInsecureCookieRefused(t *testing.T) {
 	t.Parallel()
 	for url, ok := range map[string]bool{
 		"http://127.0.0.1:8080": true, "http://localhost:8080": true, "http://[::1]:8080": true,
-		"https://127.0.0.1": false, "http://pay.example.com": false, "http://10.0.0.5:8080": false, "": false,
+		"https://127.0.0.1": false, "http://pay.example.com": false, "http://0.0.0.0:8080": false,
+		"http://127.0.0.1.example.com:8080": false, "": false,
 	} {
 		var c config = defaultConfig()
 		c.Server.PublicURL = url
