@@ -68,6 +68,8 @@ type Order struct {
 	RefundedAmount Money
 	Status         OrderStatus
 	QRCode         string
+	Channel        Channel // TEMP until the store branch lands
+	WechatCode     string  // TEMP
 	BuyerID        string
 	NotifyURL      string // the merchant's webhook URL for this order; empty uses the merchant's
 	// CashierToken names the order's cashier page (/pay/{token}): at least

@@ -122,9 +122,14 @@ func New(ctx context.Context, cfg Config) (*World, error) {
 		sim.Close()
 		return nil, err
 	}
+	gch, err := gateway.NewAlipayChannel(ch, gateway.AlipayConfig{NotifyURL: notifyURL})
+	if err != nil {
+		sim.Close()
+		return nil, err
+	}
 	gcfg := gateway.Config{
-		Store: w.Store, Channel: ch, Logger: cfg.Logger, Now: w.Clock.Now, Sleep: w.Clock.Sleep,
-		NotifyURL: notifyURL, PollInterval: PollInterval, PollTimeout: PollTimeout, CancelInterval: CancelInterval,
+		Store: w.Store, Channels: []gateway.Channel{gch}, Logger: cfg.Logger, Now: w.Clock.Now, Sleep: w.Clock.Sleep,
+		PollInterval: PollInterval, PollTimeout: PollTimeout, CancelInterval: CancelInterval,
 		CallTimeout: time.Minute,
 	}
 	if cfg.Jobs {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/paygate/paygate"
-	"github.com/paygate/paygate/alipay"
 )
 
 // ActivityRecorder receives the order activities the use cases report:
@@ -30,22 +29,33 @@ type orderChannel struct {
 	now   func() time.Time
 }
 
-// ch is the channel for calls made about o.
+// ch is the channel for calls made about o: the one it is taken on.
 func (s *Service) ch(o *paygate.Order) orderChannel {
-	return orderChannel{inner: s.cfg.Channel, rec: s.cfg.Activity, order: o.ID, now: s.cfg.Now}
+	return s.chNamed(o, o.Channel)
 }
 
-// record reports one call: its outcome is err's (or paying, when the answer
-// says the buyer has yet to act), its code the answer's, its detail what
-// an operator wants to read beside them.
-func (c orderChannel) record(method string, start time.Time, res *alipay.Result, err error, paying bool, detail string) {
-	a := paygate.OrderActivity{OrderID: c.order, At: start.UTC(), Kind: paygate.ActivityChannelCall, Name: method,
+// chNamed is the channel name for calls made about o (an auto order has
+// a trade on each); one not configured on this node answers every call
+// with a configuration error.
+func (s *Service) chNamed(o *paygate.Order, name paygate.Channel) orderChannel {
+	inner := s.channelOf(name)
+	if inner == nil {
+		inner = missingChannel(name)
+	}
+	return orderChannel{inner: inner, rec: s.cfg.Activity, order: o.ID, now: s.cfg.Now}
+}
+
+// record reports one call of op: its outcome is err's (or paying, when the
+// answer says the buyer has yet to act), its code the refusal's, its
+// detail what an operator wants to read beside them.
+func (c orderChannel) record(op Op, start time.Time, err error, paying bool, detail string) {
+	a := paygate.OrderActivity{OrderID: c.order, At: start.UTC(), Kind: paygate.ActivityChannelCall, Name: c.inner.Method(op),
 		Outcome: activityOutcome(err), Latency: c.now().Sub(start)}
 	switch {
 	case err != nil:
 		a.Code, a.Detail = errCode(err), errDetail(err)
-	case res != nil:
-		a.Code, a.Detail = resultCode(res.Code, res.SubCode), detail
+	default:
+		a.Detail = detail
 		if paying {
 			a.Outcome = paygate.ActivityPaying
 		}
@@ -63,30 +73,23 @@ func activityOutcome(err error) string {
 	if errors.Is(err, ErrNotSent) {
 		return paygate.ActivityFailed
 	}
-	switch alipay.OutcomeOf(err) {
-	case alipay.OutcomeSuccess:
+	switch OutcomeOf(err) {
+	case OutcomeSuccess:
 		return paygate.ActivitySuccess
-	case alipay.OutcomePaying:
+	case OutcomePaying:
 		return paygate.ActivityPaying
-	case alipay.OutcomeFailed, alipay.OutcomeConfig:
+	case OutcomeFailed, OutcomeConfig:
 		return paygate.ActivityFailed
 	}
 	return paygate.ActivityUnknown
 }
 
-func resultCode(code, subCode string) string {
-	if subCode != "" {
-		return code + "/" + subCode
-	}
-	return code
-}
-
 // errCode is the code and sub_code of an answer whose signature verified;
 // an answer that did not verify says nothing to trust.
 func errCode(err error) string {
-	var e *alipay.Error
-	if errors.As(err, &e) && e.Err == nil {
-		return resultCode(e.Code, e.SubCode)
+	var e *ChannelError
+	if errors.As(err, &e) {
+		return e.Code
 	}
 	return ""
 }
@@ -98,21 +101,19 @@ func errDetail(err error) string {
 	if errors.Is(err, ErrNotSent) {
 		return "not sent: the channel's circuit is open"
 	}
-	var e *alipay.Error
+	var e *ChannelError
 	if !errors.As(err, &e) {
 		return paygate.ActivityDetail(err.Error())
 	}
 	switch {
-	case e.Err == nil && e.SubMsg != "":
-		return paygate.ActivityDetail(e.SubMsg)
-	case e.Err == nil:
-		return paygate.ActivityDetail(e.Msg)
-	case errors.Is(e.Err, context.DeadlineExceeded):
+	case e.Code != "":
+		return paygate.ActivityDetail(e.Message)
+	case errors.Is(err, context.DeadlineExceeded):
 		return "no answer within the deadline"
-	case errors.Is(e.Err, context.Canceled):
+	case errors.Is(err, context.Canceled):
 		return "cancelled before the answer came"
 	}
-	cause := e.Err
+	cause := channelCause(e.Err)
 	var ue *url.Error
 	if errors.As(cause, &ue) {
 		cause = ue.Err
@@ -121,120 +122,106 @@ func errDetail(err error) string {
 }
 
 // Precreate is Channel.Precreate, reported.
-func (c orderChannel) Precreate(ctx context.Context, req alipay.PrecreateRequest) (*alipay.PrecreateResponse, error) {
+func (c orderChannel) Precreate(ctx context.Context, req PrecreateRequest) (*Precreated, error) {
 	if c.rec == nil {
 		return c.inner.Precreate(ctx, req)
 	}
 	start := c.now()
 	resp, err := c.inner.Precreate(ctx, req)
-	c.record(alipay.MethodPrecreate, start, resultOf(resp, func(r *alipay.PrecreateResponse) *alipay.Result { return &r.Result }), err, false, "")
+	c.record(OpPrecreate, start, err, false, "")
 	return resp, err
 }
 
-// Pay is Channel.Pay, reported; 10003 is paying.
-func (c orderChannel) Pay(ctx context.Context, req alipay.PayRequest) (*alipay.PayResponse, error) {
+// Pay is Channel.Pay, reported; a trade still waiting is paying.
+func (c orderChannel) Pay(ctx context.Context, req PayRequest) (*Trade, error) {
 	if c.rec == nil {
 		return c.inner.Pay(ctx, req)
 	}
 	start := c.now()
 	resp, err := c.inner.Pay(ctx, req)
-	paying := err == nil && resp != nil && resp.Outcome() == alipay.OutcomePaying
+	paying := err == nil && resp.State == TradeWaiting
 	detail := ""
 	if paying {
 		detail = "waiting for the buyer to confirm"
 	}
-	c.record(alipay.MethodPay, start, resultOf(resp, func(r *alipay.PayResponse) *alipay.Result { return &r.Result }), err, paying, detail)
+	c.record(OpPay, start, err, paying, detail)
 	return resp, err
 }
 
-// Query is Channel.Query, reported with the trade status it found;
-// WAIT_BUYER_PAY is paying.
-func (c orderChannel) Query(ctx context.Context, ref alipay.TradeRef) (*alipay.QueryResponse, error) {
+// Query is Channel.Query, reported with the trade status it found; a
+// trade still waiting is paying.
+func (c orderChannel) Query(ctx context.Context, channelNo string) (*Trade, error) {
 	if c.rec == nil {
-		return c.inner.Query(ctx, ref)
+		return c.inner.Query(ctx, channelNo)
 	}
 	start := c.now()
-	resp, err := c.inner.Query(ctx, ref)
-	var status string
-	if resp != nil {
-		status = resp.TradeStatus
-	}
-	c.record(alipay.MethodQuery, start, resultOf(resp, func(r *alipay.QueryResponse) *alipay.Result { return &r.Result }), err,
-		status == alipay.TradeWaitBuyerPay, status)
+	resp, err := c.inner.Query(ctx, channelNo)
+	c.record(OpQuery, start, err, err == nil && resp.State == TradeWaiting, resp.Status)
 	return resp, err
 }
 
-// Cancel is Channel.Cancel, reported with the action taken and whether
-// Alipay asks for a repeat.
-func (c orderChannel) Cancel(ctx context.Context, ref alipay.TradeRef) (*alipay.CancelResponse, error) {
+// Cancel is Channel.Cancel, reported with what it did and whether the
+// channel asks for a repeat.
+func (c orderChannel) Cancel(ctx context.Context, channelNo string) (*Cancellation, error) {
 	if c.rec == nil {
-		return c.inner.Cancel(ctx, ref)
+		return c.inner.Cancel(ctx, channelNo)
 	}
 	start := c.now()
-	resp, err := c.inner.Cancel(ctx, ref)
+	resp, err := c.inner.Cancel(ctx, channelNo)
 	var detail []string
-	if resp != nil && resp.Action != "" {
-		detail = append(detail, "action "+resp.Action)
+	if err == nil && resp.Refunded {
+		detail = append(detail, "a payment, if any, refunded")
 	}
-	if resp != nil && resp.Retry() {
-		detail = append(detail, "retry_flag Y")
+	if retryAsked(err) {
+		detail = append(detail, "the channel asks for the cancel again")
 	}
-	c.record(alipay.MethodCancel, start, resultOf(resp, func(r *alipay.CancelResponse) *alipay.Result { return &r.Result }), err,
-		false, strings.Join(detail, ", "))
+	c.record(OpCancel, start, err, false, strings.Join(detail, ", "))
 	return resp, err
 }
 
 // Close is Channel.Close, reported.
-func (c orderChannel) Close(ctx context.Context, req alipay.CloseRequest) (*alipay.CloseResponse, error) {
+func (c orderChannel) Close(ctx context.Context, channelNo string) error {
 	if c.rec == nil {
-		return c.inner.Close(ctx, req)
+		return c.inner.Close(ctx, channelNo)
 	}
 	start := c.now()
-	resp, err := c.inner.Close(ctx, req)
-	c.record(alipay.MethodClose, start, resultOf(resp, func(r *alipay.CloseResponse) *alipay.Result { return &r.Result }), err, false, "")
-	return resp, err
+	err := c.inner.Close(ctx, channelNo)
+	c.record(OpClose, start, err, false, "")
+	return err
 }
 
 // Refund is Channel.Refund, reported with the refund's number and amount.
-func (c orderChannel) Refund(ctx context.Context, req alipay.RefundRequest) (*alipay.RefundResponse, error) {
+func (c orderChannel) Refund(ctx context.Context, req RefundRequest) (*RefundResult, error) {
 	if c.rec == nil {
 		return c.inner.Refund(ctx, req)
 	}
 	start := c.now()
 	resp, err := c.inner.Refund(ctx, req)
-	detail := "out_request_no " + req.OutRequestNo + ", " + req.RefundAmount.Yuan()
-	if err == nil && resp != nil && resp.FundChange != "" {
-		detail += ", fund_change " + resp.FundChange
+	detail := "out_request_no " + req.OutRequestNo + ", " + req.Amount.Yuan()
+	if err == nil && resp.Status != "" {
+		detail += ", " + resp.Status
 	}
-	c.record(alipay.MethodRefund, start, resultOf(resp, func(r *alipay.RefundResponse) *alipay.Result { return &r.Result }), err, false, detail)
+	c.record(OpRefund, start, err, false, detail)
 	return resp, err
 }
 
 // RefundQuery is Channel.RefundQuery, reported with the refund's status.
-func (c orderChannel) RefundQuery(ctx context.Context, req alipay.RefundQueryRequest) (*alipay.RefundQueryResponse, error) {
+func (c orderChannel) RefundQuery(ctx context.Context, ref RefundRef) (*RefundResult, error) {
 	if c.rec == nil {
-		return c.inner.RefundQuery(ctx, req)
+		return c.inner.RefundQuery(ctx, ref)
 	}
 	start := c.now()
-	resp, err := c.inner.RefundQuery(ctx, req)
-	detail := "out_request_no " + req.OutRequestNo
-	if err == nil && resp != nil {
-		status := resp.RefundStatus
+	resp, err := c.inner.RefundQuery(ctx, ref)
+	detail := "out_request_no " + ref.OutRequestNo
+	if err == nil {
+		status := resp.Status
 		if status == "" {
 			status = "no refund status" // Alipay's word for a refund it does not have (yet)
 		}
 		detail += ", " + status
 	}
-	c.record(alipay.MethodRefundQuery, start, resultOf(resp, func(r *alipay.RefundQueryResponse) *alipay.Result { return &r.Result }), err, false, detail)
+	c.record(OpRefundQuery, start, err, false, detail)
 	return resp, err
-}
-
-// resultOf is the common head of a response, nil when there is none.
-func resultOf[T any](resp *T, head func(*T) *alipay.Result) *alipay.Result {
-	if resp == nil {
-		return nil
-	}
-	return head(resp)
 }
 
 // notified is what HandleNotification learnt of a notification once it

@@ -6,12 +6,7 @@ import (
 	"fmt"
 
 	"github.com/paygate/paygate"
-	"github.com/paygate/paygate/alipay"
 )
-
-// barcodeExpress is the timeout_express of a barcode pay: the official demos
-// use 5m; the order itself is decided (paid or cancelled) far sooner.
-const barcodeExpress = "5m"
 
 // pay charges the buyer's barcode and follows the official demo's logic (§6):
 // 10000 paid; 10003 poll, then cancel; unknown query once, then cancel; a
@@ -22,25 +17,20 @@ const barcodeExpress = "5m"
 func (s *Service) pay(ctx context.Context, o *paygate.Order, authCode string) (*paygate.Order, error) {
 	ctx = context.WithoutCancel(ctx)
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.ch(o).Pay(cctx, alipay.PayRequest{
-		OutTradeNo: o.ChannelNo, AuthCode: authCode, Subject: o.Subject, TotalAmount: o.TotalAmount,
-		TimeoutExpress: barcodeExpress, NotifyURL: s.cfg.NotifyURL,
+	resp, err := s.ch(o).Pay(cctx, PayRequest{
+		ChannelNo: o.ChannelNo, AuthCode: authCode, Subject: o.Subject, Amount: o.TotalAmount,
 	})
 	cancel()
 	if errors.Is(err, ErrNotSent) {
 		return nil, s.closeNotSent(ctx, o, err) // nobody was charged
 	}
-	switch alipay.OutcomeOf(err) {
-	case alipay.OutcomeSuccess:
-		if resp.Outcome() == alipay.OutcomePaying {
+	switch OutcomeOf(err) {
+	case OutcomeSuccess:
+		if resp.State == TradeWaiting {
 			return s.waitBarcode(ctx, o)
 		}
-		p := paidInfo{TradeNo: resp.TradeNo, BuyerID: resp.BuyerUserID, Amount: resp.TotalAmount}
-		if t, err := alipay.ParseTime(resp.GmtPayment); err == nil {
-			p.PaidAt = t
-		}
-		return s.markPaid(ctx, o.ID, p)
-	case alipay.OutcomeFailed, alipay.OutcomeConfig:
+		return s.markPaid(ctx, o.ID, paidFrom(resp))
+	case OutcomeFailed, OutcomeConfig:
 		// A definite refusal (bad code, no balance, ...): no money moved.
 		s.log.InfoContext(ctx, "barcode pay refused", "out_trade_no", o.OutTradeNo, "err", err)
 		if _, cerr := s.markClosed(ctx, o.ID, resp.TradeNo); cerr != nil {
@@ -96,14 +86,14 @@ func (s *Service) cancelTrade(ctx context.Context, o *paygate.Order) (*paygate.O
 	var lastErr error
 	for attempt := 1; attempt <= s.cfg.CancelAttempts; attempt++ {
 		cctx, cancel := s.callCtx(ctx)
-		resp, err := s.ch(o).Cancel(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
+		resp, err := s.ch(o).Cancel(cctx, o.ChannelNo)
 		cancel()
 		if err == nil {
-			s.log.InfoContext(ctx, "barcode payment cancelled", "out_trade_no", o.OutTradeNo, "action", resp.Action)
+			s.log.InfoContext(ctx, "barcode payment cancelled", "out_trade_no", o.OutTradeNo, "refunded", resp.Refunded)
 			return s.cancelled(ctx, o, resp)
 		}
 		lastErr = err
-		if alipay.OutcomeOf(err) == alipay.OutcomeFailed && !resp.Retry() {
+		if OutcomeOf(err) == OutcomeFailed && !retryAsked(err) {
 			// A definite refusal (e.g. the cancel window passed): ask what
 			// the trade really is, and leave it to later settlement if open.
 			s.log.ErrorContext(ctx, "barcode cancel refused", "out_trade_no", o.OutTradeNo, "err", err)
@@ -127,8 +117,8 @@ func (s *Service) cancelTrade(ctx context.Context, o *paygate.Order) (*paygate.O
 // cancelled applies a successful cancel. With action=refund the buyer had
 // paid and got the money back: if a notification already marked the order
 // paid, that payment is recorded as fully refunded.
-func (s *Service) cancelled(ctx context.Context, o *paygate.Order, resp *alipay.CancelResponse) (*paygate.Order, error) {
-	if resp.Action != alipay.ActionRefund {
+func (s *Service) cancelled(ctx context.Context, o *paygate.Order, resp *Cancellation) (*paygate.Order, error) {
+	if !resp.Refunded {
 		return s.markClosed(ctx, o.ID, resp.TradeNo)
 	}
 	refunded := false
@@ -166,16 +156,16 @@ func (s *Service) cancelled(ctx context.Context, o *paygate.Order, resp *alipay.
 // was requested will never refund it), a closed trade closes the order.
 func (s *Service) settleRefusedCancel(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.ch(o).Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
+	resp, err := s.ch(o).Query(cctx, o.ChannelNo)
 	cancel()
 	switch {
 	case err == nil && resp.Paid():
-		p := paidFromQuery(resp)
+		p := paidFrom(resp)
 		p.CancelRefused = true
 		return s.markPaid(ctx, o.ID, p)
-	case err == nil && resp.TradeStatus == alipay.TradeClosed:
+	case err == nil && resp.State == TradeClosed:
 		return s.markClosed(ctx, o.ID, resp.TradeNo)
-	case err == nil, alipay.IsSubCode(err, alipay.SubTradeNotExist):
+	case err == nil, HasReason(err, ReasonTradeNotExist):
 		return o, nil
 	default:
 		return o, err

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/paygate/paygate"
-	"github.com/paygate/paygate/alipay"
 )
 
 // CloseOrder closes a pending order, at the channel first: the order is
@@ -27,17 +26,17 @@ func (s *Service) CloseOrder(ctx context.Context, m *paygate.Merchant, outTradeN
 // closeAtChannel closes a pending order at the channel, then here.
 func (s *Service) closeAtChannel(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
 	cctx, cancel := s.callCtx(ctx)
-	_, err := s.ch(o).Close(cctx, alipay.CloseRequest{OutTradeNo: o.ChannelNo})
+	err := s.ch(o).Close(cctx, o.ChannelNo)
 	cancel()
 	switch {
 	case err == nil:
 		return s.markClosed(ctx, o.ID, "")
-	case alipay.IsSubCode(err, alipay.SubTradeNotExist):
+	case HasReason(err, ReasonTradeNotExist):
 		// Nobody scanned the code, so no trade exists to close. Whether a
 		// close then stops a later scan is not documented; a cancel of a
 		// trade that does not exist is, and it bars the out_trade_no.
 		return s.cancelUnscanned(ctx, o)
-	case alipay.IsSubCode(err, alipay.SubTradeStatusError):
+	case HasReason(err, ReasonTradeStatus):
 		// Already paid or closed at the channel: learn which.
 		settled, qerr := s.settleByQuery(ctx, o)
 		if qerr != nil {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/paygate/paygate"
-	"github.com/paygate/paygate/alipay"
 )
 
 // LatePaymentPolicy says what to do with money that reaches the channel for
@@ -43,9 +42,9 @@ func (s *Service) latePayment(ctx context.Context, o *paygate.Order, tradeNo str
 		"trade_no", tradeNo, "amount", amount.Yuan(), "policy", string(s.cfg.LatePayment))
 	if s.cfg.LatePayment != LateReport {
 		cctx, cancel := s.callCtx(ctx)
-		_, err := s.ch(o).Refund(cctx, alipay.RefundRequest{
-			OutTradeNo: o.ChannelNo, RefundAmount: amount, OutRequestNo: "late_" + o.ChannelNo,
-			RefundReason: "paid after the order was closed",
+		_, err := s.ch(o).Refund(cctx, RefundRequest{
+			ChannelNo: o.ChannelNo, Amount: amount, Total: amount, OutRequestNo: "late_" + o.ChannelNo,
+			Reason: "paid after the order was closed",
 		})
 		cancel()
 		if err != nil {

@@ -3,30 +3,31 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/paygate/paygate"
-	"github.com/paygate/paygate/alipay"
 )
 
 // handleNotification is HandleNotification (observe.go) without its report.
 // Once the notification is verified and its order found, seen says which.
-func (s *Service) handleNotification(ctx context.Context, form url.Values, seen *notified) error {
-	n, err := s.cfg.Channel.ParseNotification(form)
+func (s *Service) handleNotification(ctx context.Context, ch Channel, in NotificationInput, seen *notified) error {
+	n, err := ch.ParseNotification(in)
 	if err != nil {
 		return err
 	}
-	o, err := s.cfg.Store.OrderByChannelNo(ctx, n.OutTradeNo)
+	o, err := s.cfg.Store.OrderByChannelNo(ctx, n.ChannelNo)
 	if err != nil {
-		return fmt.Errorf("notification for out_trade_no %s: %w", n.OutTradeNo, err)
+		return fmt.Errorf("notification for out_trade_no %s: %w", n.ChannelNo, err)
 	}
-	seen.orderID, seen.tradeStatus, seen.notifyID, seen.outBizNo = o.ID, n.TradeStatus, n.NotifyID, n.OutBizNo
-	if err := n.Check(alipay.NotifyExpect{AppID: s.cfg.Channel.AppID(), TotalAmount: o.TotalAmount, SellerID: s.cfg.SellerID}); err != nil {
-		return err
+	seen.orderID, seen.tradeStatus, seen.notifyID, seen.outBizNo = o.ID, n.Status, n.ID, n.RefundNo
+	if n.Amount != o.TotalAmount {
+		return fmt.Errorf("%w: total_amount %s is not the order's %s", ErrNotifyMismatch, n.Amount, o.TotalAmount)
 	}
-	log := s.log.With("out_trade_no", o.OutTradeNo, "notify_id", n.NotifyID, "trade_status", n.TradeStatus)
-	if o.Status == paygate.StatusPending && n.TradeStatus == alipay.TradeClosed {
+	if name := paygate.Channel(ch.Name()); !takesChannel(o, name) {
+		return fmt.Errorf("%w: a %s notification for order %s, taken on %s", ErrNotifyMismatch, name, o.OutTradeNo, o.Channel)
+	}
+	log := s.log.With("out_trade_no", o.OutTradeNo, "notify_id", n.ID, "trade_status", n.Status)
+	if o.Status == paygate.StatusPending && n.State == TradeClosed {
 		// TRADE_CLOSED is final at the channel and never stale: the trade was
 		// never paid, or its payment went back in full (a cancel with
 		// action=refund, or refunds). Either way no money stays, and the
@@ -53,12 +54,12 @@ func (s *Service) handleNotification(ctx context.Context, form url.Values, seen 
 	if n.Paid() && o.Status == paygate.StatusClosed {
 		return s.paidAfterClose(ctx, o, n)
 	}
-	if n.OutBizNo != "" {
+	if n.RefundNo != "" {
 		return s.applyRefundNotification(ctx, o, n)
 	}
 	switch {
 	case n.Paid():
-		_, err = s.markPaid(ctx, o.ID, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.TotalAmount, PaidAt: n.GmtPayment})
+		_, err = s.markPaid(ctx, o.ID, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.Amount, PaidAt: n.PaidAt})
 	default:
 		// TRADE_CLOSED for an order already decided (for a paid one it means
 		// a full refund, applied from refunds and their notifications), or a
@@ -74,9 +75,9 @@ func (s *Service) handleNotification(ctx context.Context, form url.Values, seen 
 // paid first (the payment notification was lost), then the refund is
 // applied: the gateway's own by its out_request_no, any other (made at the
 // channel, outside this gateway) as the channel's refund query reports it.
-func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order, n *alipay.Notification) error {
+func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order, n *Notification) error {
 	if o.Status == paygate.StatusPending {
-		paid, err := s.markPaid(ctx, o.ID, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.TotalAmount, PaidAt: n.GmtPayment})
+		paid, err := s.markPaid(ctx, o.ID, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.Amount, PaidAt: n.PaidAt})
 		if err != nil {
 			return err
 		}
@@ -87,9 +88,9 @@ func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order,
 		}
 		o = paid
 	}
-	_, err := s.refundSucceeded(ctx, o.ID, n.OutBizNo)
+	_, err := s.refundSucceeded(ctx, o.ID, n.RefundNo)
 	if paygate.ErrorCode(err) == paygate.ENotFound {
-		return s.channelRefund(ctx, o, n.OutBizNo)
+		return s.channelRefund(ctx, o, n.RefundNo)
 	}
 	return err
 }
@@ -131,18 +132,18 @@ func (s *Service) barcodeWindow() time.Duration {
 // it is stale: the trade was paid, then cancelled and refunded in full, and
 // the channel shows it closed. Otherwise money arrived for an order already
 // closed: the late-payment policy applies.
-func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, n *alipay.Notification) error {
+func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, n *Notification) error {
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.ch(o).Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
+	resp, err := s.ch(o).Query(cctx, o.ChannelNo)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("paid notification for closed order %s: query: %w", o.OutTradeNo, err)
 	}
-	if resp.TradeStatus == alipay.TradeClosed {
-		s.log.InfoContext(ctx, "stale paid notification: the trade is closed at the channel", "out_trade_no", o.OutTradeNo, "notify_id", n.NotifyID)
+	if resp.State == TradeClosed {
+		s.log.InfoContext(ctx, "stale paid notification: the trade is closed at the channel", "out_trade_no", o.OutTradeNo, "notify_id", n.ID)
 		return nil
 	}
-	return s.latePayment(ctx, o, n.TradeNo, n.TotalAmount)
+	return s.latePayment(ctx, o, n.TradeNo, n.Amount)
 }
 
 // channelRefund records a refund the channel made that this gateway did not
@@ -161,13 +162,13 @@ func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outReques
 		return nil
 	}
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.ch(o).RefundQuery(cctx, alipay.RefundQueryRequest{OutTradeNo: o.ChannelNo, OutRequestNo: outRequestNo})
+	resp, err := s.ch(o).RefundQuery(cctx, RefundRef{ChannelNo: o.ChannelNo, OutRequestNo: outRequestNo})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("refund %s made at the channel for order %s: query: %w", outRequestNo, o.OutTradeNo, err)
 	}
-	if !resp.Refunded() || resp.RefundAmount <= 0 {
-		log.WarnContext(ctx, "refund notification for a refund the channel does not confirm", "refund_status", resp.RefundStatus)
+	if !resp.Done || resp.Amount <= 0 {
+		log.WarnContext(ctx, "refund notification for a refund the channel does not confirm", "refund_status", resp.Status)
 		return nil
 	}
 	recorded := false
@@ -186,15 +187,15 @@ func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outReques
 		default:
 			return errNoChange // closed or fully refunded: nothing left
 		}
-		if o.RefundedAmount+resp.RefundAmount > o.TotalAmount {
+		if o.RefundedAmount+resp.Amount > o.TotalAmount {
 			log.ErrorContext(ctx, "refund made at the channel exceeds what the order has left: not applied; an operator must look",
-				"amount", resp.RefundAmount.Yuan(), "refunded", o.RefundedAmount.Yuan(), "total", o.TotalAmount.Yuan())
+				"amount", resp.Amount.Yuan(), "refunded", o.RefundedAmount.Yuan(), "total", o.TotalAmount.Yuan())
 			return errNoChange
 		}
 		now := s.now()
 		r := &paygate.Refund{
 			OrderID: o.ID, MerchantID: o.MerchantID, OutTradeNo: o.OutTradeNo, OutRequestNo: outRequestNo,
-			Amount: resp.RefundAmount, Reason: "refunded at the channel, not through paygate",
+			Amount: resp.Amount, Reason: "refunded at the channel, not through paygate",
 			Status: paygate.RefundSucceeded, CreatedAt: now, UpdatedAt: now, SucceededAt: now,
 		}
 		if err := tx.CreateRefund(ctx, r); err != nil {
@@ -208,4 +209,17 @@ func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outReques
 		s.flow().RefundMoved(string(paygate.RefundSucceeded))
 	}
 	return err
+}
+
+// takesChannel reports whether o may hear from channel name: the one it is
+// taken on (Alipay for an order stored before orders named one), either
+// for an auto order.
+func takesChannel(o *paygate.Order, name paygate.Channel) bool {
+	switch o.Channel {
+	case "":
+		return name == paygate.ChannelAlipay
+	case paygate.ChannelAuto:
+		return true
+	}
+	return o.Channel == name
 }

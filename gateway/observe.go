@@ -3,11 +3,11 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"time"
 
 	"github.com/paygate/paygate"
-	"github.com/paygate/paygate/alipay"
 )
 
 // FlowObserver receives the business counts an operator watches: order and
@@ -73,18 +73,29 @@ func (s *Service) orderWritten(ctx context.Context, before paygate.OrderStatus, 
 	}
 }
 
-// HandleNotification verifies an Alipay notification and applies it: the
-// signature, the app id, that the order exists, that the amount (and the
-// seller, when configured) match (§5.4). The change commits in one
-// transaction, shared with the notifications handled at the same time (a
-// group commit, see groupCommit); a duplicate changes nothing. nil means durably applied. Each
-// call's result is reported to the FlowObserver and, once its order is
-// known, to the ActivityRecorder.
+// HandleNotification verifies an Alipay notification form and applies it;
+// see HandleChannelNotification.
 func (s *Service) HandleNotification(ctx context.Context, form url.Values) error {
+	return s.HandleChannelNotification(ctx, string(paygate.ChannelAlipay), NotificationInput{Form: form})
+}
+
+// HandleChannelNotification verifies a notification of the named channel
+// and applies it: the signature and the account (the channel's
+// ParseNotification), that the order exists and is taken on that channel,
+// that the amount matches (§5.4). The change commits in one transaction,
+// shared with the notifications handled at the same time (a group commit,
+// see groupCommit); a duplicate changes nothing. nil means durably applied.
+// Each call's result is reported to the FlowObserver and, once its order is
+// known, to the ActivityRecorder.
+func (s *Service) HandleChannelNotification(ctx context.Context, channel string, in NotificationInput) error {
+	ch := s.channels[channel]
+	if ch == nil {
+		return fmt.Errorf("%w: channel %s is not configured on this node", ErrNotifyMalformed, channel)
+	}
 	changed := false
 	seen := notified{at: s.now()}
 	ctx = context.WithValue(context.WithValue(ctx, changeKey{}, &changed), groupKey{}, true)
-	err := s.handleNotification(ctx, form, &seen)
+	err := s.handleNotification(ctx, ch, in, &seen)
 	result := notifyResult(err, changed)
 	s.flow().Notification(result)
 	s.recordNotification(&seen, result, err)
@@ -100,9 +111,9 @@ func notifyResult(err error, changed bool) string {
 		return NotifyDuplicate
 	case errors.Is(err, errDeciding), errors.Is(err, errCancelling):
 		return NotifyDeferred
-	case errors.Is(err, alipay.ErrNotifySignature), errors.Is(err, alipay.ErrNotifyMalformed):
+	case errors.Is(err, ErrNotifySignature), errors.Is(err, ErrNotifyMalformed):
 		return NotifyRefusedSignature
-	case errors.Is(err, alipay.ErrNotifyMismatch), paygate.ErrorCode(err) == paygate.ENotFound:
+	case errors.Is(err, ErrNotifyMismatch), paygate.ErrorCode(err) == paygate.ENotFound:
 		return NotifyRefusedMismatch
 	}
 	return NotifyError
@@ -129,9 +140,19 @@ const (
 // the use cases call, for metrics to start at zero.
 var (
 	ChannelOutcomes = []string{CallSuccess, CallPaying, CallFailed, CallUnknown, CallError}
-	ChannelMethods  = []string{alipay.MethodPrecreate, alipay.MethodPay, alipay.MethodQuery, alipay.MethodCancel,
-		alipay.MethodClose, alipay.MethodRefund, alipay.MethodRefundQuery}
+	ChannelMethods  = channelMethods()
 )
+
+// channelMethods is every method name of every channel's verbs.
+func channelMethods() []string {
+	var names []string
+	for _, ch := range []Channel{&AlipayChannel{}} {
+		for _, op := range Ops {
+			names = append(names, ch.Method(op))
+		}
+	}
+	return names
+}
 
 // ObserveChannel wraps ch so that every call is reported to obs with its
 // outcome and duration. Wrapped around a ResilientChannel, a call is what
@@ -149,14 +170,14 @@ type observedChannel struct {
 
 // observe reports one call: outcome is err's, unless the call succeeded
 // and paying says the trade still waits for the buyer.
-func observe[T any](c *observedChannel, method string, call func() (*T, error), paying func(*T) bool) (*T, error) {
+func observe[T any](c *observedChannel, op Op, call func() (*T, error), paying func(*T) bool) (*T, error) {
 	start := c.now()
 	resp, err := call()
 	outcome := CallOutcome(err)
 	if err == nil && resp != nil && paying != nil && paying(resp) {
 		outcome = CallPaying
 	}
-	c.obs.ChannelCall(method, outcome, c.now().Sub(start))
+	c.obs.ChannelCall(c.inner.Method(op), outcome, c.now().Sub(start))
 	return resp, err
 }
 
@@ -168,60 +189,63 @@ func CallOutcome(err error) string {
 	if errors.Is(err, ErrNotSent) {
 		return CallError
 	}
-	var e *alipay.Error
-	switch alipay.OutcomeOf(err) {
-	case alipay.OutcomeSuccess:
+	var e *ChannelError
+	switch OutcomeOf(err) {
+	case OutcomeSuccess:
 		return CallSuccess
-	case alipay.OutcomePaying:
+	case OutcomePaying:
 		return CallPaying
-	case alipay.OutcomeFailed:
+	case OutcomeFailed:
 		return CallFailed
-	case alipay.OutcomeConfig:
+	case OutcomeConfig:
 		return CallError
 	}
 	// Unknown: no answer read at all is a transport failure, unless it is
 	// the deadline passing, which leaves the outcome to a query.
-	if errors.As(err, &e) && e.Code == "" && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+	if errors.As(err, &e) && !e.Answered && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		return CallError
 	}
 	return CallUnknown
 }
 
-func (c *observedChannel) AppID() string { return c.inner.AppID() }
+func (c *observedChannel) Name() string        { return c.inner.Name() }
+func (c *observedChannel) Account() string     { return c.inner.Account() }
+func (c *observedChannel) Method(op Op) string { return c.inner.Method(op) }
 
-func (c *observedChannel) Precreate(ctx context.Context, req alipay.PrecreateRequest) (*alipay.PrecreateResponse, error) {
-	return observe(c, alipay.MethodPrecreate, func() (*alipay.PrecreateResponse, error) { return c.inner.Precreate(ctx, req) }, nil)
+func (c *observedChannel) Precreate(ctx context.Context, req PrecreateRequest) (*Precreated, error) {
+	return observe(c, OpPrecreate, func() (*Precreated, error) { return c.inner.Precreate(ctx, req) }, nil)
 }
 
-func (c *observedChannel) Pay(ctx context.Context, req alipay.PayRequest) (*alipay.PayResponse, error) {
-	return observe(c, alipay.MethodPay, func() (*alipay.PayResponse, error) { return c.inner.Pay(ctx, req) },
-		func(r *alipay.PayResponse) bool { return r.Outcome() == alipay.OutcomePaying })
+func (c *observedChannel) Pay(ctx context.Context, req PayRequest) (*Trade, error) {
+	return observe(c, OpPay, func() (*Trade, error) { return c.inner.Pay(ctx, req) },
+		func(t *Trade) bool { return t.State == TradeWaiting })
 }
 
-func (c *observedChannel) Query(ctx context.Context, ref alipay.TradeRef) (*alipay.QueryResponse, error) {
-	return observe(c, alipay.MethodQuery, func() (*alipay.QueryResponse, error) { return c.inner.Query(ctx, ref) },
-		func(r *alipay.QueryResponse) bool { return r.TradeStatus == alipay.TradeWaitBuyerPay })
+func (c *observedChannel) Query(ctx context.Context, channelNo string) (*Trade, error) {
+	return observe(c, OpQuery, func() (*Trade, error) { return c.inner.Query(ctx, channelNo) },
+		func(t *Trade) bool { return t.State == TradeWaiting })
 }
 
-func (c *observedChannel) Cancel(ctx context.Context, ref alipay.TradeRef) (*alipay.CancelResponse, error) {
-	return observe(c, alipay.MethodCancel, func() (*alipay.CancelResponse, error) { return c.inner.Cancel(ctx, ref) }, nil)
+func (c *observedChannel) Cancel(ctx context.Context, channelNo string) (*Cancellation, error) {
+	return observe(c, OpCancel, func() (*Cancellation, error) { return c.inner.Cancel(ctx, channelNo) }, nil)
 }
 
-func (c *observedChannel) Close(ctx context.Context, req alipay.CloseRequest) (*alipay.CloseResponse, error) {
-	return observe(c, alipay.MethodClose, func() (*alipay.CloseResponse, error) { return c.inner.Close(ctx, req) }, nil)
+func (c *observedChannel) Close(ctx context.Context, channelNo string) error {
+	_, err := observe(c, OpClose, func() (*struct{}, error) { return &struct{}{}, c.inner.Close(ctx, channelNo) }, nil)
+	return err
 }
 
-func (c *observedChannel) Refund(ctx context.Context, req alipay.RefundRequest) (*alipay.RefundResponse, error) {
-	return observe(c, alipay.MethodRefund, func() (*alipay.RefundResponse, error) { return c.inner.Refund(ctx, req) }, nil)
+func (c *observedChannel) Refund(ctx context.Context, req RefundRequest) (*RefundResult, error) {
+	return observe(c, OpRefund, func() (*RefundResult, error) { return c.inner.Refund(ctx, req) }, nil)
 }
 
-func (c *observedChannel) RefundQuery(ctx context.Context, req alipay.RefundQueryRequest) (*alipay.RefundQueryResponse, error) {
-	return observe(c, alipay.MethodRefundQuery, func() (*alipay.RefundQueryResponse, error) { return c.inner.RefundQuery(ctx, req) }, nil)
+func (c *observedChannel) RefundQuery(ctx context.Context, ref RefundRef) (*RefundResult, error) {
+	return observe(c, OpRefundQuery, func() (*RefundResult, error) { return c.inner.RefundQuery(ctx, ref) }, nil)
 }
 
 // ParseNotification is local work: not a call, not reported.
-func (c *observedChannel) ParseNotification(form url.Values) (*alipay.Notification, error) {
-	return c.inner.ParseNotification(form)
+func (c *observedChannel) ParseNotification(in NotificationInput) (*Notification, error) {
+	return c.inner.ParseNotification(in)
 }
 
 // BreakerStates maps a ResilientChannel's State to the number

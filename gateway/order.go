@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/paygate/paygate"
-	"github.com/paygate/paygate/alipay"
 )
 
 // CreateOrder records the order pending (durably, before the channel hears
@@ -128,25 +127,14 @@ func (s *Service) view(o *paygate.Order) paygate.OrderView {
 	return v
 }
 
-// expressMinutes writes a timeout as Alipay's timeout_express, in whole
-// minutes (at least 1).
-func expressMinutes(d time.Duration) string {
-	m := int64(d / time.Minute)
-	if m < 1 {
-		m = 1
-	}
-	return strconv.FormatInt(m, 10) + "m"
-}
-
 // precreate asks for the QR code. A refusal closes the order (no trade can
 // exist); an unclear answer leaves it pending for a later repeat or query.
 func (s *Service) precreate(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
 	cctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	express := expressMinutes(o.ExpiresAt.Sub(s.now()))
-	resp, err := s.ch(o).Precreate(cctx, alipay.PrecreateRequest{
-		OutTradeNo: o.ChannelNo, TotalAmount: o.TotalAmount, Subject: o.Subject,
-		TimeoutExpress: express, QRCodeTimeoutExpress: express, NotifyURL: s.cfg.NotifyURL,
+	resp, err := s.ch(o).Precreate(cctx, PrecreateRequest{
+		ChannelNo: o.ChannelNo, Amount: o.TotalAmount, Subject: o.Subject,
+		ExpiresAt: o.ExpiresAt, TimeLeft: o.ExpiresAt.Sub(s.now()),
 	})
 	if errors.Is(err, ErrNotSent) {
 		// The circuit is open and nothing reached Alipay: the order stays
@@ -154,8 +142,8 @@ func (s *Service) precreate(ctx context.Context, o *paygate.Order) (*paygate.Ord
 		// request precreates it once the channel is back (see existing).
 		return nil, err
 	}
-	switch alipay.OutcomeOf(err) {
-	case alipay.OutcomeSuccess:
+	switch OutcomeOf(err) {
+	case OutcomeSuccess:
 		return s.update(ctx, o.ID, func(_ paygate.StoreTx, o *paygate.Order) error {
 			if o.QRCode == resp.QRCode {
 				return errNoChange
@@ -163,7 +151,7 @@ func (s *Service) precreate(ctx context.Context, o *paygate.Order) (*paygate.Ord
 			o.QRCode, o.UpdatedAt = resp.QRCode, s.now()
 			return nil
 		})
-	case alipay.OutcomeFailed, alipay.OutcomeConfig:
+	case OutcomeFailed, OutcomeConfig:
 		s.log.WarnContext(ctx, "precreate refused", "out_trade_no", o.OutTradeNo, "err", err)
 		if _, cerr := s.markClosed(ctx, o.ID, ""); cerr != nil {
 			return nil, cerr
@@ -202,25 +190,21 @@ func (s *Service) GetOrder(ctx context.Context, m *paygate.Merchant, outTradeNo 
 func (s *Service) settleByQuery(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
 	cctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	resp, err := s.ch(o).Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
+	resp, err := s.ch(o).Query(cctx, o.ChannelNo)
 	switch {
 	case err == nil && resp.Paid():
-		return s.markPaid(ctx, o.ID, paidFromQuery(resp))
-	case err == nil && resp.TradeStatus == alipay.TradeClosed:
+		return s.markPaid(ctx, o.ID, paidFrom(resp))
+	case err == nil && resp.State == TradeClosed:
 		return s.markClosed(ctx, o.ID, resp.TradeNo)
-	case err == nil, alipay.IsSubCode(err, alipay.SubTradeNotExist):
+	case err == nil, HasReason(err, ReasonTradeNotExist):
 		return o, nil // waiting for the buyer, or not scanned yet
 	default:
 		return o, err
 	}
 }
 
-func paidFromQuery(r *alipay.QueryResponse) paidInfo {
-	p := paidInfo{TradeNo: r.TradeNo, BuyerID: r.BuyerUserID, Amount: r.TotalAmount}
-	if t, err := alipay.ParseTime(r.SendPayDate); err == nil {
-		p.PaidAt = t
-	}
-	return p
+func paidFrom(t *Trade) paidInfo {
+	return paidInfo{TradeNo: t.TradeNo, BuyerID: t.BuyerID, Amount: t.Amount, PaidAt: t.PaidAt}
 }
 
 // ListOrders pages the merchant's orders.

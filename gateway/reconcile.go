@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/paygate/paygate"
-	"github.com/paygate/paygate/alipay"
 )
 
 // Repair is what a reconciliation repair did: the order's state before and
@@ -38,25 +37,27 @@ func (s *Service) RepairPayment(ctx context.Context, orderID int64) (Repair, err
 		rep.Answer = "a barcode payment still being decided: left to its loop"
 		return rep, nil
 	case !o.CancelRequestedAt.IsZero():
-		rep.Answer = "a cancel was requested: compensation repeats it until Alipay confirms"
+		rep.Answer = "a cancel was requested: compensation repeats it until the channel confirms"
 		return rep, nil
 	}
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.ch(o).Query(cctx, alipay.TradeRef{OutTradeNo: o.ChannelNo})
+	ch := s.ch(o)
+	resp, err := ch.Query(cctx, o.ChannelNo)
 	cancel()
+	who := channelTitle(ch.inner.Name()) + "'s query: "
 	var after *paygate.Order
 	switch {
 	case err == nil && resp.Paid():
-		rep.Answer = "Alipay's query: " + resp.TradeStatus
-		after, err = s.markPaid(ctx, o.ID, paidFromQuery(resp))
-	case err == nil && resp.TradeStatus == alipay.TradeClosed:
-		rep.Answer = "Alipay's query: " + resp.TradeStatus
+		rep.Answer = who + resp.Status
+		after, err = s.markPaid(ctx, o.ID, paidFrom(resp))
+	case err == nil && resp.State == TradeClosed:
+		rep.Answer = who + resp.Status
 		after, err = s.markClosed(ctx, o.ID, resp.TradeNo)
 	case err == nil:
-		rep.Answer = "Alipay's query: " + resp.TradeStatus + " (not final)"
+		rep.Answer = who + resp.Status + " (not final)"
 		return rep, nil
-	case alipay.IsSubCode(err, alipay.SubTradeNotExist):
-		rep.Answer = "Alipay's query: the trade does not exist"
+	case HasReason(err, ReasonTradeNotExist):
+		rep.Answer = who + "the trade does not exist"
 		return rep, nil
 	default:
 		return rep, fmt.Errorf("query order %s at the channel: %w", o.OutTradeNo, err)

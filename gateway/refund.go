@@ -2,11 +2,11 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/paygate/paygate"
-	"github.com/paygate/paygate/alipay"
 )
 
 // Refund refunds part or all of a paid order. The refund is recorded pending
@@ -98,17 +98,17 @@ func refundable(ctx context.Context, tx paygate.StoreTx, o *paygate.Order, amoun
 func (s *Service) sendRefund(ctx context.Context, o *paygate.Order, r *paygate.Refund) (*paygate.Refund, error) {
 	ctx = context.WithoutCancel(ctx) // once sent, see the answer through
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.ch(o).Refund(cctx, alipay.RefundRequest{
-		OutTradeNo: o.ChannelNo, RefundAmount: r.Amount, OutRequestNo: r.OutRequestNo, RefundReason: r.Reason,
+	resp, err := s.ch(o).Refund(cctx, RefundRequest{
+		ChannelNo: o.ChannelNo, Amount: r.Amount, Total: o.TotalAmount, OutRequestNo: r.OutRequestNo, Reason: r.Reason,
 	})
 	cancel()
-	switch alipay.OutcomeOf(err) {
-	case alipay.OutcomeSuccess:
-		if resp.FundChange == "Y" {
+	switch OutcomeOf(err) {
+	case OutcomeSuccess:
+		if resp.Done {
 			return s.refundSucceeded(ctx, o.ID, r.OutRequestNo)
 		}
 		return s.resolveRefund(ctx, o, r)
-	case alipay.OutcomeFailed, alipay.OutcomeConfig:
+	case OutcomeFailed, OutcomeConfig:
 		s.log.WarnContext(ctx, "refund refused", "out_trade_no", o.OutTradeNo, "out_request_no", r.OutRequestNo, "err", err)
 		if _, ferr := s.refundFailed(ctx, o.ID, r.OutRequestNo, err); ferr != nil {
 			return nil, ferr
@@ -123,11 +123,11 @@ func (s *Service) sendRefund(ctx context.Context, o *paygate.Order, r *paygate.R
 // resolveRefund asks the refund query; only REFUND_SUCCESS settles it.
 func (s *Service) resolveRefund(ctx context.Context, o *paygate.Order, r *paygate.Refund) (*paygate.Refund, error) {
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.ch(o).RefundQuery(cctx, alipay.RefundQueryRequest{OutTradeNo: o.ChannelNo, OutRequestNo: r.OutRequestNo})
+	resp, err := s.ch(o).RefundQuery(cctx, RefundRef{ChannelNo: o.ChannelNo, OutRequestNo: r.OutRequestNo})
 	cancel()
-	if err == nil && resp.Refunded() {
-		if resp.RefundAmount != 0 && resp.RefundAmount != r.Amount {
-			return nil, fmt.Errorf("channel reports refund %s of %s, recorded %s: not applied", r.OutRequestNo, resp.RefundAmount, r.Amount)
+	if err == nil && resp.Done {
+		if resp.Amount != 0 && resp.Amount != r.Amount {
+			return nil, fmt.Errorf("channel reports refund %s of %s, recorded %s: not applied", r.OutRequestNo, resp.Amount, r.Amount)
 		}
 		return s.refundSucceeded(ctx, o.ID, r.OutRequestNo)
 	}
@@ -207,8 +207,9 @@ func (s *Service) refundFailed(ctx context.Context, orderID int64, outRequestNo 
 }
 
 func failReason(err error) string {
-	if e, ok := err.(*alipay.Error); ok && e.SubCode != "" {
-		return e.SubCode + ": " + e.SubMsg
+	var e *ChannelError
+	if errors.As(err, &e) && e.Code != "" {
+		return refusalCode(e.Code) + ": " + e.Message
 	}
 	return err.Error()
 }

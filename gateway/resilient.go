@@ -6,17 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/paygate/paygate"
-	"github.com/paygate/paygate/alipay"
 )
 
 // ErrNotSent is in the chain of an error returned for a call that never left
-// this process: nothing reached Alipay, so nothing can have happened there.
+// this process: nothing reached the channel, so nothing can have happened there.
 // The use cases may then treat a brand-new order as never offered.
 var ErrNotSent = errors.New("gateway: the call was not sent to the channel")
 
@@ -60,15 +58,15 @@ type ResilientConfig struct {
 // and retries where repeating a call is safe (§3 of the protocol notes).
 //
 // While the circuit is open, Precreate and Pay, which start new business,
-// fail at once without calling Alipay, with a paygate CHANNEL_UNAVAILABLE
+// fail at once without calling the channel, with a paygate CHANNEL_UNAVAILABLE
 // error that also wraps ErrNotSent. Query, Cancel, Close, Refund and
 // RefundQuery settle business already started and are always sent: a
-// settled payment is worth more than a spared Alipay.
+// settled payment is worth more than a spared channel.
 //
 // Query, Close, Refund (same out_request_no), RefundQuery and Precreate
 // (same out_trade_no) are retried on channel failures; Cancel only when no
 // answer was read at all, since the use case already repeats a cancel that
-// Alipay answers with retry_flag=Y; Pay never (it is queried instead).
+// the channel asks for again (retry_flag=Y); Pay never (it is queried instead).
 // Business answers, config errors and a cancelled context are returned as
 // they are, and nothing is repeated once ctx is done. Every attempt counts
 // towards the breaker on its own.
@@ -84,7 +82,7 @@ var _ Channel = (*ResilientChannel)(nil)
 // NewResilientChannel wraps inner; see ResilientChannel.
 func NewResilientChannel(inner Channel, cfg ResilientConfig) *ResilientChannel {
 	if cfg.Name == "" {
-		cfg.Name = inner.AppID()
+		cfg.Name = inner.Account()
 	}
 	if cfg.BreakerFailures <= 0 {
 		cfg.BreakerFailures = 5
@@ -146,20 +144,20 @@ func (r *ResilientChannel) State() string { return r.cb.State().String() }
 // IsChannelFailure reports whether err shows the channel itself failing, as
 // opposed to answering: no answer in time or at all, an HTTP error, a body
 // that cannot be read or trusted, 20000, ACQ.SYSTEM_ERROR, rate limiting
-// (every alipay.OutcomeUnknown). A business refusal, 10003, a config error,
+// (every OutcomeUnknown). A business refusal, 10003, a config error,
 // a cancelled caller context and a call never sent are not.
 func IsChannelFailure(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrNotSent) {
 		return false
 	}
-	return alipay.OutcomeOf(err) == alipay.OutcomeUnknown
+	return OutcomeOf(err) == OutcomeUnknown
 }
 
-// noAnswer reports whether err is a channel failure in which no Alipay
+// noAnswer reports whether err is a channel failure in which no
 // result was read at all (transport, timeout, HTTP status, unreadable body).
 func noAnswer(err error) bool {
-	var e *alipay.Error
-	return IsChannelFailure(err) && (!errors.As(err, &e) || e.Code == "")
+	var e *ChannelError
+	return IsChannelFailure(err) && (!errors.As(err, &e) || !e.Answered)
 }
 
 // call describes one channel method to do.
@@ -171,7 +169,7 @@ type call struct {
 }
 
 // do runs fn through the breaker, repeating it as c allows. The response
-// is never nil, as with *alipay.Client.
+// is never nil, as with every Channel.
 func do[T any](ctx context.Context, r *ResilientChannel, c call, fn func(context.Context) (*T, error)) (*T, error) {
 	var resp *T
 	var err error
@@ -212,7 +210,7 @@ func do[T any](ctx context.Context, r *ResilientChannel, c call, fn func(context
 }
 
 // verdict is what an attempt tells the breaker. spent: ctx was already done
-// before the attempt, so its failure says nothing about Alipay.
+// before the attempt, so its failure says nothing about the channel.
 func verdict(err error, spent bool) error {
 	switch {
 	case spent || errors.Is(err, context.Canceled):
@@ -233,61 +231,65 @@ func (r *ResilientChannel) backoff(attempt int) time.Duration {
 	return min(d, r.cfg.RetryMax)
 }
 
-// AppID is the inner channel's app id.
-func (r *ResilientChannel) AppID() string { return r.inner.AppID() }
+// Name is the inner channel's name.
+func (r *ResilientChannel) Name() string { return r.inner.Name() }
+
+// Account is the inner channel's account.
+func (r *ResilientChannel) Account() string { return r.inner.Account() }
+
+// Method is the inner channel's name of op.
+func (r *ResilientChannel) Method(op Op) string { return r.inner.Method(op) }
 
 // Precreate is refused while open and retried on channel failures: the same
 // out_trade_no and parameters give the same code.
-func (r *ResilientChannel) Precreate(ctx context.Context, req alipay.PrecreateRequest) (*alipay.PrecreateResponse, error) {
-	c := call{method: alipay.MethodPrecreate, starts: true, retry: IsChannelFailure, ref: req.OutTradeNo}
-	return do(ctx, r, c, func(ctx context.Context) (*alipay.PrecreateResponse, error) { return r.inner.Precreate(ctx, req) })
+func (r *ResilientChannel) Precreate(ctx context.Context, req PrecreateRequest) (*Precreated, error) {
+	c := call{method: r.Method(OpPrecreate), starts: true, retry: IsChannelFailure, ref: req.ChannelNo}
+	return do(ctx, r, c, func(ctx context.Context) (*Precreated, error) { return r.inner.Precreate(ctx, req) })
 }
 
 // Pay is refused while open and never retried: a pay whose outcome is
 // unknown may have charged the buyer and is queried by the use case.
-func (r *ResilientChannel) Pay(ctx context.Context, req alipay.PayRequest) (*alipay.PayResponse, error) {
-	c := call{method: alipay.MethodPay, starts: true, ref: req.OutTradeNo}
-	return do(ctx, r, c, func(ctx context.Context) (*alipay.PayResponse, error) { return r.inner.Pay(ctx, req) })
+func (r *ResilientChannel) Pay(ctx context.Context, req PayRequest) (*Trade, error) {
+	c := call{method: r.Method(OpPay), starts: true, ref: req.ChannelNo}
+	return do(ctx, r, c, func(ctx context.Context) (*Trade, error) { return r.inner.Pay(ctx, req) })
 }
 
 // Query is always sent and retried on channel failures.
-func (r *ResilientChannel) Query(ctx context.Context, ref alipay.TradeRef) (*alipay.QueryResponse, error) {
-	c := call{method: alipay.MethodQuery, retry: IsChannelFailure, ref: ref.OutTradeNo}
-	return do(ctx, r, c, func(ctx context.Context) (*alipay.QueryResponse, error) { return r.inner.Query(ctx, ref) })
+func (r *ResilientChannel) Query(ctx context.Context, channelNo string) (*Trade, error) {
+	c := call{method: r.Method(OpQuery), retry: IsChannelFailure, ref: channelNo}
+	return do(ctx, r, c, func(ctx context.Context) (*Trade, error) { return r.inner.Query(ctx, channelNo) })
 }
 
 // Cancel is always sent and retried only when no answer was read: an
-// answer with retry_flag=Y is the use case's to repeat.
-func (r *ResilientChannel) Cancel(ctx context.Context, ref alipay.TradeRef) (*alipay.CancelResponse, error) {
-	c := call{method: alipay.MethodCancel, retry: noAnswer, ref: ref.OutTradeNo}
-	return do(ctx, r, c, func(ctx context.Context) (*alipay.CancelResponse, error) { return r.inner.Cancel(ctx, ref) })
+// answer asking for a repeat (retry_flag=Y) is the use case's to repeat.
+func (r *ResilientChannel) Cancel(ctx context.Context, channelNo string) (*Cancellation, error) {
+	c := call{method: r.Method(OpCancel), retry: noAnswer, ref: channelNo}
+	return do(ctx, r, c, func(ctx context.Context) (*Cancellation, error) { return r.inner.Cancel(ctx, channelNo) })
 }
 
 // Close is always sent and retried on channel failures.
-func (r *ResilientChannel) Close(ctx context.Context, req alipay.CloseRequest) (*alipay.CloseResponse, error) {
-	c := call{method: alipay.MethodClose, retry: IsChannelFailure, ref: req.OutTradeNo}
-	return do(ctx, r, c, func(ctx context.Context) (*alipay.CloseResponse, error) { return r.inner.Close(ctx, req) })
+func (r *ResilientChannel) Close(ctx context.Context, channelNo string) error {
+	c := call{method: r.Method(OpClose), retry: IsChannelFailure, ref: channelNo}
+	_, err := do(ctx, r, c, func(ctx context.Context) (*struct{}, error) { return &struct{}{}, r.inner.Close(ctx, channelNo) })
+	return err
 }
 
 // Refund is always sent and retried on channel failures with the same
-// out_request_no, which Alipay refunds at most once (without one, Alipay
-// takes the out_trade_no as the request number, as safe to repeat).
-func (r *ResilientChannel) Refund(ctx context.Context, req alipay.RefundRequest) (*alipay.RefundResponse, error) {
-	c := call{method: alipay.MethodRefund, retry: IsChannelFailure, ref: req.OutTradeNo}
-	return do(ctx, r, c, func(ctx context.Context) (*alipay.RefundResponse, error) { return r.inner.Refund(ctx, req) })
+// request number, which the channel refunds at most once.
+func (r *ResilientChannel) Refund(ctx context.Context, req RefundRequest) (*RefundResult, error) {
+	c := call{method: r.Method(OpRefund), retry: IsChannelFailure, ref: req.ChannelNo}
+	return do(ctx, r, c, func(ctx context.Context) (*RefundResult, error) { return r.inner.Refund(ctx, req) })
 }
 
 // RefundQuery is always sent and retried on channel failures.
-func (r *ResilientChannel) RefundQuery(ctx context.Context, req alipay.RefundQueryRequest) (*alipay.RefundQueryResponse, error) {
-	c := call{method: alipay.MethodRefundQuery, retry: IsChannelFailure, ref: req.OutTradeNo}
-	return do(ctx, r, c, func(ctx context.Context) (*alipay.RefundQueryResponse, error) {
-		return r.inner.RefundQuery(ctx, req)
-	})
+func (r *ResilientChannel) RefundQuery(ctx context.Context, ref RefundRef) (*RefundResult, error) {
+	c := call{method: r.Method(OpRefundQuery), retry: IsChannelFailure, ref: ref.ChannelNo}
+	return do(ctx, r, c, func(ctx context.Context) (*RefundResult, error) { return r.inner.RefundQuery(ctx, ref) })
 }
 
 // ParseNotification is local work: no breaker, no retry.
-func (r *ResilientChannel) ParseNotification(form url.Values) (*alipay.Notification, error) {
-	return r.inner.ParseNotification(form)
+func (r *ResilientChannel) ParseNotification(in NotificationInput) (*Notification, error) {
+	return r.inner.ParseNotification(in)
 }
 
 // closeNotSent closes a barcode order whose pay was never sent (the circuit

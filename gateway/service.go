@@ -1,7 +1,8 @@
 // Package gateway holds paygate's use cases: creating orders and taking them
 // to the channel, the barcode wait-poll-cancel loop, closing, refunding, and
 // applying what the channel reports. It implements paygate.OrderService on a
-// paygate.Store and an Alipay channel.
+// paygate.Store and one or more payment channels (Channel: Alipay, WeChat
+// Pay), which it speaks to only through that neutral interface.
 package gateway
 
 import (
@@ -9,38 +10,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
+	"strings"
 	"time"
 
 	"github.com/paygate/paygate"
-	"github.com/paygate/paygate/alipay"
 )
-
-// Channel is the part of the Alipay client the use cases need; *alipay.Client
-// implements it.
-type Channel interface {
-	AppID() string
-	Precreate(ctx context.Context, req alipay.PrecreateRequest) (*alipay.PrecreateResponse, error)
-	Pay(ctx context.Context, req alipay.PayRequest) (*alipay.PayResponse, error)
-	Query(ctx context.Context, ref alipay.TradeRef) (*alipay.QueryResponse, error)
-	Cancel(ctx context.Context, ref alipay.TradeRef) (*alipay.CancelResponse, error)
-	Close(ctx context.Context, req alipay.CloseRequest) (*alipay.CloseResponse, error)
-	Refund(ctx context.Context, req alipay.RefundRequest) (*alipay.RefundResponse, error)
-	RefundQuery(ctx context.Context, req alipay.RefundQueryRequest) (*alipay.RefundQueryResponse, error)
-	ParseNotification(form url.Values) (*alipay.Notification, error)
-}
 
 // Config wires a Service.
 type Config struct {
-	Store   paygate.Store
-	Channel Channel
-	Logger  *slog.Logger
-	Now     func() time.Time
-	// NotifyURL is where Alipay sends notifications: this gateway's
-	// /notify/alipay as the channel reaches it.
-	NotifyURL string
-	// SellerID, when set, must match every notification's seller_id.
-	SellerID string
+	Store paygate.Store
+	// Channels are the payment channels orders are taken on, at most one
+	// of each name (alipay, wechat); at least one. An order names its
+	// channel; one stored before orders had one is Alipay's.
+	Channels []Channel
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// PublicURL is how buyers reach this gateway (server.public_url): a QR
 	// order's webhooks carry cashier_url = PublicURL + "/pay/" + token.
 	// Empty: no cashier_url.
@@ -85,23 +69,29 @@ type Config struct {
 
 // Service implements paygate.OrderService.
 type Service struct {
-	cfg   Config
-	log   *slog.Logger
-	group *groupCommit // notifications' order updates, committed in groups
+	cfg      Config
+	log      *slog.Logger
+	group    *groupCommit       // notifications' order updates, committed in groups
+	channels map[string]Channel // by Name
 }
 
 var _ paygate.OrderService = (*Service)(nil)
 
 // New checks cfg, fills defaults and returns a Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Channel == nil {
-		return nil, errors.New("gateway: store and channel are required")
+	if cfg.Store == nil || len(cfg.Channels) == 0 {
+		return nil, errors.New("gateway: a store and at least one channel are required")
 	}
-	if cfg.NotifyURL == "" {
-		return nil, errors.New("gateway: notify URL is required")
-	}
-	if err := alipay.CheckNotifyURL(cfg.NotifyURL); err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+	channels := make(map[string]Channel, len(cfg.Channels))
+	for _, ch := range cfg.Channels {
+		name := ch.Name()
+		if name != string(paygate.ChannelAlipay) && name != string(paygate.ChannelWechat) {
+			return nil, fmt.Errorf("gateway: channel %q is not alipay or wechat", name)
+		}
+		if channels[name] != nil {
+			return nil, fmt.Errorf("gateway: channel %s is configured twice", name)
+		}
+		channels[name] = ch
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -129,7 +119,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleep
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, group: &groupCommit{store: cfg.Store}}, nil
+	return &Service{cfg: cfg, log: cfg.Logger, group: &groupCommit{store: cfg.Store}, channels: channels}, nil
 }
 
 func setDefault(d *time.Duration, v time.Duration) {
@@ -157,11 +147,11 @@ func (s *Service) callCtx(ctx context.Context) (context.Context, context.CancelF
 }
 
 // channelError turns a channel failure into the domain error the merchant
-// sees: a business refusal names Alipay's sub_code; anything else is 502.
+// sees: a business refusal names the channel's code; anything else is 502.
 func channelError(what string, err error) error {
-	var e *alipay.Error
-	if errors.As(err, &e) && e.Outcome == alipay.OutcomeFailed {
-		return paygate.Errorf(paygate.EPaymentFailed, "%s: the channel refused: %s (%s)", what, e.SubMsg, e.SubCode)
+	var e *ChannelError
+	if errors.As(err, &e) && e.Outcome == OutcomeFailed {
+		return paygate.Errorf(paygate.EPaymentFailed, "%s: the channel refused: %s (%s)", what, e.Message, refusalCode(e.Code))
 	}
 	return paygate.Errorf(paygate.EChannel, "%s: the channel did not answer clearly; the outcome will be settled by query", what)
 }
@@ -172,4 +162,26 @@ func (s *Service) enqueue(ctx context.Context, tx paygate.StoreTx, job paygate.J
 		return nil
 	}
 	return s.cfg.Jobs.Enqueue(ctx, tx, job)
+}
+
+// refusalCode is the most specific part of a timeline code: Alipay's
+// sub_code of "40004/ACQ.X", or the code itself.
+func refusalCode(code string) string {
+	if i := strings.LastIndexByte(code, '/'); i >= 0 {
+		return code[i+1:]
+	}
+	return code
+}
+
+// Channel returns the configured channel of that name, or nil.
+func (s *Service) Channel(name string) Channel { return s.channels[name] }
+
+// channelOf is the channel an order is taken on: its own, Alipay for an
+// order stored before orders named one. nil when that channel is not
+// configured on this node.
+func (s *Service) channelOf(name paygate.Channel) Channel {
+	if name == "" {
+		name = paygate.ChannelAlipay
+	}
+	return s.channels[string(name)]
 }

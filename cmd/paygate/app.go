@@ -343,7 +343,18 @@ func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *sl
 	if err != nil {
 		return nil, nil, err
 	}
-	channel := gateway.NewResilientChannel(client, gateway.ResilientConfig{
+	notifyURL := cfg.Alipay.NotifyURL
+	if notifyURL == "" {
+		if cfg.Server.PublicURL == "" {
+			return nil, nil, errors.New("config: server.public_url (or alipay.notify_url) is required: it is where Alipay sends notifications")
+		}
+		notifyURL = strings.TrimRight(cfg.Server.PublicURL, "/") + "/notify/alipay"
+	}
+	alipayCh, err := gateway.NewAlipayChannel(client, gateway.AlipayConfig{NotifyURL: notifyURL, SellerID: cfg.Alipay.SellerID})
+	if err != nil {
+		return nil, nil, err
+	}
+	channel := gateway.NewResilientChannel(alipayCh, gateway.ResilientConfig{
 		Name: cfg.Alipay.AppID, Logger: logger,
 		BreakerFailures: cfg.Channel.BreakerFailures, BreakerOpen: cfg.Channel.BreakerOpen,
 		RetryAttempts: cfg.Channel.RetryAttempts, RetryBase: cfg.Channel.RetryBase, RetryMax: cfg.Channel.RetryMax,
@@ -353,15 +364,8 @@ func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *sl
 		m.watchBreaker(cfg.Alipay.AppID, channel.State)
 		ch = gateway.ObserveChannel(channel, m)
 	}
-	notifyURL := cfg.Alipay.NotifyURL
-	if notifyURL == "" {
-		if cfg.Server.PublicURL == "" {
-			return nil, nil, errors.New("config: server.public_url (or alipay.notify_url) is required: it is where Alipay sends notifications")
-		}
-		notifyURL = strings.TrimRight(cfg.Server.PublicURL, "/") + "/notify/alipay"
-	}
 	svc, err := gateway.New(gateway.Config{
-		Store: st, Channel: ch, Logger: logger, NotifyURL: notifyURL, SellerID: cfg.Alipay.SellerID, PublicURL: cfg.Server.PublicURL,
+		Store: st, Channels: []gateway.Channel{ch}, Logger: logger, PublicURL: cfg.Server.PublicURL,
 		DefaultTimeout: cfg.Orders.DefaultTimeout, CallTimeout: cfg.Alipay.CallTimeout,
 		PollInterval: cfg.Barcode.PollInterval, PollTimeout: cfg.Barcode.PollTimeout,
 		Jobs: queue, CompensateAfter: cfg.Jobs.CompensateAfter, CompensateInterval: cfg.Jobs.CompensateInterval,
