@@ -92,7 +92,7 @@ func TestHealthPage(t *testing.T) {
 		// calls to an Alipay that is not there.
 		p.paid(t, "T_HEALTH", 100)
 		for range 2 {
-			p.breaker.Query(ctx, alipay.TradeRef{OutTradeNo: "nowhere"})
+			p.breaker.Query(ctx, "nowhere")
 		}
 		pg = b.get("/dashboard/health")
 		if !strings.Contains(pg.body, `id="hook-backlog">1<`) || !strings.Contains(pg.body, "status-breaker-open") {

@@ -119,7 +119,11 @@ func setupPages(t *testing.T, st paygate.Store) *pagesEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.breaker = gateway.NewResilientChannel(ch, gateway.ResilientConfig{BreakerFailures: 2, BreakerOpen: time.Hour, RetryAttempts: 1})
+	gch, err := gateway.NewAlipayChannel(ch, gateway.AlipayConfig{NotifyURL: "http://127.0.0.1:9/notify/alipay"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.breaker = gateway.NewResilientChannel(gch, gateway.ResilientConfig{BreakerFailures: 2, BreakerOpen: time.Hour, RetryAttempts: 1})
 
 	p.events = &jobs.EventService{Store: st, Queue: p.queue}
 	logger := slog.New(slog.NewJSONHandler(p.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -129,7 +133,7 @@ func setupPages(t *testing.T, st paygate.Store) *pagesEnv {
 		cfg.Merchants = &gateway.Merchants{Store: st, Jobs: p.queue}
 		cfg.Health = console.Health{
 			Checks:   []console.HealthCheck{{Name: "database", Check: st.Ping}},
-			Breakers: []console.Breaker{{Name: p.breaker.AppID(), State: p.breaker.State}},
+			Breakers: []console.Breaker{{Name: p.breaker.Account(), State: p.breaker.State}},
 			Queue: func(ctx context.Context) ([]console.QueueDepth, error) {
 				kinds, err := depth(ctx)
 				var out []console.QueueDepth

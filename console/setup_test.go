@@ -110,7 +110,11 @@ func setup(t *testing.T, st paygate.Store, edit func(*console.Config)) *env {
 		w.Write([]byte(alipay.NotifyAck))
 	}))
 	t.Cleanup(notify.Close)
-	e.svc, err = gateway.New(gateway.Config{Store: st, Channel: ch, NotifyURL: notify.URL + "/notify/alipay", CallTimeout: 5 * time.Second})
+	gch, err := gateway.NewAlipayChannel(ch, gateway.AlipayConfig{NotifyURL: notify.URL + "/notify/alipay"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc, err = gateway.New(gateway.Config{Store: st, Channels: []gateway.Channel{gch}, CallTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

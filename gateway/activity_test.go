@@ -90,11 +90,11 @@ func TestActivityQROrder(t *testing.T) {
 			got = got[:len(got)-1]
 		}
 		wantSummary(t, got,
-			"channel_call alipay.trade.precreate success 10000",
+			"channel_call alipay.trade.precreate success ",
 			"notification TRADE_SUCCESS applied ",
 			"notification TRADE_SUCCESS duplicate ",
 			"notification TRADE_SUCCESS rejected ",
-			"channel_call alipay.trade.refund success 10000",
+			"channel_call alipay.trade.refund success ",
 		)
 		for _, a := range got {
 			if a.OrderID != o.ID || a.At.IsZero() || a.ID == 0 {
@@ -149,9 +149,9 @@ func TestActivityBarcode(t *testing.T) {
 		if len(got) < 3 {
 			t.Fatalf("channel calls of a confirmed barcode payment: %v", summary(got))
 		}
-		wantSummary(t, got[:1], "channel_call alipay.trade.pay paying 10003")
+		wantSummary(t, got[:1], "channel_call alipay.trade.pay paying ")
 		last := got[len(got)-1]
-		wantSummary(t, []*paygate.OrderActivity{last}, "channel_call alipay.trade.query success 10000")
+		wantSummary(t, []*paygate.OrderActivity{last}, "channel_call alipay.trade.query success ")
 		if last.Detail != alipay.TradeSuccess {
 			t.Errorf("last query's detail = %q; want the trade status it found", last.Detail)
 		}

@@ -71,8 +71,9 @@ var alipayMethods = map[Op]string{
 // Method is the OpenAPI method of op.
 func (c *AlipayChannel) Method(op Op) string { return alipayMethods[op] }
 
-// alipayError is err in the channel's neutral terms; nil stays nil.
-func alipayError(err error) error {
+// AlipayError is an error of the Alipay client in the channel's neutral
+// terms (a *ChannelError wrapping it); nil stays nil.
+func AlipayError(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -128,7 +129,7 @@ func (c *AlipayChannel) Precreate(ctx context.Context, req PrecreateRequest) (*P
 		OutTradeNo: req.ChannelNo, TotalAmount: req.Amount, Subject: req.Subject,
 		TimeoutExpress: express, QRCodeTimeoutExpress: express, NotifyURL: c.notifyURL,
 	})
-	return &Precreated{QRCode: resp.QRCode}, alipayError(err)
+	return &Precreated{QRCode: resp.QRCode}, AlipayError(err)
 }
 
 // Pay calls alipay.trade.pay; 10003 (the buyer confirms) is a waiting trade.
@@ -146,7 +147,7 @@ func (c *AlipayChannel) Pay(ctx context.Context, req PayRequest) (*Trade, error)
 	if p, perr := alipay.ParseTime(resp.GmtPayment); perr == nil && t.State == TradePaid {
 		t.PaidAt = p
 	}
-	return t, alipayError(err)
+	return t, AlipayError(err)
 }
 
 // alipayState maps a trade_status.
@@ -173,7 +174,7 @@ func (c *AlipayChannel) Query(ctx context.Context, channelNo string) (*Trade, er
 	if err != nil {
 		*t = Trade{TradeNo: resp.TradeNo}
 	}
-	return t, alipayError(err)
+	return t, AlipayError(err)
 }
 
 // Cancel calls alipay.trade.cancel; a refusal with retry_flag=Y asks for
@@ -181,7 +182,7 @@ func (c *AlipayChannel) Query(ctx context.Context, channelNo string) (*Trade, er
 func (c *AlipayChannel) Cancel(ctx context.Context, channelNo string) (*Cancellation, error) {
 	resp, err := c.api.Cancel(ctx, alipay.TradeRef{OutTradeNo: channelNo})
 	out := &Cancellation{TradeNo: resp.TradeNo, Refunded: resp.Action == alipay.ActionRefund}
-	err = alipayError(err)
+	err = AlipayError(err)
 	var e *ChannelError
 	if errors.As(err, &e) && resp.Retry() {
 		e.Retry = true
@@ -192,7 +193,7 @@ func (c *AlipayChannel) Cancel(ctx context.Context, channelNo string) (*Cancella
 // Close calls alipay.trade.close.
 func (c *AlipayChannel) Close(ctx context.Context, channelNo string) error {
 	_, err := c.api.Close(ctx, alipay.CloseRequest{OutTradeNo: channelNo})
-	return alipayError(err)
+	return AlipayError(err)
 }
 
 // Refund calls alipay.trade.refund; fund_change=Y means the money moved.
@@ -200,18 +201,18 @@ func (c *AlipayChannel) Refund(ctx context.Context, req RefundRequest) (*RefundR
 	resp, err := c.api.Refund(ctx, alipay.RefundRequest{
 		OutTradeNo: req.ChannelNo, RefundAmount: req.Amount, OutRequestNo: req.OutRequestNo, RefundReason: req.Reason,
 	})
-	out := &RefundResult{Done: err == nil && resp.FundChange == "Y", Status: "fund_change=" + resp.FundChange}
+	out := &RefundResult{Done: err == nil && resp.FundChange == "Y", Status: "fund_change " + resp.FundChange}
 	if out.Done {
 		out.Amount = req.Amount
 	}
-	return out, alipayError(err)
+	return out, AlipayError(err)
 }
 
 // RefundQuery calls alipay.trade.fastpay.refund.query.
 func (c *AlipayChannel) RefundQuery(ctx context.Context, ref RefundRef) (*RefundResult, error) {
 	resp, err := c.api.RefundQuery(ctx, alipay.RefundQueryRequest{OutTradeNo: ref.ChannelNo, OutRequestNo: ref.OutRequestNo})
 	if err != nil {
-		return &RefundResult{}, alipayError(err)
+		return &RefundResult{}, AlipayError(err)
 	}
 	return &RefundResult{Done: resp.Refunded(), Amount: resp.RefundAmount, Status: resp.RefundStatus}, nil
 }

@@ -61,8 +61,8 @@ type cancelHook struct {
 	after func(err error)
 }
 
-func (c cancelHook) Cancel(ctx context.Context, ref alipay.TradeRef) (*alipay.CancelResponse, error) {
-	resp, err := c.Channel.Cancel(ctx, ref)
+func (c cancelHook) Cancel(ctx context.Context, channelNo string) (*gateway.Cancellation, error) {
+	resp, err := c.Channel.Cancel(ctx, channelNo)
 	c.after(err)
 	return resp, err
 }
@@ -95,13 +95,13 @@ func TestCancelRefundUnrecorded(t *testing.T) {
 				g.CallTimeout = 500 * time.Millisecond
 				clock.option(g)
 				var fired atomic.Bool
-				g.Channel = wrapChannel{fn: func(ch gateway.Channel) gateway.Channel {
+				g.Channels = []gateway.Channel{wrapChannel{fn: func(ch gateway.Channel) gateway.Channel {
 					return cancelHook{Channel: ch, after: func(err error) {
 						if err == nil && fired.CompareAndSwap(false, true) {
 							st.down.Store(true) // the first cancel's answer cannot be recorded
 						}
 					}}
-				}}
+				}}}
 			})
 		o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "BR", TotalAmount: 53464, Mode: paygate.ModeBarcode, AuthCode: "291234567890123456"})
 		if err == nil {

@@ -20,13 +20,13 @@ func TestCallOutcome(t *testing.T) {
 		want string
 	}{
 		{"nil", nil, gateway.CallSuccess},
-		{"business refusal", &alipay.Error{Outcome: alipay.OutcomeFailed, Code: "40004", SubCode: "ACQ.TRADE_HAS_CLOSE"}, gateway.CallFailed},
-		{"20000", &alipay.Error{Outcome: alipay.OutcomeUnknown, Code: "20000"}, gateway.CallUnknown},
-		{"timeout", &alipay.Error{Outcome: alipay.OutcomeUnknown, Err: fmt.Errorf("no answer: %w", context.DeadlineExceeded)}, gateway.CallUnknown},
-		{"transport", &alipay.Error{Outcome: alipay.OutcomeUnknown, Err: errors.New("connection refused")}, gateway.CallError},
-		{"config", &alipay.Error{Outcome: alipay.OutcomeConfig, Code: "40002"}, gateway.CallError},
+		{"business refusal", gateway.AlipayError(&alipay.Error{Outcome: alipay.OutcomeFailed, Code: "40004", SubCode: "ACQ.TRADE_HAS_CLOSE"}), gateway.CallFailed},
+		{"20000", gateway.AlipayError(&alipay.Error{Outcome: alipay.OutcomeUnknown, Code: "20000"}), gateway.CallUnknown},
+		{"timeout", gateway.AlipayError(&alipay.Error{Outcome: alipay.OutcomeUnknown, Err: fmt.Errorf("no answer: %w", context.DeadlineExceeded)}), gateway.CallUnknown},
+		{"transport", gateway.AlipayError(&alipay.Error{Outcome: alipay.OutcomeUnknown, Err: errors.New("connection refused")}), gateway.CallError},
+		{"config", gateway.AlipayError(&alipay.Error{Outcome: alipay.OutcomeConfig, Code: "40002"}), gateway.CallError},
 		{"breaker open", fmt.Errorf("pay: %w: %w", gateway.ErrNotSent, paygate.Errorf(paygate.EChannelUnavailable, "open")), gateway.CallError},
-		{"wrapped refusal", fmt.Errorf("refund: %w", &alipay.Error{Outcome: alipay.OutcomeFailed, Code: "40004"}), gateway.CallFailed},
+		{"wrapped refusal", fmt.Errorf("refund: %w", gateway.AlipayError(&alipay.Error{Outcome: alipay.OutcomeFailed, Code: "40004"})), gateway.CallFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -250,15 +250,15 @@ func TestNotificationChecks(t *testing.T) {
 			return f
 		}
 		ctx := context.Background()
-		if err := e.svc.HandleNotification(ctx, form("1.01", "2021000000000001")); !errors.Is(err, alipay.ErrNotifyMismatch) {
+		if err := e.svc.HandleNotification(ctx, form("1.01", "2021000000000001")); !errors.Is(err, gateway.ErrNotifyMismatch) {
 			t.Errorf("wrong amount: %v", err)
 		}
-		if err := e.svc.HandleNotification(ctx, form("1.00", "2021000000000999")); !errors.Is(err, alipay.ErrNotifyMismatch) {
+		if err := e.svc.HandleNotification(ctx, form("1.00", "2021000000000999")); !errors.Is(err, gateway.ErrNotifyMismatch) {
 			t.Errorf("wrong app: %v", err)
 		}
 		bad := form("1.00", "2021000000000001")
 		bad["total_amount"] = []string{"0.01"}
-		if err := e.svc.HandleNotification(ctx, bad); !errors.Is(err, alipay.ErrNotifySignature) {
+		if err := e.svc.HandleNotification(ctx, bad); !errors.Is(err, alipay.ErrNotifySignature) || !errors.Is(err, gateway.ErrNotifySignature) {
 			t.Errorf("tampered: %v", err)
 		}
 		if got := e.order(t, "N1").Status; got != paygate.StatusPending {

@@ -46,39 +46,39 @@ func (c *counter) count(method string) int {
 	return c.n[method]
 }
 
-func (c *counter) Precreate(ctx context.Context, req alipay.PrecreateRequest) (*alipay.PrecreateResponse, error) {
-	defer c.add(alipay.MethodPrecreate)
+func (c *counter) Precreate(ctx context.Context, req gateway.PrecreateRequest) (*gateway.Precreated, error) {
+	defer c.add(c.Method(gateway.OpPrecreate))
 	return c.Channel.Precreate(ctx, req)
 }
 
-func (c *counter) Pay(ctx context.Context, req alipay.PayRequest) (*alipay.PayResponse, error) {
-	defer c.add(alipay.MethodPay)
+func (c *counter) Pay(ctx context.Context, req gateway.PayRequest) (*gateway.Trade, error) {
+	defer c.add(c.Method(gateway.OpPay))
 	return c.Channel.Pay(ctx, req)
 }
 
-func (c *counter) Query(ctx context.Context, ref alipay.TradeRef) (*alipay.QueryResponse, error) {
-	defer c.add(alipay.MethodQuery)
-	return c.Channel.Query(ctx, ref)
+func (c *counter) Query(ctx context.Context, channelNo string) (*gateway.Trade, error) {
+	defer c.add(c.Method(gateway.OpQuery))
+	return c.Channel.Query(ctx, channelNo)
 }
 
-func (c *counter) Cancel(ctx context.Context, ref alipay.TradeRef) (*alipay.CancelResponse, error) {
-	defer c.add(alipay.MethodCancel)
-	return c.Channel.Cancel(ctx, ref)
+func (c *counter) Cancel(ctx context.Context, channelNo string) (*gateway.Cancellation, error) {
+	defer c.add(c.Method(gateway.OpCancel))
+	return c.Channel.Cancel(ctx, channelNo)
 }
 
-func (c *counter) Close(ctx context.Context, req alipay.CloseRequest) (*alipay.CloseResponse, error) {
-	defer c.add(alipay.MethodClose)
-	return c.Channel.Close(ctx, req)
+func (c *counter) Close(ctx context.Context, channelNo string) error {
+	defer c.add(c.Method(gateway.OpClose))
+	return c.Channel.Close(ctx, channelNo)
 }
 
-func (c *counter) Refund(ctx context.Context, req alipay.RefundRequest) (*alipay.RefundResponse, error) {
-	defer c.add(alipay.MethodRefund)
+func (c *counter) Refund(ctx context.Context, req gateway.RefundRequest) (*gateway.RefundResult, error) {
+	defer c.add(c.Method(gateway.OpRefund))
 	return c.Channel.Refund(ctx, req)
 }
 
-func (c *counter) RefundQuery(ctx context.Context, req alipay.RefundQueryRequest) (*alipay.RefundQueryResponse, error) {
-	defer c.add(alipay.MethodRefundQuery)
-	return c.Channel.RefundQuery(ctx, req)
+func (c *counter) RefundQuery(ctx context.Context, ref gateway.RefundRef) (*gateway.RefundResult, error) {
+	defer c.add(c.Method(gateway.OpRefundQuery))
+	return c.Channel.RefundQuery(ctx, ref)
 }
 
 // simChannel starts a simulator over HTTP and returns it with a real client.
@@ -113,7 +113,7 @@ func fast(cfg gateway.ResilientConfig) gateway.ResilientConfig {
 func resilient(t *testing.T, faults alipaysim.Faults, cfg gateway.ResilientConfig) (*gateway.ResilientChannel, *counter, *alipaysim.Server) {
 	t.Helper()
 	sim, client := simChannel(t, faults, 0)
-	calls := &counter{Channel: client}
+	calls := &counter{Channel: alipayCh(t, client, "")}
 	return gateway.NewResilientChannel(calls, fast(cfg)), calls, sim
 }
 
@@ -127,9 +127,7 @@ type rEnv struct {
 func setupResilient(t *testing.T, open func(t *testing.T) paygate.Store, faults alipaysim.Faults, cfg gateway.ResilientConfig) *rEnv {
 	t.Helper()
 	sim, client := simChannel(t, faults, 0)
-	calls := &counter{Channel: client}
-	e := &rEnv{env: &env{store: open(t), sim: sim, channel: client}, calls: calls}
-	e.rc = gateway.NewResilientChannel(calls, fast(cfg))
+	e := &rEnv{env: &env{store: open(t), sim: sim, channel: client}}
 	notify := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		form, err := alipay.ReadNotificationForm(r)
 		if err == nil {
@@ -142,8 +140,10 @@ func setupResilient(t *testing.T, open func(t *testing.T) paygate.Store, faults 
 		w.Write([]byte(alipay.NotifyAck))
 	}))
 	t.Cleanup(notify.Close)
+	e.calls = &counter{Channel: alipayCh(t, client, notify.URL+"/notify/alipay")}
+	e.rc = gateway.NewResilientChannel(e.calls, fast(cfg))
 	var err error
-	e.svc, err = gateway.New(gateway.Config{Store: e.store, Channel: e.rc, NotifyURL: notify.URL + "/notify/alipay",
+	e.svc, err = gateway.New(gateway.Config{Store: e.store, Channels: []gateway.Channel{e.rc},
 		PollInterval: 100 * time.Millisecond, PollTimeout: 1500 * time.Millisecond,
 		CancelInterval: 50 * time.Millisecond, CallTimeout: 2 * time.Second})
 	if err != nil {
@@ -168,13 +168,13 @@ func setFaults(t *testing.T, sim *alipaysim.Server, f alipaysim.Faults) {
 func TestIsChannelFailure(t *testing.T) {
 	t.Parallel()
 	unknown := func(code, sub string, cause error) error {
-		return &alipay.Error{Outcome: alipay.OutcomeUnknown, Method: alipay.MethodQuery, Code: code, SubCode: sub, Err: cause}
+		return gateway.AlipayError(&alipay.Error{Outcome: alipay.OutcomeUnknown, Method: alipay.MethodQuery, Code: code, SubCode: sub, Err: cause})
 	}
 	failed := func(sub string) error {
-		return &alipay.Error{Outcome: alipay.OutcomeFailed, Method: alipay.MethodPay, Code: alipay.CodeBusinessFailed, SubCode: sub}
+		return gateway.AlipayError(&alipay.Error{Outcome: alipay.OutcomeFailed, Method: alipay.MethodPay, Code: alipay.CodeBusinessFailed, SubCode: sub})
 	}
 	config := func(code string) error {
-		return &alipay.Error{Outcome: alipay.OutcomeConfig, Method: alipay.MethodPay, Code: code}
+		return gateway.AlipayError(&alipay.Error{Outcome: alipay.OutcomeConfig, Method: alipay.MethodPay, Code: code})
 	}
 	tests := []struct {
 		name string
@@ -182,6 +182,7 @@ func TestIsChannelFailure(t *testing.T) {
 		want bool
 	}{
 		{"success, or 10003 paying (nil error)", nil, false},
+		{"an Alipay error not in the channel's terms", unknown("", "", errors.New("raw")).(*gateway.ChannelError).Err, true},
 		{"connection refused", unknown("", "", errors.New("dial tcp 127.1.2.3:443: connection refused")), true},
 		{"no answer within the deadline", unknown("", "", fmt.Errorf("no answer within the deadline: %w", context.DeadlineExceeded)), true},
 		{"caller cancelled", unknown("", "", fmt.Errorf("cancelled before the answer came: %w", context.Canceled)), false},
@@ -215,33 +216,33 @@ func TestResilientRetryPolicy(t *testing.T) {
 	t.Parallel()
 	type callFn func(ctx context.Context, ch gateway.Channel) error
 	precreate := func(ctx context.Context, ch gateway.Channel) error {
-		_, err := ch.Precreate(ctx, alipay.PrecreateRequest{OutTradeNo: "R1", TotalAmount: 100, Subject: "tea"})
+		_, err := ch.Precreate(ctx, gateway.PrecreateRequest{ChannelNo: "R1", Amount: 100, Subject: "tea", TimeLeft: time.Hour})
 		return err
 	}
 	pay := func(code string) callFn {
 		return func(ctx context.Context, ch gateway.Channel) error {
-			_, err := ch.Pay(ctx, alipay.PayRequest{OutTradeNo: "R1", AuthCode: code, TotalAmount: 100, Subject: "tea"})
+			_, err := ch.Pay(ctx, gateway.PayRequest{ChannelNo: "R1", AuthCode: code, Amount: 100, Subject: "tea"})
 			return err
 		}
 	}
 	query := func(ctx context.Context, ch gateway.Channel) error {
-		_, err := ch.Query(ctx, alipay.TradeRef{OutTradeNo: "R1"})
+		_, err := ch.Query(ctx, "R1")
 		return err
 	}
 	cancel := func(ctx context.Context, ch gateway.Channel) error {
-		_, err := ch.Cancel(ctx, alipay.TradeRef{OutTradeNo: "R1"})
+		_, err := ch.Cancel(ctx, "R1")
 		return err
 	}
 	closeTrade := func(ctx context.Context, ch gateway.Channel) error {
-		_, err := ch.Close(ctx, alipay.CloseRequest{OutTradeNo: "R1"})
+		err := ch.Close(ctx, "R1")
 		return err
 	}
 	refund := func(ctx context.Context, ch gateway.Channel) error {
-		_, err := ch.Refund(ctx, alipay.RefundRequest{OutTradeNo: "R1", RefundAmount: 100, OutRequestNo: "RF1"})
+		_, err := ch.Refund(ctx, gateway.RefundRequest{ChannelNo: "R1", Amount: 100, Total: 100, OutRequestNo: "RF1"})
 		return err
 	}
 	refundQuery := func(ctx context.Context, ch gateway.Channel) error {
-		_, err := ch.RefundQuery(ctx, alipay.RefundQueryRequest{OutTradeNo: "R1", OutRequestNo: "RF1"})
+		_, err := ch.RefundQuery(ctx, gateway.RefundRef{ChannelNo: "R1", OutRequestNo: "RF1"})
 		return err
 	}
 	gwErr := func(m string) alipaysim.Faults { return alipaysim.Faults{GatewayErrorRate: 1, Methods: []string{m}} }
@@ -294,7 +295,7 @@ func TestResilientRetryPolicy(t *testing.T) {
 func TestResilientQueryRecovers(t *testing.T) {
 	t.Parallel()
 	sim, client := simChannel(t, alipaysim.Faults{}, 6)
-	calls := &counter{Channel: client}
+	calls := &counter{Channel: alipayCh(t, client, "")}
 	rc := gateway.NewResilientChannel(calls, fast(gateway.ResilientConfig{BreakerFailures: 100}))
 	ctx := context.Background()
 	if _, err := client.Pay(ctx, alipay.PayRequest{OutTradeNo: "Q1", AuthCode: "281234567890123456", TotalAmount: 100, Subject: "tea"}); err != nil {
@@ -303,7 +304,7 @@ func TestResilientQueryRecovers(t *testing.T) {
 	setFaults(t, sim, alipaysim.Faults{GatewayErrorRate: 0.5, Methods: []string{alipay.MethodQuery}})
 	const queries = 8
 	for i := range queries {
-		resp, err := rc.Query(ctx, alipay.TradeRef{OutTradeNo: "Q1"})
+		resp, err := rc.Query(ctx, "Q1")
 		if err != nil || !resp.Paid() {
 			t.Fatalf("query %d: %+v, %v", i, resp, err)
 		}
@@ -330,7 +331,7 @@ func TestResilientNoRetryAfterCancel(t *testing.T) {
 		defer cancel()
 		done := make(chan error, 1)
 		go func() {
-			_, err := rc.Query(ctx, alipay.TradeRef{OutTradeNo: "C1"})
+			_, err := rc.Query(ctx, "C1")
 			done <- err
 		}()
 		select {
@@ -343,7 +344,7 @@ func TestResilientNoRetryAfterCancel(t *testing.T) {
 		cancel()
 		select {
 		case err := <-done:
-			if !errors.Is(err, context.Canceled) || alipay.OutcomeOf(err) != alipay.OutcomeUnknown {
+			if !errors.Is(err, context.Canceled) || gateway.OutcomeOf(err) != gateway.OutcomeUnknown {
 				t.Fatalf("err = %v; want the last failure and the cancellation", err)
 			}
 		case <-time.After(10 * time.Second):
@@ -358,7 +359,7 @@ func TestResilientNoRetryAfterCancel(t *testing.T) {
 		rc, calls, _ := resilient(t, faults, gateway.ResilientConfig{BreakerFailures: 100})
 		ctx, cancel := context.WithCancel(context.Background())
 		calls.after = func(string) { cancel() }
-		if _, err := rc.Query(ctx, alipay.TradeRef{OutTradeNo: "C1"}); err == nil {
+		if _, err := rc.Query(ctx, "C1"); err == nil {
 			t.Fatal("query succeeded")
 		}
 		if n := calls.count(alipay.MethodQuery); n != 1 {
@@ -370,7 +371,7 @@ func TestResilientNoRetryAfterCancel(t *testing.T) {
 		rc, calls, _ := resilient(t, faults, long)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if _, err := rc.Query(ctx, alipay.TradeRef{OutTradeNo: "C1"}); alipay.OutcomeOf(err) != alipay.OutcomeUnknown {
+		if _, err := rc.Query(ctx, "C1"); gateway.OutcomeOf(err) != gateway.OutcomeUnknown {
 			t.Fatalf("err = %v", err)
 		}
 		if n := calls.count(alipay.MethodQuery); n != 1 {
@@ -386,7 +387,7 @@ func TestResilientBreakerCounts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	precreate := func(rc gateway.Channel, no string) error {
-		_, err := rc.Precreate(ctx, alipay.PrecreateRequest{OutTradeNo: no, TotalAmount: 100, Subject: "tea"})
+		_, err := rc.Precreate(ctx, gateway.PrecreateRequest{ChannelNo: no, Amount: 100, Subject: "tea", TimeLeft: time.Hour})
 		return err
 	}
 
@@ -394,7 +395,7 @@ func TestResilientBreakerCounts(t *testing.T) {
 		t.Parallel()
 		rc, calls, _ := resilient(t, alipaysim.Faults{}, gateway.ResilientConfig{BreakerFailures: 5})
 		for i := range 100 {
-			_, err := rc.Pay(ctx, alipay.PayRequest{OutTradeNo: fmt.Sprintf("B%d", i), AuthCode: "12345", TotalAmount: 100, Subject: "tea"})
+			_, err := rc.Pay(ctx, gateway.PayRequest{ChannelNo: fmt.Sprintf("B%d", i), AuthCode: "12345", Amount: 100, Subject: "tea"})
 			if !alipay.IsSubCode(err, alipay.SubAuthCodeInvalid) {
 				t.Fatalf("pay %d: %v", i, err)
 			}
@@ -410,7 +411,7 @@ func TestResilientBreakerCounts(t *testing.T) {
 		for i := range 4 {
 			precreate(rc, fmt.Sprint("P", i))
 		}
-		if _, err := rc.Query(ctx, alipay.TradeRef{OutTradeNo: "P0"}); !alipay.IsSubCode(err, alipay.SubTradeNotExist) {
+		if _, err := rc.Query(ctx, "P0"); !gateway.HasReason(err, gateway.ReasonTradeNotExist) {
 			t.Fatalf("query: %v", err)
 		}
 		for i := range 4 {
@@ -430,7 +431,7 @@ func TestResilientBreakerCounts(t *testing.T) {
 			gateway.ResilientConfig{BreakerFailures: 1, RetryAttempts: 1})
 		cctx, cancel := context.WithCancel(ctx)
 		time.AfterFunc(100*time.Millisecond, cancel)
-		if _, err := rc.Query(cctx, alipay.TradeRef{OutTradeNo: "T1"}); !errors.Is(err, context.Canceled) {
+		if _, err := rc.Query(cctx, "T1"); !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v; want cancelled", err)
 		}
 		if rc.State() != "closed" {
@@ -438,7 +439,7 @@ func TestResilientBreakerCounts(t *testing.T) {
 		}
 		dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancel()
-		if _, err := rc.Query(dctx, alipay.TradeRef{OutTradeNo: "T1"}); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := rc.Query(dctx, "T1"); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v; want the deadline", err)
 		}
 		if rc.State() != "open" {
@@ -482,7 +483,7 @@ func TestResilientHalfOpen(t *testing.T) {
 	})
 	ctx := context.Background()
 	precreate := func(no string) error {
-		_, err := rc.Precreate(ctx, alipay.PrecreateRequest{OutTradeNo: no, TotalAmount: 100, Subject: "tea"})
+		_, err := rc.Precreate(ctx, gateway.PrecreateRequest{ChannelNo: no, Amount: 100, Subject: "tea", TimeLeft: time.Hour})
 		return err
 	}
 	precreate("H1")
@@ -688,7 +689,7 @@ func TestResilientBackoff(t *testing.T) {
 			return ctx.Err()
 		},
 	})
-	if _, err := rc.Query(context.Background(), alipay.TradeRef{OutTradeNo: "W1"}); !gateway.IsChannelFailure(err) {
+	if _, err := rc.Query(context.Background(), "W1"); !gateway.IsChannelFailure(err) {
 		t.Fatalf("err = %v", err)
 	}
 	mu.Lock()

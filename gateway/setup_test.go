@@ -125,12 +125,13 @@ func setup(t *testing.T, open func(t *testing.T) paygate.Store, opts ...option) 
 		w.Write([]byte(alipay.NotifyAck))
 	}))
 	t.Cleanup(notify.Close)
-	gwCfg.NotifyURL = notify.URL + "/notify/alipay"
-	if w, ok := gwCfg.Channel.(wrapChannel); ok {
-		gwCfg.Channel = w.wrap(ch)
-	} else {
-		gwCfg.Channel = ch
+	var gch gateway.Channel = alipayCh(t, ch, notify.URL+"/notify/alipay")
+	if len(gwCfg.Channels) == 1 {
+		if w, ok := gwCfg.Channels[0].(wrapChannel); ok {
+			gch = w.wrap(gch)
+		}
 	}
+	gwCfg.Channels = []gateway.Channel{gch}
 	if e.svc, err = gateway.New(gwCfg); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func (e *env) events(t *testing.T, orderID int64) []string {
 	return types
 }
 
-// wrapChannel, set as an option's gateway.Config.Channel, wraps the real
+// wrapChannel, set as an option's only gateway.Config.Channels, wraps the real
 // channel that setup makes (to act at a chosen call, say). Its embedded
 // Channel is nil: setup replaces it by what fn returns before any call.
 type wrapChannel struct {
@@ -212,3 +213,17 @@ type wrapChannel struct {
 }
 
 func (w wrapChannel) wrap(ch gateway.Channel) gateway.Channel { return w.fn(ch) }
+
+// alipayCh is client as the gateway's Alipay channel; notifyURL "" is a
+// loopback address nothing listens on (for tests that never notify).
+func alipayCh(t *testing.T, client *alipay.Client, notifyURL string) *gateway.AlipayChannel {
+	t.Helper()
+	if notifyURL == "" {
+		notifyURL = "http://127.0.0.1:9/notify/alipay"
+	}
+	ch, err := gateway.NewAlipayChannel(client, gateway.AlipayConfig{NotifyURL: notifyURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
