@@ -61,3 +61,19 @@ func (o *Order) ChannelQRCode() string {
 	}
 	return o.QRCode
 }
+
+// IsWechatAuthCode reports whether code has the form of a WeChat Pay
+// payment code (付款码, the barcode a buyer shows): 18 digits starting with
+// 10 to 15 (docs/wechatpay-protocol.md, 8.4). Alipay's codes start with 25
+// to 30, so the prefix tells which wallet a scanned code belongs to.
+func IsWechatAuthCode(code string) bool {
+	if len(code) != 18 || code[0] != '1' || code[1] < '0' || code[1] > '5' {
+		return false
+	}
+	for i := 2; i < len(code); i++ {
+		if code[i] < '0' || code[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

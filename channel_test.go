@@ -85,3 +85,22 @@ func TestOrderQRCodes(t *testing.T) {
 		t.Errorf("both codes: %v, want %v", got, want)
 	}
 }
+
+func TestIsWechatAuthCode(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[string]bool{
+		"100000000000000000": true, "130061098828009406": true, "159999999999999999": true,
+		"160000000000000000":  false, // prefix 16
+		"090000000000000000":  false, // prefix 09
+		"281234567890123456":  false, // Alipay's
+		"13006109882800940":   false, // 17 digits
+		"1300610988280094061": false, // 19 digits
+		"13006109882800940a":  false,
+		"1a0061098828009406":  false,
+		"":                    false,
+	} {
+		if got := IsWechatAuthCode(code); got != want {
+			t.Errorf("IsWechatAuthCode(%q) = %v, want %v", code, got, want)
+		}
+	}
+}
