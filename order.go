@@ -57,21 +57,27 @@ func (m Mode) Valid() bool { return m == ModeQR || m == ModeBarcode }
 
 // Order is one payment a merchant asked for.
 type Order struct {
-	ID             int64
-	MerchantID     int64
-	OutTradeNo     string // the merchant's id, unique per merchant
-	ChannelNo      string // the out_trade_no sent to Alipay, unique across merchants
-	TradeNo        string // Alipay's id, once known
-	Mode           Mode
+	ID         int64
+	MerchantID int64
+	OutTradeNo string // the merchant's id, unique per merchant
+	ChannelNo  string // the out_trade_no sent to the channel, unique across merchants
+	TradeNo    string // the channel's id (Alipay's trade_no, WeChat's transaction_id), once known
+	Mode       Mode
+	// Channel is the channel the order is taken on: alipay or wechat. An
+	// order created with auto keeps ChannelAuto until a payment on one
+	// channel decides it, then names the channel that was paid. Stores
+	// keep an empty Channel as ChannelAlipay (see Channel.OrDefault).
+	Channel        Channel
 	Subject        string
 	TotalAmount    Money
 	RefundedAmount Money
 	Status         OrderStatus
-	QRCode         string
-	Channel        Channel // TEMP until the store branch lands
-	WechatCode     string  // TEMP
-	BuyerID        string
-	NotifyURL      string // the merchant's webhook URL for this order; empty uses the merchant's
+	QRCode         string // Alipay's qr_code, for a QR order on alipay or auto
+	// WechatCode is WeChat Pay's code_url (weixin://wxpay/...), for a QR
+	// order on wechat or auto.
+	WechatCode string
+	BuyerID    string
+	NotifyURL  string // the merchant's webhook URL for this order; empty uses the merchant's
 	// CashierToken names the order's cashier page (/pay/{token}): at least
 	// 128 random bits, set when a QR order is inserted, unique; "" for a
 	// barcode order. It is never the merchant's out_trade_no, so a buyer

@@ -39,10 +39,14 @@ type CreateOrder struct {
 	Subject     string
 	TotalAmount Money
 	Mode        Mode
-	AuthCode    string        // barcode only; sent to the channel, never stored
-	NotifyURL   string        // webhook URL for this order; empty uses the merchant's
-	Timeout     time.Duration // how long the buyer has to pay; 0 is the default
-	ReturnURL   string        // QR only: where the cashier page sends the buyer once paid
+	// Channel is the channel to take the order on: alipay, wechat, or auto
+	// for both (a QR order gets both codes; a barcode is routed by its
+	// prefix). The HTTP layer sends alipay when the merchant named none.
+	Channel   Channel
+	AuthCode  string        // barcode only; sent to the channel, never stored
+	NotifyURL string        // webhook URL for this order; empty uses the merchant's
+	Timeout   time.Duration // how long the buyer has to pay; 0 is the default
+	ReturnURL string        // QR only: where the cashier page sends the buyer once paid
 }
 
 // CreateRefund is a validated refund request.

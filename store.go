@@ -14,8 +14,9 @@ type Store interface {
 	MerchantByAccessKey(ctx context.Context, accessKey string) (*Merchant, error)
 	MerchantByID(ctx context.Context, id int64) (*Merchant, error)
 
-	// CreateOrder inserts o (status pending) and sets its ID. A second order
-	// with the same merchant and out_trade_no fails with EConflict.
+	// CreateOrder inserts o (status pending) and sets its ID; an empty
+	// Channel is stored, and set in o, as ChannelAlipay. A second order with
+	// the same merchant and out_trade_no fails with EConflict.
 	CreateOrder(ctx context.Context, o *Order) error
 	OrderByOutTradeNo(ctx context.Context, merchantID int64, outTradeNo string) (*Order, error)
 	// OrderByChannelNo finds an order by the out_trade_no sent to the channel.
@@ -65,11 +66,12 @@ type StoreTx interface {
 	// CreateOrder inserts o as Store.CreateOrder does, within the transaction.
 	CreateOrder(ctx context.Context, o *Order) error
 	OrderForUpdate(ctx context.Context, orderID int64) (*Order, error)
-	// UpdateOrder writes o's mutable fields (ChannelNo, TradeNo, Status,
-	// RefundedAmount, QRCode, BuyerID, UpdatedAt, ExpiresAt, PaidAt,
-	// ClosedAt, CancelRequestedAt) and bumps its Version; it fails with EConflict if the row's
-	// version is not o.Version, and EInvalid if a constraint (such as
-	// refunded ≤ total) would break.
+	// UpdateOrder writes o's mutable fields (ChannelNo, TradeNo, Channel,
+	// Status, RefundedAmount, QRCode, WechatCode, BuyerID, UpdatedAt,
+	// ExpiresAt, PaidAt, ClosedAt, CancelRequestedAt) and bumps its
+	// Version; it fails with EConflict if the row's version is not
+	// o.Version, and EInvalid if a constraint (such as refunded ≤ total, or
+	// a Channel that is not one of the three) would break.
 	UpdateOrder(ctx context.Context, o *Order) error
 	// CreateRefund inserts r and sets its ID; EConflict on a repeated
 	// (order, out_request_no).

@@ -8,18 +8,26 @@ import (
 // OrderView is an order as the merchant API and webhooks show it (the JSON
 // of contract.md). Times are RFC 3339 in UTC, null until they happen.
 type OrderView struct {
-	OutTradeNo     string      `json:"out_trade_no"`
-	TradeNo        string      `json:"trade_no"`
-	Mode           Mode        `json:"mode"`
-	Subject        string      `json:"subject"`
-	TotalAmount    Money       `json:"total_amount"`
-	Status         OrderStatus `json:"status"`
-	QRCode         string      `json:"qr_code,omitempty"`
-	RefundedAmount Money       `json:"refunded_amount"`
-	BuyerID        string      `json:"buyer_id"`
-	CreatedAt      *time.Time  `json:"created_at"`
-	PaidAt         *time.Time  `json:"paid_at"`
-	ExpiresAt      *time.Time  `json:"expires_at"`
+	OutTradeNo string `json:"out_trade_no"`
+	TradeNo    string `json:"trade_no"`
+	Mode       Mode   `json:"mode"`
+	// Channel is the order's channel (Order.Channel); alipay for an order
+	// stored before orders had one.
+	Channel     Channel     `json:"channel"`
+	Subject     string      `json:"subject"`
+	TotalAmount Money       `json:"total_amount"`
+	Status      OrderStatus `json:"status"`
+	// QRCode is the code of the order's channel (Order.ChannelQRCode), QR
+	// mode only.
+	QRCode string `json:"qr_code,omitempty"`
+	// QRCodes is every code of a QR order by channel (both for an auto
+	// order); left out when there is none.
+	QRCodes        map[Channel]string `json:"qr_codes,omitempty"`
+	RefundedAmount Money              `json:"refunded_amount"`
+	BuyerID        string             `json:"buyer_id"`
+	CreatedAt      *time.Time         `json:"created_at"`
+	PaidAt         *time.Time         `json:"paid_at"`
+	ExpiresAt      *time.Time         `json:"expires_at"`
 	// CashierURL is the buyer's page of a QR order (see Order.CashierURL);
 	// View leaves it empty, the gateway fills it where it knows its public URL.
 	CashierURL string `json:"cashier_url,omitempty"`
@@ -28,13 +36,13 @@ type OrderView struct {
 // View returns o's public form.
 func (o *Order) View() OrderView {
 	v := OrderView{
-		OutTradeNo: o.OutTradeNo, TradeNo: o.TradeNo, Mode: o.Mode, Subject: o.Subject,
+		OutTradeNo: o.OutTradeNo, TradeNo: o.TradeNo, Mode: o.Mode, Channel: o.Channel.OrDefault(), Subject: o.Subject,
 		TotalAmount: o.TotalAmount, Status: o.Status, RefundedAmount: o.RefundedAmount,
 		BuyerID: o.BuyerID, CreatedAt: timePtr(o.CreatedAt), PaidAt: timePtr(o.PaidAt),
 		ExpiresAt: timePtr(o.ExpiresAt),
 	}
 	if o.Mode == ModeQR {
-		v.QRCode = o.QRCode
+		v.QRCode, v.QRCodes = o.ChannelQRCode(), o.QRCodes()
 	}
 	return v
 }

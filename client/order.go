@@ -11,18 +11,25 @@ import (
 // Order is an order as the API returns it. Amounts are yuan strings with two
 // decimals ("99.99"); absent values are empty strings or nil times.
 type Order struct {
-	OutTradeNo     string     `json:"out_trade_no"`
-	TradeNo        string     `json:"trade_no"`
-	Mode           string     `json:"mode"`
-	Subject        string     `json:"subject"`
-	TotalAmount    string     `json:"total_amount"`
-	Status         string     `json:"status"` // pending, paid, closed or refunded
-	QRCode         string     `json:"qr_code"`
-	RefundedAmount string     `json:"refunded_amount"`
-	BuyerID        string     `json:"buyer_id"`
-	CreatedAt      *time.Time `json:"created_at"`
-	PaidAt         *time.Time `json:"paid_at"`
-	ExpiresAt      *time.Time `json:"expires_at"`
+	OutTradeNo string `json:"out_trade_no"`
+	TradeNo    string `json:"trade_no"`
+	Mode       string `json:"mode"`
+	// Channel is "alipay" or "wechat", or "auto" until a payment on one of
+	// them decides it.
+	Channel     string `json:"channel"`
+	Subject     string `json:"subject"`
+	TotalAmount string `json:"total_amount"`
+	Status      string `json:"status"` // pending, paid, closed or refunded
+	// QRCode is the code of the order's channel (Alipay's for an auto
+	// order); QRCodes is every code by channel ("alipay", "wechat"): both
+	// for an auto order, nil when there is none.
+	QRCode         string            `json:"qr_code"`
+	QRCodes        map[string]string `json:"qr_codes"`
+	RefundedAmount string            `json:"refunded_amount"`
+	BuyerID        string            `json:"buyer_id"`
+	CreatedAt      *time.Time        `json:"created_at"`
+	PaidAt         *time.Time        `json:"paid_at"`
+	ExpiresAt      *time.Time        `json:"expires_at"`
 	// CashierURL is a QR order's page for the buyer: the QR code, the
 	// amount, and the payment's progress, live. Empty for barcode orders.
 	CashierURL string `json:"cashier_url"`
@@ -32,11 +39,15 @@ type Order struct {
 type CreateOrderRequest struct {
 	OutTradeNo  string `json:"out_trade_no"`
 	Subject     string `json:"subject"`
-	TotalAmount string `json:"total_amount"`        // yuan, "0.01" to "100000000.00"
-	Mode        string `json:"mode"`                // "qr" or "barcode"
-	AuthCode    string `json:"auth_code,omitempty"` // barcode only: the buyer's code
-	NotifyURL   string `json:"notify_url,omitempty"`
-	Timeout     string `json:"timeout,omitempty"` // for example "15m", "2h" or "1d"
+	TotalAmount string `json:"total_amount"` // yuan, "0.01" to "100000000.00"
+	Mode        string `json:"mode"`         // "qr" or "barcode"
+	// Channel is "alipay" (the default when empty), "wechat", or "auto":
+	// a QR order then gets both codes, a barcode goes to the wallet that
+	// made it.
+	Channel   string `json:"channel,omitempty"`
+	AuthCode  string `json:"auth_code,omitempty"` // barcode only: the buyer's code
+	NotifyURL string `json:"notify_url,omitempty"`
+	Timeout   string `json:"timeout,omitempty"` // for example "15m", "2h" or "1d"
 	// ReturnURL (QR only) is where the cashier page links the buyer once paid.
 	ReturnURL string `json:"return_url,omitempty"`
 }

@@ -98,18 +98,32 @@ func (f *fakeOrders) CreateOrder(ctx context.Context, m *paygate.Merchant, req p
 	now := f.now()
 	o := &paygate.Order{
 		ID: int64(len(f.orders) + 1), MerchantID: m.ID, OutTradeNo: req.OutTradeNo,
-		Mode: req.Mode, Subject: req.Subject, TotalAmount: req.TotalAmount,
+		Mode: req.Mode, Channel: req.Channel, Subject: req.Subject, TotalAmount: req.TotalAmount,
 		Status: paygate.StatusPending, CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute),
 	}
-	if req.Mode == paygate.ModeQR {
-		o.QRCode = "https://qr.alipay.com/" + req.OutTradeNo
+	if req.Mode == paygate.ModeBarcode && req.Channel == paygate.ChannelAuto { // routed by the code's prefix
+		o.Channel = paygate.ChannelAlipay
+		if paygate.IsWechatAuthCode(req.AuthCode) {
+			o.Channel = paygate.ChannelWechat
+		}
+	}
+	switch {
+	case req.Mode == paygate.ModeQR:
+		// Each channel's code, as the gateway stores them: both for auto.
+		if req.Channel != paygate.ChannelWechat {
+			o.QRCode = "https://qr.alipay.com/" + req.OutTradeNo
+		}
+		if req.Channel != paygate.ChannelAlipay {
+			o.WechatCode = "weixin://wxpay/bizpayurl?pr=" + req.OutTradeNo
+		}
 		o.CashierToken = "tok_" + req.OutTradeNo // the gateway's are random; a fixed one keeps the JSON checkable
 		o.ReturnURL = req.ReturnURL
-	} else if strings.HasPrefix(req.AuthCode, "26") { // declined, as Alipay declines 26… in the simulator
+	case strings.HasPrefix(req.AuthCode, "26"), strings.HasPrefix(req.AuthCode, "13"):
+		// Declined, as the simulators decline 26… (Alipay) and 13… (WeChat Pay).
 		o.Status = paygate.StatusClosed
 		f.orders = append(f.orders, o)
 		return nil, false, paygate.Errorf(paygate.EPaymentFailed, "pay: the channel refused: balance not enough (ACQ.BUYER_BALANCE_NOT_ENOUGH)")
-	} else {
+	default:
 		o.Status, o.PaidAt, o.TradeNo, o.BuyerID = paygate.StatusPaid, now, "2026"+req.OutTradeNo, "2088000000000001"
 	}
 	f.orders = append(f.orders, o)

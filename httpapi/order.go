@@ -16,18 +16,24 @@ import (
 // orderJSON is an order as the API shows it (contract.md, "Orders").
 // Absent values are null.
 type orderJSON struct {
-	OutTradeNo     string              `json:"out_trade_no"`
-	TradeNo        *string             `json:"trade_no"`
-	Mode           paygate.Mode        `json:"mode"`
-	Subject        string              `json:"subject"`
-	TotalAmount    paygate.Money       `json:"total_amount"`
-	Status         paygate.OrderStatus `json:"status"`
-	QRCode         *string             `json:"qr_code"`
-	RefundedAmount paygate.Money       `json:"refunded_amount"`
-	BuyerID        *string             `json:"buyer_id"`
-	CreatedAt      *string             `json:"created_at"`
-	PaidAt         *string             `json:"paid_at"`
-	ExpiresAt      *string             `json:"expires_at"`
+	OutTradeNo string       `json:"out_trade_no"`
+	TradeNo    *string      `json:"trade_no"`
+	Mode       paygate.Mode `json:"mode"`
+	// Channel is the order's channel: alipay, wechat, or auto until a
+	// payment decides it.
+	Channel     paygate.Channel     `json:"channel"`
+	Subject     string              `json:"subject"`
+	TotalAmount paygate.Money       `json:"total_amount"`
+	Status      paygate.OrderStatus `json:"status"`
+	// QRCode is the code of the order's channel (Alipay's for an auto
+	// order); QRCodes is every code by channel, null when there is none.
+	QRCode         *string                    `json:"qr_code"`
+	QRCodes        map[paygate.Channel]string `json:"qr_codes"`
+	RefundedAmount paygate.Money              `json:"refunded_amount"`
+	BuyerID        *string                    `json:"buyer_id"`
+	CreatedAt      *string                    `json:"created_at"`
+	PaidAt         *string                    `json:"paid_at"`
+	ExpiresAt      *string                    `json:"expires_at"`
 	// CashierURL is a QR order's page for the buyer (public URL + /pay/ +
 	// its token); null for a barcode order.
 	CashierURL *string `json:"cashier_url"`
@@ -40,10 +46,12 @@ func newOrderJSON(o *paygate.Order, publicURL string) orderJSON {
 		OutTradeNo:     o.OutTradeNo,
 		TradeNo:        optString(o.TradeNo),
 		Mode:           o.Mode,
+		Channel:        o.Channel.OrDefault(),
 		Subject:        o.Subject,
 		TotalAmount:    o.TotalAmount,
 		Status:         o.Status,
-		QRCode:         optString(o.QRCode),
+		QRCode:         optString(o.ChannelQRCode()),
+		QRCodes:        o.QRCodes(),
 		RefundedAmount: o.RefundedAmount,
 		BuyerID:        optString(o.BuyerID),
 		CreatedAt:      optTime(o.CreatedAt),
@@ -76,6 +84,7 @@ type createOrderBody struct {
 	Subject     string `json:"subject"`
 	TotalAmount string `json:"total_amount"`
 	Mode        string `json:"mode"`
+	Channel     string `json:"channel"`
 	AuthCode    string `json:"auth_code"`
 	NotifyURL   string `json:"notify_url"`
 	Timeout     string `json:"timeout"`
@@ -94,6 +103,10 @@ func (b *createOrderBody) parse() (paygate.CreateOrder, error) {
 	if err != nil {
 		return req, err
 	}
+	channel := paygate.Channel(b.Channel).OrDefault()
+	if !channel.Valid() {
+		return req, invalid("channel must be \"alipay\", \"wechat\" or \"auto\" (absent means \"alipay\")")
+	}
 	mode := paygate.Mode(b.Mode)
 	switch {
 	case !mode.Valid():
@@ -103,7 +116,7 @@ func (b *createOrderBody) parse() (paygate.CreateOrder, error) {
 	case mode == paygate.ModeQR && b.AuthCode != "":
 		return req, invalid("auth_code is only for barcode mode")
 	case mode == paygate.ModeBarcode:
-		if err := checkAuthCode(b.AuthCode); err != nil {
+		if err := checkAuthCode(channel, b.AuthCode); err != nil {
 			return req, err
 		}
 	}
@@ -121,7 +134,7 @@ func (b *createOrderBody) parse() (paygate.CreateOrder, error) {
 		return req, err
 	}
 	return paygate.CreateOrder{
-		OutTradeNo: b.OutTradeNo, Subject: b.Subject, TotalAmount: amount, Mode: mode,
+		OutTradeNo: b.OutTradeNo, Subject: b.Subject, TotalAmount: amount, Mode: mode, Channel: channel,
 		AuthCode: b.AuthCode, NotifyURL: b.NotifyURL, Timeout: timeout, ReturnURL: b.ReturnURL,
 	}, nil
 }

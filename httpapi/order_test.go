@@ -41,7 +41,7 @@ func TestCreateOrder(t *testing.T) {
 	calls := f.orders.Calls()
 	want := paygate.CreateOrder{
 		OutTradeNo: "T_001", Subject: "Coffee 咖啡", TotalAmount: 9990, Mode: paygate.ModeQR,
-		NotifyURL: "https://shop.example/hook", Timeout: 2 * time.Hour,
+		Channel: paygate.ChannelAlipay, NotifyURL: "https://shop.example/hook", Timeout: 2 * time.Hour,
 	}
 	if len(calls) != 1 || calls[0].merchant != f.merchant.ID || !reflect.DeepEqual(calls[0].arg, want) {
 		t.Fatalf("calls = %+v, want CreateOrder(%+v) by merchant %d", calls, want, f.merchant.ID)
@@ -69,8 +69,9 @@ func TestOrderJSONShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{
-		"out_trade_no": "Q1", "trade_no": nil, "mode": "qr", "subject": "Tea", "total_amount": "12.00",
-		"status": "pending", "qr_code": "https://qr.alipay.com/Q1", "refunded_amount": "0.00", "buyer_id": nil,
+		"out_trade_no": "Q1", "trade_no": nil, "mode": "qr", "channel": "alipay", "subject": "Tea", "total_amount": "12.00",
+		"status": "pending", "qr_code": "https://qr.alipay.com/Q1", "qr_codes": map[string]any{"alipay": "https://qr.alipay.com/Q1"},
+		"refunded_amount": "0.00", "buyer_id": nil,
 		"created_at": "2026-05-06T07:08:09Z", "paid_at": nil, "expires_at": "2026-05-06T07:23:09Z",
 		"cashier_url": "https://pay.example.com/pay/tok_Q1",
 	}
@@ -87,14 +88,17 @@ func TestOrderJSONShape(t *testing.T) {
 	if o.Status != "paid" || o.TradeNo == "" || o.BuyerID == "" || o.QRCode != "" || o.PaidAt == nil || !o.PaidAt.Equal(t0) {
 		t.Fatalf("barcode order = %+v", o)
 	}
-	// A barcode order has no cashier page: cashier_url is null.
+	// A barcode order has no cashier page: cashier_url is null; and no
+	// codes: qr_codes is null.
 	status, _, b = f.send(t, req{method: "GET", path: "/api/v1/orders/B1"})
 	got = nil
 	if err := json.Unmarshal(b, &got); err != nil || status != http.StatusOK {
 		t.Fatalf("get B1: %d %v", status, err)
 	}
-	if v, ok := got["cashier_url"]; !ok || v != nil {
-		t.Fatalf("barcode cashier_url = %v (present %v), want null", v, ok)
+	for _, k := range []string{"cashier_url", "qr_codes"} {
+		if v, ok := got[k]; !ok || v != nil {
+			t.Fatalf("barcode %s = %v (present %v), want null", k, v, ok)
+		}
 	}
 }
 

@@ -165,10 +165,20 @@ func parseAmount(field, v string) (paygate.Money, error) {
 	return m, nil
 }
 
-// checkAuthCode: the buyer's payment code, 10 to 32 of [0-9A-Za-z]. Alipay's
-// codes today are 16 to 24 digits (or "fp"-prefixed for face payment); the
-// wider rule refuses nonsense without refusing a future format.
-func checkAuthCode(v string) error {
+// checkAuthCode checks the buyer's payment code for channel. Alipay's: 10
+// to 32 of [0-9A-Za-z] (its codes today are 16 to 24 digits, or
+// "fp"-prefixed for face payment; the wider rule refuses nonsense without
+// refusing a future format). WeChat Pay's: exactly its 付款码 form, 18
+// digits starting with 10 to 15 (paygate.IsWechatAuthCode). Auto: either,
+// since the gateway routes the code by its prefix; Alipay's rule already
+// admits every WeChat code.
+func checkAuthCode(channel paygate.Channel, v string) error {
+	if channel == paygate.ChannelWechat {
+		if !paygate.IsWechatAuthCode(v) {
+			return invalid("auth_code must be a WeChat Pay payment code on channel \"wechat\": 18 digits starting with 10 to 15")
+		}
+		return nil
+	}
 	if len(v) < 10 || len(v) > 32 || !isAlnum(v) {
 		return invalid("auth_code must be 10 to 32 characters of 0-9, A-Z and a-z")
 	}

@@ -10,12 +10,13 @@ import (
 var _ paygate.BulkOrderLoader = (*Store)(nil)
 
 // BulkInsertOrders inserts orders, then refunds, as given (no events, no
-// jobs, no defaults but a Version of 1 when it is 0), in one transaction,
-// with COPY. COPY returns no IDs, so they are taken from the tables'
-// identity sequences first and copied in with the rows. The IDs are set,
-// and the times normalized, in the structs once it commits. Anything the
-// schema rejects fails the whole load, which then changes nothing (but the
-// sequences, which never go back).
+// jobs, no defaults but a Version of 1 when it is 0 and a Channel of alipay
+// when it is empty), in one transaction, with COPY. COPY returns no IDs, so
+// they are taken from the tables' identity sequences first and copied in
+// with the rows. The IDs are set, the times normalized and the channels
+// defaulted in the structs once it commits. Anything the schema rejects
+// fails the whole load, which then changes nothing (but the sequences,
+// which never go back).
 func (s *Store) BulkInsertOrders(ctx context.Context, orders []*paygate.Order, refunds []*paygate.Refund) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -44,6 +45,7 @@ func (s *Store) BulkInsertOrders(ctx context.Context, orders []*paygate.Order, r
 		if o.Version == 0 {
 			o.Version = 1
 		}
+		o.Channel = o.Channel.OrDefault()
 	}
 	for i, r := range refunds {
 		r.ID = refundIDs[i]
@@ -54,7 +56,8 @@ func (s *Store) BulkInsertOrders(ctx context.Context, orders []*paygate.Order, r
 
 var orderCopyColumns = []string{"id", "merchant_id", "out_trade_no", "channel_no", "trade_no", "mode", "subject",
 	"total_amount", "refunded_amount", "status", "qr_code", "buyer_id", "notify_url", "params_hash",
-	"created_at", "updated_at", "expires_at", "paid_at", "closed_at", "version", "cancel_requested_at"}
+	"created_at", "updated_at", "expires_at", "paid_at", "closed_at", "version", "cancel_requested_at",
+	"channel", "wechat_code"}
 
 // orderCopyRow fills row (after the id) with o's columns.
 func orderCopyRow(o *paygate.Order, row []any) {
@@ -67,6 +70,7 @@ func orderCopyRow(o *paygate.Order, row []any) {
 	row[10], row[11], row[12], row[13] = o.QRCode, o.BuyerID, o.NotifyURL, o.ParamsHash
 	row[14], row[15], row[16] = norm(o.CreatedAt), norm(o.UpdatedAt), norm(o.ExpiresAt)
 	row[17], row[18], row[19], row[20] = nullTime(o.PaidAt), nullTime(o.ClosedAt), version, nullTime(o.CancelRequestedAt)
+	row[21], row[22] = string(o.Channel.OrDefault()), o.WechatCode
 }
 
 var refundCopyColumns = []string{"id", "order_id", "merchant_id", "out_trade_no", "out_request_no", "amount", "reason",

@@ -6,8 +6,27 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pressly/goose/v3"
+
 	"github.com/paygate/paygate"
 )
+
+// MigrateUpTo applies the migrations up to version and no further.
+func MigrateUpTo(ctx context.Context, pool *pgxpool.Pool, version int64) error {
+	return withProvider(pool, func(p *goose.Provider) error {
+		_, err := p.UpTo(ctx, version)
+		return err
+	})
+}
+
+// MigrateDownTo rolls back the migrations after version.
+func MigrateDownTo(ctx context.Context, pool *pgxpool.Pool, version int64) error {
+	return withProvider(pool, func(p *goose.Provider) error {
+		_, err := p.DownTo(ctx, version)
+		return err
+	})
+}
 
 // CloneOrder inserts n copies of order id, each with its own out_trade_no,
 // channel_no and trade_no (and no cashier token), then analyzes orders:

@@ -27,6 +27,17 @@ func (s *Store) Migrate(ctx context.Context) error { return Migrate(ctx, s.pool)
 // the others find nothing to do. It uses goose's Provider and none of
 // goose's global state.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return withProvider(pool, func(p *goose.Provider) error {
+		if _, err := p.Up(ctx); err != nil {
+			return fmt.Errorf("postgres: migrate: %w", err)
+		}
+		return nil
+	})
+}
+
+// withProvider runs fn with a goose provider of the embedded migrations on
+// pool's schema.
+func withProvider(pool *pgxpool.Pool, fn func(p *goose.Provider) error) error {
 	db := stdlib.OpenDBFromPool(pool) // closing it leaves the pool open
 	defer db.Close()
 	fsys, err := fs.Sub(migrations, "migrations")
@@ -38,10 +49,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return fmt.Errorf("postgres: migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	return nil
+	return fn(p)
 }
 
 // lockClass is the first key of the migration lock ("payg"); the second is

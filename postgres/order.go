@@ -19,17 +19,18 @@ const (
 const orderColumns = `id, merchant_id, out_trade_no, channel_no, trade_no, mode, subject,
 	total_amount, refunded_amount, status, qr_code, buyer_id, notify_url, params_hash,
 	created_at, updated_at, expires_at, paid_at, closed_at, version, cancel_requested_at,
-	cashier_token, return_url`
+	cashier_token, return_url, channel, wechat_code`
 
 func scanOrder(sc scanner) (*paygate.Order, error) {
 	var o paygate.Order
 	var channelNo, cashierToken *string
-	var mode, status string
+	var mode, status, channel string
 	var total, refunded int64
 	err := sc.Scan(&o.ID, &o.MerchantID, &o.OutTradeNo, &channelNo, &o.TradeNo, &mode, &o.Subject,
 		&total, &refunded, &status, &o.QRCode, &o.BuyerID, &o.NotifyURL, &o.ParamsHash,
 		timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}, timeCol{&o.ExpiresAt}, timeCol{&o.PaidAt},
-		timeCol{&o.ClosedAt}, &o.Version, timeCol{&o.CancelRequestedAt}, &cashierToken, &o.ReturnURL)
+		timeCol{&o.ClosedAt}, &o.Version, timeCol{&o.CancelRequestedAt}, &cashierToken, &o.ReturnURL,
+		&channel, &o.WechatCode)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +40,7 @@ func scanOrder(sc scanner) (*paygate.Order, error) {
 	if cashierToken != nil {
 		o.CashierToken = *cashierToken
 	}
-	o.Mode, o.Status = paygate.Mode(mode), paygate.OrderStatus(status)
+	o.Mode, o.Status, o.Channel = paygate.Mode(mode), paygate.OrderStatus(status), paygate.Channel(channel)
 	o.TotalAmount, o.RefundedAmount = paygate.Money(total), paygate.Money(refunded)
 	return &o, nil
 }
@@ -55,7 +56,8 @@ func nullString(s string) any {
 
 // CreateOrder inserts o and sets o.ID and o.Version (1). An empty Status
 // becomes pending; a zero CreatedAt is now and a zero UpdatedAt is
-// CreatedAt; all times are normalized to UTC microseconds in o. A repeated
+// CreatedAt and an empty Channel is alipay (as the order was made before
+// channels); all times are normalized to UTC microseconds in o. A repeated
 // (merchant, out_trade_no) or channel number is EConflict; an order the
 // schema's checks reject (amounts, status, mode) is EInvalid.
 func (s *Store) CreateOrder(ctx context.Context, o *paygate.Order) error {
@@ -67,6 +69,7 @@ func createOrder(ctx context.Context, q querier, now func() time.Time, o *paygat
 	if o.Status == "" {
 		o.Status = paygate.StatusPending
 	}
+	o.Channel = o.Channel.OrDefault()
 	o.CreatedAt = orNow(o.CreatedAt, now)
 	if o.UpdatedAt.IsZero() {
 		o.UpdatedAt = o.CreatedAt
@@ -76,12 +79,14 @@ func createOrder(ctx context.Context, q querier, now func() time.Time, o *paygat
 	err := q.QueryRow(ctx, `
 		INSERT INTO orders (merchant_id, out_trade_no, channel_no, trade_no, mode, subject,
 			total_amount, refunded_amount, status, qr_code, buyer_id, notify_url, params_hash,
-			created_at, updated_at, expires_at, paid_at, closed_at, version, cashier_token, return_url)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1, $19, $20) RETURNING id`,
+			created_at, updated_at, expires_at, paid_at, closed_at, version, cashier_token, return_url,
+			channel, wechat_code)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1, $19, $20,
+			$21, $22) RETURNING id`,
 		o.MerchantID, o.OutTradeNo, nullString(o.ChannelNo), o.TradeNo, string(o.Mode), o.Subject,
 		int64(o.TotalAmount), int64(o.RefundedAmount), string(o.Status), o.QRCode, o.BuyerID, o.NotifyURL, o.ParamsHash,
 		o.CreatedAt, o.UpdatedAt, o.ExpiresAt, nullTime(o.PaidAt), nullTime(o.ClosedAt),
-		nullString(o.CashierToken), o.ReturnURL,
+		nullString(o.CashierToken), o.ReturnURL, string(o.Channel), o.WechatCode,
 	).Scan(&id)
 	if err != nil {
 		return dbError(err, fmt.Sprintf("order %s of merchant %d", o.OutTradeNo, o.MerchantID))
@@ -172,7 +177,7 @@ func orderForUpdate(ctx context.Context, q querier, id int64) (*paygate.Order, e
 }
 
 // updateOrder writes o's mutable fields (channel and trade numbers, status,
-// amounts refunded, QR code, buyer, times) if the row is still at
+// amounts refunded, channel, QR codes, buyer, times) if the row is still at
 // o.Version, and bumps the version in the row and in o. A stale version is
 // EConflict and writes nothing; a missing order is ENotFound.
 func updateOrder(ctx context.Context, q querier, now func() time.Time, o *paygate.Order) error {
@@ -182,11 +187,11 @@ func updateOrder(ctx context.Context, q querier, now func() time.Time, o *paygat
 	tag, err := q.Exec(ctx, `
 		UPDATE orders SET channel_no = $1, trade_no = $2, status = $3, refunded_amount = $4, qr_code = $5,
 			buyer_id = $6, updated_at = $7, expires_at = $8, paid_at = $9, closed_at = $10, cancel_requested_at = $11,
-			version = version + 1
-		WHERE id = $12 AND version = $13`,
+			channel = $12, wechat_code = $13, version = version + 1
+		WHERE id = $14 AND version = $15`,
 		nullString(o.ChannelNo), o.TradeNo, string(o.Status), int64(o.RefundedAmount), o.QRCode,
 		o.BuyerID, updated, expires, nullTime(paid), nullTime(closed), nullTime(cancelReq),
-		o.ID, o.Version)
+		string(o.Channel), o.WechatCode, o.ID, o.Version)
 	if err != nil {
 		return dbError(err, what)
 	}

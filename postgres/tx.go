@@ -79,9 +79,10 @@ func (t *Tx) OrderForUpdate(ctx context.Context, orderID int64) (*paygate.Order,
 
 // UpdateOrder writes o's mutable fields if the row is still at o.Version
 // and bumps the version (in o too); a stale version is EConflict and writes
-// nothing. The fields written are ChannelNo, TradeNo, Status,
-// RefundedAmount, QRCode, BuyerID, UpdatedAt (now when zero), ExpiresAt,
-// PaidAt and ClosedAt.
+// nothing. The fields written are ChannelNo, TradeNo, Channel, Status,
+// RefundedAmount, QRCode, WechatCode, BuyerID, UpdatedAt (now when zero),
+// ExpiresAt, PaidAt, ClosedAt and CancelRequestedAt. An empty Channel is
+// EInvalid: an update never guesses an order's channel.
 func (t *Tx) UpdateOrder(ctx context.Context, o *paygate.Order) error {
 	return updateOrder(ctx, t.tx, t.store.now, o)
 }

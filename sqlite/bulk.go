@@ -16,11 +16,12 @@ var _ paygate.BulkOrderLoader = (*Store)(nil)
 const bulkBatch = 256
 
 // BulkInsertOrders inserts orders, then refunds, as given (no events, no
-// jobs, no defaults but a Version of 1 when it is 0), in one transaction,
-// by multi-row INSERTs with IDs chosen here: the transaction holds the
-// write lock, so the IDs after the highest ever used are free. The IDs are
-// set, and the times normalized, in the structs once it commits. Anything
-// the schema rejects fails the whole load, which then changes nothing.
+// jobs, no defaults but a Version of 1 when it is 0 and a Channel of alipay
+// when it is empty), in one transaction, by multi-row INSERTs with IDs
+// chosen here: the transaction holds the write lock, so the IDs after the
+// highest ever used are free. The IDs are set, the times normalized and the
+// channels defaulted in the structs once it commits. Anything the schema
+// rejects fails the whole load, which then changes nothing.
 func (s *Store) BulkInsertOrders(ctx context.Context, orders []*paygate.Order, refunds []*paygate.Refund) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -59,6 +60,7 @@ func (s *Store) BulkInsertOrders(ctx context.Context, orders []*paygate.Order, r
 		if o.Version == 0 {
 			o.Version = 1
 		}
+		o.Channel = o.Channel.OrDefault()
 	}
 	for i, r := range refunds {
 		r.ID = refundIDs + int64(i)
@@ -93,7 +95,8 @@ func bigCache(ctx context.Context, conn *sql.Conn) (restore func(), err error) {
 
 const orderBulkColumns = `id, merchant_id, out_trade_no, channel_no, trade_no, mode, subject,
 	total_amount, refunded_amount, status, qr_code, buyer_id, notify_url, params_hash,
-	created_at, updated_at, expires_at, paid_at, closed_at, version, cancel_requested_at`
+	created_at, updated_at, expires_at, paid_at, closed_at, version, cancel_requested_at,
+	channel, wechat_code`
 
 func orderBulkArgs(o *paygate.Order, args []any) []any {
 	version := o.Version
@@ -103,7 +106,7 @@ func orderBulkArgs(o *paygate.Order, args []any) []any {
 	return append(args, o.MerchantID, o.OutTradeNo, nullString(o.ChannelNo), o.TradeNo, string(o.Mode), o.Subject,
 		int64(o.TotalAmount), int64(o.RefundedAmount), string(o.Status), o.QRCode, o.BuyerID, o.NotifyURL, o.ParamsHash,
 		micros(o.CreatedAt), micros(o.UpdatedAt), micros(o.ExpiresAt), nullMicros(o.PaidAt), nullMicros(o.ClosedAt),
-		version, nullMicros(o.CancelRequestedAt))
+		version, nullMicros(o.CancelRequestedAt), string(o.Channel.OrDefault()), o.WechatCode)
 }
 
 const refundBulkColumns = `id, order_id, merchant_id, out_trade_no, out_request_no, amount, reason,

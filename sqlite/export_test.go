@@ -2,10 +2,31 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/paygate/paygate"
 )
+
+// MigrateUpTo applies the migrations up to version and no further.
+func MigrateUpTo(ctx context.Context, db *sql.DB, version int64) error {
+	p, err := newProvider(db)
+	if err != nil {
+		return err
+	}
+	_, err = p.UpTo(ctx, version)
+	return err
+}
+
+// MigrateDownTo rolls back the migrations after version.
+func MigrateDownTo(ctx context.Context, db *sql.DB, version int64) error {
+	p, err := newProvider(db)
+	if err != nil {
+		return err
+	}
+	_, err = p.DownTo(ctx, version)
+	return err
+}
 
 // SearchOrdersPlan is SQLite's query plan (EXPLAIN QUERY PLAN's details)
 // of the statement SearchOrders runs for q.

@@ -19,7 +19,7 @@ const (
 const orderColumns = `id, merchant_id, out_trade_no, channel_no, trade_no, mode, subject,
 	total_amount, refunded_amount, status, qr_code, buyer_id, notify_url, params_hash,
 	created_at, updated_at, expires_at, paid_at, closed_at, version, cancel_requested_at,
-	cashier_token, return_url`
+	cashier_token, return_url, channel, wechat_code`
 
 func scanOrder(sc scanner) (*paygate.Order, error) {
 	var o paygate.Order
@@ -27,7 +27,8 @@ func scanOrder(sc scanner) (*paygate.Order, error) {
 	err := sc.Scan(&o.ID, &o.MerchantID, &o.OutTradeNo, &channelNo, &o.TradeNo, &o.Mode, &o.Subject,
 		&o.TotalAmount, &o.RefundedAmount, &o.Status, &o.QRCode, &o.BuyerID, &o.NotifyURL, &o.ParamsHash,
 		timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}, timeCol{&o.ExpiresAt}, timeCol{&o.PaidAt},
-		timeCol{&o.ClosedAt}, &o.Version, timeCol{&o.CancelRequestedAt}, &cashierToken, &o.ReturnURL)
+		timeCol{&o.ClosedAt}, &o.Version, timeCol{&o.CancelRequestedAt}, &cashierToken, &o.ReturnURL,
+		&o.Channel, &o.WechatCode)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +47,8 @@ func nullString(s string) any {
 
 // CreateOrder inserts o and sets o.ID and o.Version (1). An empty Status
 // becomes pending; a zero CreatedAt is now and a zero UpdatedAt is
-// CreatedAt; all times are normalized to UTC microseconds in o. A repeated
+// CreatedAt and an empty Channel is alipay (as the order was made before
+// channels); all times are normalized to UTC microseconds in o. A repeated
 // (merchant, out_trade_no) or channel number is EConflict; an order the
 // schema's checks reject (amounts, status, mode) is EInvalid.
 func (s *Store) CreateOrder(ctx context.Context, o *paygate.Order) error {
@@ -58,6 +60,7 @@ func createOrder(ctx context.Context, q querier, now func() time.Time, o *paygat
 	if o.Status == "" {
 		o.Status = paygate.StatusPending
 	}
+	o.Channel = o.Channel.OrDefault()
 	o.CreatedAt = orNow(o.CreatedAt, now)
 	if o.UpdatedAt.IsZero() {
 		o.UpdatedAt = o.CreatedAt
@@ -67,12 +70,13 @@ func createOrder(ctx context.Context, q querier, now func() time.Time, o *paygat
 	err := q.QueryRowContext(ctx, `
 		INSERT INTO orders (merchant_id, out_trade_no, channel_no, trade_no, mode, subject,
 			total_amount, refunded_amount, status, qr_code, buyer_id, notify_url, params_hash,
-			created_at, updated_at, expires_at, paid_at, closed_at, version, cashier_token, return_url)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id`,
+			created_at, updated_at, expires_at, paid_at, closed_at, version, cashier_token, return_url,
+			channel, wechat_code)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id`,
 		o.MerchantID, o.OutTradeNo, nullString(o.ChannelNo), o.TradeNo, string(o.Mode), o.Subject,
 		int64(o.TotalAmount), int64(o.RefundedAmount), string(o.Status), o.QRCode, o.BuyerID, o.NotifyURL, o.ParamsHash,
 		micros(o.CreatedAt), micros(o.UpdatedAt), micros(o.ExpiresAt), nullMicros(o.PaidAt), nullMicros(o.ClosedAt),
-		nullString(o.CashierToken), o.ReturnURL,
+		nullString(o.CashierToken), o.ReturnURL, string(o.Channel), o.WechatCode,
 	).Scan(&id)
 	if err != nil {
 		return dbError(err, fmt.Sprintf("order %s of merchant %d", o.OutTradeNo, o.MerchantID))
@@ -163,7 +167,7 @@ func orderForUpdate(ctx context.Context, q querier, id int64) (*paygate.Order, e
 }
 
 // updateOrder writes o's mutable fields (channel and trade numbers, status,
-// amounts refunded, QR code, buyer, times) if the row is still at
+// amounts refunded, channel, QR codes, buyer, times) if the row is still at
 // o.Version, and bumps the version in the row and in o. A stale version is
 // EConflict and writes nothing; a missing order is ENotFound.
 func updateOrder(ctx context.Context, q querier, now func() time.Time, o *paygate.Order) error {
@@ -173,11 +177,11 @@ func updateOrder(ctx context.Context, q querier, now func() time.Time, o *paygat
 	res, err := q.ExecContext(ctx, `
 		UPDATE orders SET channel_no = ?, trade_no = ?, status = ?, refunded_amount = ?, qr_code = ?,
 			buyer_id = ?, updated_at = ?, expires_at = ?, paid_at = ?, closed_at = ?, cancel_requested_at = ?,
-			version = version + 1
+			channel = ?, wechat_code = ?, version = version + 1
 		WHERE id = ? AND version = ?`,
 		nullString(o.ChannelNo), o.TradeNo, string(o.Status), int64(o.RefundedAmount), o.QRCode,
 		o.BuyerID, micros(updated), micros(expires), nullMicros(paid), nullMicros(closed), nullMicros(cancelReq),
-		o.ID, o.Version)
+		string(o.Channel), o.WechatCode, o.ID, o.Version)
 	if err != nil {
 		return dbError(err, what)
 	}

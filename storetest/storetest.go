@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) paygate.Store) {
 		{"Activities", testActivities},
 		{"FollowEvents", testFollowEvents},
 		{"CashierToken", testCashierToken},
+		{"OrderChannel", testOrderChannel},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
