@@ -2,6 +2,7 @@ package paygate
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"time"
 )
@@ -31,6 +32,10 @@ type OrderService interface {
 	// HandleNotification verifies and applies one asynchronous notification
 	// from the channel; nil means it is durably applied (or was already).
 	HandleNotification(ctx context.Context, form url.Values) error
+	// HandleWechatNotification verifies (signature headers, AES-GCM
+	// resource) and applies one WeChat Pay notification; nil means it is
+	// durably applied (or was already).
+	HandleWechatNotification(ctx context.Context, header http.Header, body []byte) error
 }
 
 // CreateOrder is a validated request for a new order.

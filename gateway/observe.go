@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -77,6 +78,13 @@ func (s *Service) orderWritten(ctx context.Context, before paygate.OrderStatus, 
 // see HandleChannelNotification.
 func (s *Service) HandleNotification(ctx context.Context, form url.Values) error {
 	return s.HandleChannelNotification(ctx, string(paygate.ChannelAlipay), NotificationInput{Form: form})
+}
+
+// HandleWechatNotification verifies a WeChat Pay notification (its signed
+// headers and encrypted resource) and applies it; see
+// HandleChannelNotification.
+func (s *Service) HandleWechatNotification(ctx context.Context, header http.Header, body []byte) error {
+	return s.HandleChannelNotification(ctx, string(paygate.ChannelWechat), NotificationInput{Header: header, Body: body})
 }
 
 // HandleChannelNotification verifies a notification of the named channel

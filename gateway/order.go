@@ -20,8 +20,12 @@ func (s *Service) CreateOrder(ctx context.Context, m *paygate.Merchant, req payg
 	if timeout <= 0 {
 		timeout = s.cfg.DefaultTimeout
 	}
+	channel, err := s.orderChannel(req)
+	if err != nil {
+		return nil, false, err
+	}
 	o := &paygate.Order{
-		MerchantID: m.ID, OutTradeNo: req.OutTradeNo, Mode: req.Mode, Subject: req.Subject,
+		MerchantID: m.ID, OutTradeNo: req.OutTradeNo, Mode: req.Mode, Subject: req.Subject, Channel: channel,
 		TotalAmount: req.TotalAmount, Status: paygate.StatusPending, NotifyURL: req.NotifyURL,
 		ReturnURL:  req.ReturnURL,
 		ParamsHash: paramsHash(req, timeout), CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(timeout),
@@ -33,7 +37,7 @@ func (s *Service) CreateOrder(ctx context.Context, m *paygate.Merchant, req payg
 		return s.existing(ctx, m, req, o.ParamsHash)
 	}
 	s.log.InfoContext(ctx, "order recorded", "out_trade_no", o.OutTradeNo, "channel_no", o.ChannelNo,
-		"merchant_id", m.ID, "mode", o.Mode, "amount", o.TotalAmount.Yuan())
+		"merchant_id", m.ID, "mode", o.Mode, "channel", o.Channel, "amount", o.TotalAmount.Yuan())
 	switch o.Mode {
 	case paygate.ModeQR:
 		o, err := s.precreate(ctx, o)
@@ -43,6 +47,31 @@ func (s *Service) CreateOrder(ctx context.Context, m *paygate.Merchant, req payg
 		return o, true, err
 	}
 	return nil, false, paygate.Errorf(paygate.EInvalid, "mode %q is not qr or barcode", o.Mode)
+}
+
+// orderChannel is the channel a new order is taken on: the one asked for
+// (Alipay when none); for a barcode with "auto", the wallet whose code it
+// is (WeChat's codes start 10 to 15, Alipay's 25 to 30). It must be
+// configured on this node. A QR order with "auto" is not offered on both
+// channels yet: it is refused.
+func (s *Service) orderChannel(req paygate.CreateOrder) (paygate.Channel, error) {
+	ch := req.Channel.OrDefault()
+	if !ch.Valid() {
+		return "", paygate.Errorf(paygate.EInvalid, "channel %q is not alipay, wechat or auto", ch)
+	}
+	if ch == paygate.ChannelAuto {
+		if req.Mode != paygate.ModeBarcode {
+			return "", paygate.Errorf(paygate.EInvalid, "channel auto is only available for barcode orders yet; name alipay or wechat")
+		}
+		ch = paygate.ChannelAlipay
+		if paygate.IsWechatAuthCode(req.AuthCode) {
+			ch = paygate.ChannelWechat
+		}
+	}
+	if s.channelOf(ch) == nil {
+		return "", paygate.Errorf(paygate.EInvalid, "channel %s is not configured on this gateway", ch)
+	}
+	return ch, nil
 }
 
 // insert stores o with a fresh channel number and, for a QR order, a fresh
@@ -94,7 +123,7 @@ func (s *Service) existing(ctx context.Context, m *paygate.Merchant, req paygate
 		return nil, false, paygate.Errorf(paygate.EOutTradeNoReused,
 			"out_trade_no %s already names an order with other parameters", req.OutTradeNo)
 	}
-	if o.Mode == paygate.ModeQR && o.Status == paygate.StatusPending && o.QRCode == "" && s.now().Before(o.ExpiresAt) {
+	if o.Mode == paygate.ModeQR && o.Status == paygate.StatusPending && o.ChannelQRCode() == "" && s.now().Before(o.ExpiresAt) {
 		o, err = s.precreate(ctx, o)
 		return o, false, err
 	}
@@ -103,15 +132,18 @@ func (s *Service) existing(ctx context.Context, m *paygate.Merchant, req paygate
 
 // paramsHash identifies the parameters of a create so a repeat can be told
 // from a conflict. The auth code is left out: a repeat with a fresh barcode
-// of the same payment must not charge twice. The return URL is hashed only
-// when given, so that orders stored before it existed keep their hash and
-// their repeats still match.
+// of the same payment must not charge twice. The return URL and a channel
+// other than Alipay are hashed only when given, so that orders stored
+// before they existed keep their hash and their repeats still match.
 func paramsHash(req paygate.CreateOrder, timeout time.Duration) string {
 	h := sha256.New()
 	fields := []string{req.OutTradeNo, req.Subject, strconv.FormatInt(int64(req.TotalAmount), 10),
 		string(req.Mode), req.NotifyURL, timeout.String()}
 	if req.ReturnURL != "" {
 		fields = append(fields, "return_url", req.ReturnURL)
+	}
+	if ch := req.Channel.OrDefault(); ch != paygate.ChannelAlipay {
+		fields = append(fields, "channel", string(ch))
 	}
 	for _, f := range fields {
 		h.Write([]byte(f))
@@ -145,10 +177,14 @@ func (s *Service) precreate(ctx context.Context, o *paygate.Order) (*paygate.Ord
 	switch OutcomeOf(err) {
 	case OutcomeSuccess:
 		return s.update(ctx, o.ID, func(_ paygate.StoreTx, o *paygate.Order) error {
-			if o.QRCode == resp.QRCode {
+			code := &o.QRCode
+			if o.Channel == paygate.ChannelWechat {
+				code = &o.WechatCode
+			}
+			if *code == resp.QRCode {
 				return errNoChange
 			}
-			o.QRCode, o.UpdatedAt = resp.QRCode, s.now()
+			*code, o.UpdatedAt = resp.QRCode, s.now()
 			return nil
 		})
 	case OutcomeFailed, OutcomeConfig:

@@ -216,6 +216,13 @@ func (f *fakeOrders) ListRefunds(_ context.Context, m *paygate.Merchant, no stri
 	return out, nil
 }
 
+func (f *fakeOrders) HandleWechatNotification(_ context.Context, header http.Header, body []byte) error {
+	f.record("HandleWechatNotification", nil, string(body))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.notifyErr
+}
+
 func (f *fakeOrders) HandleNotification(_ context.Context, form url.Values) error {
 	f.record("HandleNotification", nil, form)
 	f.mu.Lock()

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -73,4 +75,55 @@ func (s *Server) notifyAllowed(ip string) bool {
 		}
 	}
 	return false
+}
+
+// maxWechatNotification bounds a WeChat Pay notification's body: a few
+// hundred bytes of JSON around one encrypted transaction.
+const maxWechatNotification = 64 << 10
+
+// wechatFailure is the body that goes with a failure status; WeChat Pay
+// retries on any 4xx or 5xx (docs/wechatpay-protocol.md, 6.4).
+var wechatFailure = []byte(`{"code":"FAIL","message":"失败"}`)
+
+// notifyWechat receives WeChat Pay's notifications: 204 only once the
+// service has verified and durably applied one; 401 for a signature that
+// does not verify, 500 for anything else, so WeChat Pay sends it again.
+// The same allowlist and rate limit as /notify/alipay apply.
+func (s *Server) notifyWechat(c *gin.Context) {
+	ip := c.ClientIP()
+	if !s.notifyAllowed(ip) {
+		warnRefused(c, ReasonNotAllowlisted, slog.String("notify_refused", "client address not in the notify allowlist"), slog.String("client_ip", ip))
+		c.Data(http.StatusForbidden, "application/json", wechatFailure)
+		return
+	}
+	if d := s.notifyLimit.take(ipKey(ip), s.now()); d > 0 {
+		warnRefused(c, ReasonNotifyLimited, slog.String("notify_refused", "rate limited"), slog.String("client_ip", ip))
+		s.obs.RateLimited(ScopeNotify)
+		c.Header("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+		c.Data(http.StatusTooManyRequests, "application/json", wechatFailure)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxWechatNotification+1))
+	switch {
+	case err != nil:
+		err = fmt.Errorf("read the notification: %w", err)
+	case len(body) > maxWechatNotification:
+		err = fmt.Errorf("notification larger than %d bytes", maxWechatNotification)
+	default:
+		err = s.orders.HandleWechatNotification(c.Request.Context(), c.Request.Header, body)
+	}
+	if err != nil {
+		status := http.StatusInternalServerError
+		if notifyReason(err) == ReasonRefusedSig {
+			status = http.StatusUnauthorized
+		}
+		if reason := notifyReason(err); reason == ReasonDeferred {
+			addLogAttrs(c, slog.String("reason", reason), slog.String("notify_deferred", err.Error()))
+		} else {
+			warnRefused(c, reason, slog.String("notify_refused", err.Error()))
+		}
+		c.Data(status, "application/json", wechatFailure)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }

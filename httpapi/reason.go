@@ -8,6 +8,7 @@ import (
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/gateway"
 )
 
 // keyWarn marks a request whose log line is a warning whatever its status
@@ -41,11 +42,11 @@ func notifyReason(err error) string {
 	switch {
 	case errors.Is(err, paygate.ErrNotifyLater):
 		return ReasonDeferred
-	case errors.Is(err, alipay.ErrNotifySignature):
+	case errors.Is(err, gateway.ErrNotifySignature), errors.Is(err, alipay.ErrNotifySignature):
 		return ReasonRefusedSig
-	case errors.Is(err, alipay.ErrNotifyMismatch):
+	case errors.Is(err, gateway.ErrNotifyMismatch), errors.Is(err, alipay.ErrNotifyMismatch):
 		return ReasonRefusedMatch
-	case errors.Is(err, alipay.ErrNotifyMalformed):
+	case errors.Is(err, gateway.ErrNotifyMalformed), errors.Is(err, alipay.ErrNotifyMalformed):
 		return ReasonMalformed
 	case paygate.ErrorCode(err) == paygate.ENotFound:
 		return ReasonUnknownOrder

@@ -250,6 +250,7 @@ func (s *Server) routes(mounts []Mount) *gin.Engine {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.POST("/notify/alipay", s.notifyAlipay)
+	e.POST("/notify/wechat", s.notifyWechat)
 
 	v1 := e.Group("/api/v1", s.refuseWhenDraining, s.authenticate)
 	v1.POST("/orders", s.api(s.createOrder))
