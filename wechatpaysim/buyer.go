@@ -1,12 +1,16 @@
 package wechatpaysim
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/paygate/paygate/wechatpay"
 )
@@ -61,6 +65,72 @@ func (s *Server) Pay(codeURL, openID string) (TradeView, error) {
 		return TradeView{}, fmt.Errorf("wechatpaysim: %w", err)
 	}
 	return viewOf(n), nil
+}
+
+// PendingCode is a Native order's code_url a buyer can pay now.
+type PendingCode struct {
+	CodeURL     string
+	MchID       string
+	OutTradeNo  string
+	Description string
+	Total       int64     // fen
+	ExpiresAt   time.Time // the code_url's end or the order's time_expire, whichever comes first
+}
+
+// PendingCodes lists the code_urls Pay would pay now (their order NOTPAY,
+// the code younger than 2 hours, the order's time_expire not passed),
+// newest first.
+func (s *Server) PendingCodes() []PendingCode {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []PendingCode{}
+	for code, t := range s.book.byCode {
+		t = s.current(t.key())
+		if t == nil || t.CodeURL != code || t.State != wechatpay.TradeNotPay {
+			continue
+		}
+		exp := t.CodeAt.Add(codeURLLife)
+		if t.PayBy.Before(exp) {
+			exp = t.PayBy
+		}
+		if !now.Before(exp) {
+			continue
+		}
+		out = append(out, PendingCode{CodeURL: code, MchID: t.MchID, OutTradeNo: t.OutTradeNo, Description: t.Description,
+			Total: t.Total, ExpiresAt: exp})
+	}
+	slices.SortFunc(out, func(a, b PendingCode) int {
+		return cmp.Or(b.ExpiresAt.Compare(a.ExpiresAt), strings.Compare(a.CodeURL, b.CodeURL))
+	})
+	return out
+}
+
+// PaymentCodeKind is a payment code's first two digits, which decide what
+// a codepay with it does (issue 12; §8.5 SIM).
+type PaymentCodeKind struct {
+	Prefix string
+	Label  string
+}
+
+// PaymentCodeKinds are the kinds, in the order a buyer's page offers them.
+var PaymentCodeKinds = []PaymentCodeKind{
+	{"10", "Pays at once"},
+	{"11", "Asks the buyer to confirm (USERPAYING), then pays a few seconds later"},
+	{"12", "Never paid: the buyer does not confirm"},
+	{"13", "Declined: not enough balance"},
+}
+
+// NewPaymentCode returns a fresh 18-digit payment code of the kind prefix
+// (one of PaymentCodeKinds'); ok is false for another prefix. A code pays
+// once: the simulator refuses it the second time.
+func NewPaymentCode(prefix string) (code string, ok bool) {
+	for _, k := range PaymentCodeKinds {
+		if k.Prefix == prefix {
+			return prefix + digits(18-len(prefix)), true
+		}
+	}
+	return "", false
 }
 
 // serveSim routes /sim/wechat/…: GET trades, POST pay, GET|POST faults,
