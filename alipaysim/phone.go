@@ -3,6 +3,7 @@ package alipaysim
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"embed"
 	"errors"
 	"html/template"
@@ -46,6 +47,83 @@ type AuthCodeKind struct {
 	Prefix string
 	Label  string
 }
+
+// Wallet is another simulated wallet served beside this simulator (the
+// WeChat Pay simulator, in paygate sim and demo): the phone page lists its
+// QR codes waiting to be paid with Alipay's, pays one picked or pasted
+// through Pay, and offers its payment-code kinds beside Alipay's. This
+// package knows only these functions, never the wallet's protocol.
+type Wallet struct {
+	// Name is shown with its codes and kinds ("WeChat Pay").
+	Name string
+	// Owns reports whether a QR code is this wallet's.
+	Owns func(qrCode string) bool
+	// Pending lists its codes a buyer can pay now.
+	Pending func() []PendingCode
+	// Pay pays qrCode as a new buyer of the wallet. An error's text is
+	// shown to the buyer.
+	Pay func(ctx context.Context, qrCode string) (WalletPayment, error)
+	// Kinds are its payment codes' kinds (18 digits, the prefix first),
+	// offered by "Show a barcode".
+	Kinds []AuthCodeKind
+}
+
+// WalletPayment is a payment a Wallet made, as the phone shows it.
+type WalletPayment struct {
+	OutTradeNo  string
+	Subject     string
+	TradeNo     string
+	Buyer       string
+	TotalAmount paygate.Money
+}
+
+// wallet is the configured wallet that owns qrCode, or nil (Alipay's).
+func (s *Server) wallet(qrCode string) *Wallet {
+	for i, w := range s.cfg.Wallets {
+		if w.Owns != nil && w.Owns(qrCode) {
+			return &s.cfg.Wallets[i]
+		}
+	}
+	return nil
+}
+
+// phoneKinds are the kinds the page offers: Alipay's, then each wallet's,
+// named by wallet when there is more than one.
+func (s *Server) phoneKinds() []phoneKind {
+	var out []phoneKind
+	alipayName := ""
+	if len(s.cfg.Wallets) > 0 {
+		alipayName = "Alipay"
+	}
+	for _, k := range AuthCodeKinds {
+		out = append(out, phoneKind{AuthCodeKind: k, Wallet: alipayName})
+	}
+	for _, w := range s.cfg.Wallets {
+		for _, k := range w.Kinds {
+			out = append(out, phoneKind{AuthCodeKind: k, Wallet: w.Name})
+		}
+	}
+	return out
+}
+
+// newPhoneAuthCode is a fresh 18-digit code of one of the page's kinds.
+func (s *Server) newPhoneAuthCode(prefix string) (string, bool) {
+	if code, ok := NewAuthCode(prefix); ok {
+		return code, true
+	}
+	for _, w := range s.cfg.Wallets {
+		for _, k := range w.Kinds {
+			if k.Prefix == prefix && len(prefix) < authCodeLen {
+				return prefix + randomDigits(authCodeLen-len(prefix)), true
+			}
+		}
+	}
+	return "", false
+}
+
+// authCodeLen is the length of a barcode auth code, Alipay's and WeChat
+// Pay's alike.
+const authCodeLen = 18
 
 // AuthCodeKinds are the kinds the phone page offers, in its order.
 var AuthCodeKinds = []AuthCodeKind{
@@ -109,17 +187,27 @@ func (s *Server) PendingCodes() []PendingCode {
 
 // phoneData is what phone.html renders.
 type phoneData struct {
+	Wallets  []string // the other wallets' names, beside Alipay
 	Pending  []pendingRow
 	Picked   string // the code picked or pasted last (kept on an error)
 	BuyerID  string
 	Result   *phoneResult
-	Kinds    []AuthCodeKind
+	Kinds    []phoneKind
 	Kind     string // the kind last shown
 	AuthCode string // a fresh code of Kind, or ""
 }
 
 type pendingRow struct {
 	QRCode, OutTradeNo, Subject, Amount, Left string
+	Wallet                                    string // "" for Alipay's own codes
+	expires                                   time.Time
+}
+
+// phoneKind is a kind on the page, with its wallet's name when the page
+// offers more than Alipay's.
+type phoneKind struct {
+	AuthCodeKind
+	Wallet string
 }
 
 // phoneResult is the outcome of a payment from the page.
@@ -134,7 +222,7 @@ type phoneResult struct {
 func (s *Server) servePhone(w http.ResponseWriter, r *http.Request) {
 	d := s.phoneData()
 	if k := r.URL.Query().Get("barcode"); k != "" {
-		code, ok := NewAuthCode(k)
+		code, ok := s.newPhoneAuthCode(k)
 		if !ok {
 			d.Result = &phoneResult{Title: "Unknown barcode kind", Message: "Pick one of the kinds listed."}
 			s.renderPhone(w, r, http.StatusBadRequest, d)
@@ -172,6 +260,10 @@ func (s *Server) servePhonePay(w http.ResponseWriter, r *http.Request) {
 		s.renderPhone(w, r, http.StatusBadRequest, d)
 		return
 	}
+	if wal := s.wallet(code); wal != nil {
+		s.servePhonePayWallet(w, r, wal, code, buyer)
+		return
+	}
 	view, err := s.scan(r.Context(), code, buyer, true)
 	d := s.phoneData()
 	if err != nil {
@@ -182,6 +274,22 @@ func (s *Server) servePhonePay(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Result = &phoneResult{OK: true, Title: "Paid ¥" + view.TotalAmount.Yuan(),
 		Message: view.Subject + " (" + view.OutTradeNo + "), trade " + view.TradeNo + ", buyer " + view.BuyerID + "."}
+	s.renderPhone(w, r, http.StatusOK, d)
+}
+
+// servePhonePayWallet pays another wallet's code from the form. Alipay's
+// buyer id means nothing to it: the wallet picks its own buyer.
+func (s *Server) servePhonePayWallet(w http.ResponseWriter, r *http.Request, wal *Wallet, code, buyer string) {
+	p, err := wal.Pay(r.Context(), code)
+	d := s.phoneData()
+	if err != nil {
+		d.Picked, d.BuyerID = code, buyer
+		d.Result = &phoneResult{Title: "Not paid", Message: wal.Name + ": " + err.Error()}
+		s.renderPhone(w, r, http.StatusConflict, d)
+		return
+	}
+	d.Result = &phoneResult{OK: true, Title: "Paid ¥" + p.TotalAmount.Yuan() + " with " + wal.Name,
+		Message: p.Subject + " (" + p.OutTradeNo + "), transaction " + p.TradeNo + ", buyer " + p.Buyer + "."}
 	s.renderPhone(w, r, http.StatusOK, d)
 }
 
@@ -206,11 +314,26 @@ func buyerMessage(err error) string {
 
 func (s *Server) phoneData() phoneData {
 	now := s.now()
-	d := phoneData{Kinds: AuthCodeKinds, Kind: AuthCodeKinds[0].Prefix}
+	kinds := s.phoneKinds()
+	d := phoneData{Kinds: kinds, Kind: kinds[0].Prefix}
 	for _, p := range s.PendingCodes() {
 		d.Pending = append(d.Pending, pendingRow{QRCode: p.QRCode, OutTradeNo: p.OutTradeNo, Subject: p.Subject,
-			Amount: p.TotalAmount.Yuan(), Left: leftIn(p.ExpiresAt.Sub(now))})
+			Amount: p.TotalAmount.Yuan(), Left: leftIn(p.ExpiresAt.Sub(now)), expires: p.ExpiresAt})
 	}
+	for _, w := range s.cfg.Wallets {
+		d.Wallets = append(d.Wallets, w.Name)
+		if w.Pending == nil {
+			continue
+		}
+		for _, p := range w.Pending() {
+			d.Pending = append(d.Pending, pendingRow{QRCode: p.QRCode, OutTradeNo: p.OutTradeNo, Subject: p.Subject,
+				Amount: p.TotalAmount.Yuan(), Left: leftIn(p.ExpiresAt.Sub(now)), Wallet: w.Name, expires: p.ExpiresAt})
+		}
+	}
+	// Newest first across the wallets, as PendingCodes orders Alipay's.
+	slices.SortStableFunc(d.Pending, func(a, b pendingRow) int {
+		return cmp.Or(b.expires.Compare(a.expires), strings.Compare(a.QRCode, b.QRCode))
+	})
 	return d
 }
 

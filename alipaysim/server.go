@@ -120,6 +120,10 @@ type Config struct {
 	SweepInterval time.Duration
 	// NotifyWorkers bounds concurrent notification deliveries. Default 8.
 	NotifyWorkers int
+	// Wallets are other simulated wallets served on the same address, whose
+	// codes the phone page (GET /sim/) also lists, pays and shows (see
+	// Wallet). None by default.
+	Wallets []Wallet
 	// ManualNotify starts no background goroutines: no notifier and no
 	// sweeper. Time is applied whenever a call, Trades or DeliverDue looks,
 	// and notifications wait until DeliverDue sends them, one at a time in
