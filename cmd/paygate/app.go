@@ -229,6 +229,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, mounts []httpa
 	if err != nil {
 		return nil, err
 	}
+	logChannels(logger, cfg)
 	schedulePrune(cfg, a.queue, st)
 	jobs.RegisterCompensation(a.queue, jobs.ObserveCompensation(a.service, a.metrics))
 	if err := scheduleReconcile(cfg, a, logger); err != nil {
@@ -334,9 +335,13 @@ func scheduleReconcile(cfg config, a *app, logger *slog.Logger) error {
 	return nil
 }
 
-// newService builds the Alipay client and the gateway over it: one breaker
-// per channel account (this node's app id), follow-up work on queue, order
-// activities to activity (nil: none recorded).
+// newService builds the channels' clients and the gateway over them: Alipay
+// always, WeChat Pay when the config has a wechat section (see
+// newWechatClient); each with one breaker for its account (the app id, the
+// mchid) and the retries of channel.*, observed when obs is the node's
+// metrics, and bounded by its own call_timeout. Follow-up work goes on
+// queue, order activities to activity (nil: none recorded). The Alipay
+// client is returned bare, for serve's startup check and the bills.
 func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *slog.Logger, obs gateway.Observer,
 	activity gateway.ActivityRecorder) (*alipay.Client, *gateway.Service, error) {
 	client, err := newChannel(cfg)
@@ -354,19 +359,27 @@ func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *sl
 	if err != nil {
 		return nil, nil, err
 	}
-	channel := gateway.NewResilientChannel(alipayCh, gateway.ResilientConfig{
-		Name: cfg.Alipay.AppID, Logger: logger,
-		BreakerFailures: cfg.Channel.BreakerFailures, BreakerOpen: cfg.Channel.BreakerOpen,
-		RetryAttempts: cfg.Channel.RetryAttempts, RetryBase: cfg.Channel.RetryBase, RetryMax: cfg.Channel.RetryMax,
-	})
-	var ch gateway.Channel = channel
-	if m, ok := obs.(*metrics); ok {
-		m.watchBreaker(cfg.Alipay.AppID, channel.State)
-		ch = gateway.ObserveChannel(channel, m)
+	channels := []gateway.Channel{resilientChannel(cfg, alipayCh, cfg.Alipay.AppID, cfg.Alipay.CallTimeout, logger, obs)}
+	callTimeout := cfg.Alipay.CallTimeout
+	wx, err := newWechatClient(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if wx != nil {
+		wxNotify, err := wechatNotifyURL(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		wxCh, err := gateway.NewWechatChannel(wx, gateway.WechatConfig{NotifyURL: wxNotify})
+		if err != nil {
+			return nil, nil, err
+		}
+		channels = append(channels, resilientChannel(cfg, wxCh, cfg.Wechat.MchID, cfg.Wechat.CallTimeout, logger, obs))
+		callTimeout = max(callTimeout, cfg.Wechat.CallTimeout)
 	}
 	svc, err := gateway.New(gateway.Config{
-		Store: st, Channels: []gateway.Channel{ch}, Logger: logger, PublicURL: cfg.Server.PublicURL,
-		DefaultTimeout: cfg.Orders.DefaultTimeout, CallTimeout: cfg.Alipay.CallTimeout,
+		Store: st, Channels: channels, Logger: logger, PublicURL: cfg.Server.PublicURL,
+		DefaultTimeout: cfg.Orders.DefaultTimeout, CallTimeout: callTimeout,
 		PollInterval: cfg.Barcode.PollInterval, PollTimeout: cfg.Barcode.PollTimeout,
 		Jobs: queue, CompensateAfter: cfg.Jobs.CompensateAfter, CompensateInterval: cfg.Jobs.CompensateInterval,
 		LatePayment: gateway.LatePaymentPolicy(cfg.Orders.LatePayment), Observer: obs, Activity: activity,
@@ -375,6 +388,25 @@ func newService(cfg config, st paygate.Store, queue paygate.JobQueue, logger *sl
 		return nil, nil, err
 	}
 	return client, svc, nil
+}
+
+// resilientChannel wraps one channel account as every channel is taken:
+// the breaker and retries of channel.* named by account, its state and
+// calls in the metrics when obs is the node's, each call bounded by
+// timeout.
+func resilientChannel(cfg config, inner gateway.Channel, account string, timeout time.Duration, logger *slog.Logger,
+	obs gateway.Observer) gateway.Channel {
+	rc := gateway.NewResilientChannel(inner, gateway.ResilientConfig{
+		Name: account, Logger: logger,
+		BreakerFailures: cfg.Channel.BreakerFailures, BreakerOpen: cfg.Channel.BreakerOpen,
+		RetryAttempts: cfg.Channel.RetryAttempts, RetryBase: cfg.Channel.RetryBase, RetryMax: cfg.Channel.RetryMax,
+	})
+	var ch gateway.Channel = rc
+	if m, ok := obs.(*metrics); ok {
+		m.watchBreaker(inner.Name(), account, rc.State)
+		ch = gateway.ObserveChannel(rc, m)
+	}
+	return timedChannel{Channel: ch, timeout: timeout}
 }
 
 // idempotencyLeaseMargin is what an Idempotency-Key's lease adds to the

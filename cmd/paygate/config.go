@@ -14,6 +14,8 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/paygate/paygate/wechatpay"
 )
 
 // config is the whole configuration: a YAML file, every key overridable by
@@ -62,6 +64,21 @@ type config struct {
 		NotifyAllowlist     string        `yaml:"notify_allowlist"`   // comma-separated CIDRs; empty: any address may notify
 		SkipStartupCheck    bool          `yaml:"skip_startup_check"` // serve: do not refuse to start when the startup query shows a key mismatch
 	} `yaml:"alipay"`
+	// Wechat is WeChat Pay (微信支付) for a direct merchant (普通商户), APIv3;
+	// off while mch_id is empty (see wechatOn).
+	Wechat struct {
+		MchID            string        `yaml:"mch_id"`             // 商户号; empty: WeChat Pay is off
+		AppID            string        `yaml:"app_id"`             // the AppID bound to mch_id
+		SerialNo         string        `yaml:"serial_no"`          // the merchant API certificate's serial, hex
+		PrivateKeyFile   string        `yaml:"private_key_file"`   // the merchant API private key (apiclient_key.pem)
+		APIv3KeyFile     string        `yaml:"apiv3_key_file"`     // a file holding the 32-byte APIv3 key
+		PlatformCertFile string        `yaml:"platform_cert_file"` // WeChat Pay's platform certificate (certificate mode)...
+		PublicKeyFile    string        `yaml:"public_key_file"`    // ...and/or WeChat Pay's public key (微信支付公钥, public-key mode)
+		PublicKeyID      string        `yaml:"public_key_id"`      // with public_key_file: its PUB_KEY_ID_…
+		BaseURL          string        `yaml:"base_url"`           // WeChat Pay's API; a simulator otherwise
+		NotifyURL        string        `yaml:"notify_url"`         // default public_url + /notify/wechat
+		CallTimeout      time.Duration `yaml:"call_timeout"`       // deadline of every call to WeChat Pay
+	} `yaml:"wechat"`
 	Channel struct {
 		BreakerFailures int           `yaml:"breaker_failures"` // consecutive channel failures that open the circuit
 		BreakerOpen     time.Duration `yaml:"breaker_open"`     // how long new orders get 503 before a probe
@@ -148,6 +165,8 @@ func defaultConfig() config {
 	c.Database.URL = "sqlite:paygate-data/paygate.db"
 	c.Alipay.GatewayURL = "https://openapi.alipay.com/gateway.do"
 	c.Alipay.CallTimeout = 15 * time.Second
+	c.Wechat.BaseURL = wechatpay.ProductionURL
+	c.Wechat.CallTimeout = 15 * time.Second
 	c.Channel.BreakerFailures = 5
 	c.Channel.BreakerOpen = 30 * time.Second
 	c.Channel.RetryAttempts = 3

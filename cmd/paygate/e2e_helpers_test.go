@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -38,6 +39,8 @@ import (
 	"github.com/paygate/paygate/httpapi"
 	"github.com/paygate/paygate/postgres/pgtest"
 	"github.com/paygate/paygate/testenv"
+	"github.com/paygate/paygate/wechatpay"
+	"github.com/paygate/paygate/wechatpaysim"
 )
 
 // The e2e app id registered with the simulator.
@@ -56,6 +59,32 @@ var e2eKeys = sync.OnceValues(func() (*rsa.PrivateKey, *rsa.PrivateKey) {
 	}
 	return app, ali
 })
+
+// The e2e WeChat Pay merchant registered with its simulator (e2eWechat).
+const (
+	e2eMchID   = "1900000042"
+	e2eWxAppID = "wx0a1b2c3d4e5f6042"
+)
+
+// e2eWechatKeys are the WeChat Pay merchant's API key and the simulator's
+// WeChat Pay key, made once per test binary.
+var e2eWechatKeys = sync.OnceValues(func() (*rsa.PrivateKey, *rsa.PrivateKey) {
+	merchant, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	wx, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return merchant, wx
+})
+
+// e2eWechat turns WeChat Pay on: the node gets a wechat: section for a
+// merchant of the WeChat Pay simulator, which is mounted beside Alipay's
+// (/v3/, /sim/wechat/, weixin:// codes on POST /sim/pay and the phone
+// page) as the demo mounts it. Options after it may change the section.
+func e2eWechat(cfg *config, _ *alipaysim.Config) { cfg.Wechat.MchID = e2eMchID }
 
 // e2eLog is a log sink safe for concurrent writes, shown when a test fails.
 type e2eLog struct {
@@ -81,6 +110,7 @@ type e2eEnv struct {
 	base   string // http://127.0.0.1:PORT: the API, /notify/alipay and the simulator's routes
 	app    *app
 	sim    *alipaysim.Server
+	wx     *wechatpaysim.Server // nil unless e2eWechat
 	cfg    config
 	a, b   *client.Client // merchant A and merchant B
 	credsA merchantCredentials
@@ -184,20 +214,29 @@ func e2e(t *testing.T, kind string, opts ...e2eOption) *e2eEnv {
 	for _, o := range opts {
 		o(&cfg, &simCfg)
 	}
-	e.cfg = cfg
 
 	logger, err := newLogger(e.log, cfg.Log.Level)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cfg.Wechat.MchID != "" {
+		e.wx = e2eWechatSim(t, dir, &cfg, logger)
+		t.Cleanup(func() { e.wx.Close() }) // after the node has stopped (cleanups run last first)
+		simCfg.Wallets = []alipaysim.Wallet{wechatWallet(e.wx)}
+	}
+	e.cfg = cfg
 	simCfg.Logger = logger.With("component", "alipaysim")
 	e.sim, err = alipaysim.New(simCfg)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
 	}
+	mounts := []httpapi.Mount{{Path: "/gateway.do", Handler: e.sim}, {Path: "/sim/", Handler: e.sim}}
+	if e.wx != nil {
+		mounts = []httpapi.Mount{{Path: "/gateway.do", Handler: e.sim}, {Path: "/sim/", Handler: simHandler(e.sim, e.wx)}, {Path: "/v3/", Handler: e.wx}}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e.app, err = newApp(ctx, cfg, logger, []httpapi.Mount{{Path: "/gateway.do", Handler: e.sim}, {Path: "/sim/", Handler: e.sim}})
+	e.app, err = newApp(ctx, cfg, logger, mounts)
 	if err != nil {
 		cancel()
 		ln.Close()
@@ -264,6 +303,53 @@ func e2e(t *testing.T, kind string, opts ...e2eOption) *e2eEnv {
 	e.idA = e.merchantID(t, e.credsA.AccessKey)
 	e.idB = e.merchantID(t, e.credsB.AccessKey)
 	return e
+}
+
+// e2eWechatSim writes the WeChat Pay merchant's files under dir, fills
+// the wechat: section's keys that cfg leaves empty (public-key mode, the
+// simulator on the node's own address) and starts the simulator with the
+// merchant registered: quick payments, refunds and sweeps, as alipaysim's
+// in e2e.
+func e2eWechatSim(t *testing.T, dir string, cfg *config, logger *slog.Logger) *wechatpaysim.Server {
+	t.Helper()
+	merchantKey, wxKey := e2eWechatKeys()
+	keyFile, pubFile, apiv3File := filepath.Join(dir, "apiclient_key.pem"), filepath.Join(dir, "wechatpay_public_key.pem"), filepath.Join(dir, "apiv3_key.txt")
+	e2eWritePEM(t, keyFile, "PRIVATE KEY", e2eMust(x509.MarshalPKCS8PrivateKey(merchantKey)), 0o600)
+	e2eWritePEM(t, pubFile, "PUBLIC KEY", e2eMust(x509.MarshalPKIXPublicKey(&wxKey.PublicKey)), 0o644)
+	apiv3Text := (rand.Text() + rand.Text())[:wechatpay.APIv3KeySize] // rand.Text is 26 characters
+	if err := os.WriteFile(apiv3File, []byte(apiv3Text+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	apiv3, err := wechatpay.ParseAPIv3Key([]byte(apiv3Text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyID := e2eMust(derivedPubKeyID(&wxKey.PublicKey))
+	serial := e2eMust(certSerial(&merchantKey.PublicKey))
+	w := &cfg.Wechat
+	for _, f := range []struct {
+		v   *string
+		def string
+	}{
+		{&w.AppID, e2eWxAppID}, {&w.SerialNo, serial}, {&w.PrivateKeyFile, keyFile}, {&w.APIv3KeyFile, apiv3File},
+		{&w.PublicKeyFile, pubFile}, {&w.PublicKeyID, keyID},
+	} {
+		if *f.v == "" {
+			*f.v = f.def
+		}
+	}
+	if w.BaseURL == defaultConfig().Wechat.BaseURL {
+		w.BaseURL = cfg.Server.PublicURL
+	}
+	wx, err := wechatpaysim.New(wechatpaysim.Config{
+		WechatPayKey: wxKey, WechatPayID: keyID, PublicURL: cfg.Server.PublicURL, Logger: logger.With("component", "wechatpaysim"),
+		PayDelay: 300 * time.Millisecond, RefundDelay: 200 * time.Millisecond, SweepInterval: 50 * time.Millisecond,
+		Merchants: []wechatpaysim.Merchant{{MchID: e2eMchID, AppID: e2eWxAppID, SerialNo: serial, PublicKey: &merchantKey.PublicKey, APIv3Key: apiv3}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wx
 }
 
 // client is a merchant client on the test's own connections.

@@ -164,14 +164,15 @@ func buildVersion() string {
 	return "(devel)"
 }
 
-// watchBreaker exports the channel breaker's state for the account appID:
-// read from state (gateway.ResilientChannel.State) at each scrape. The
-// console's health page reads the same (m.breakers).
-func (m *metrics) watchBreaker(appID string, state func() string) {
-	m.breakers = append(m.breakers, console.Breaker{Name: appID, State: state})
+// watchBreaker exports the breaker's state of the channel account (an
+// Alipay app id, a WeChat Pay mchid; the metric's app_id label): read from
+// state (gateway.ResilientChannel.State) at each scrape. The console's
+// health page reads the same (m.breakers), named "channel account".
+func (m *metrics) watchBreaker(channel, account string, state func() string) {
+	m.breakers = append(m.breakers, console.Breaker{Name: channel + " " + account, State: state})
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "paygate_channel_breaker_state", Help: "The Alipay circuit breaker of a channel account: 0 closed, 1 half-open, 2 open.",
-		ConstLabels: prometheus.Labels{"app_id": appID},
+		Name: "paygate_channel_breaker_state", Help: "The circuit breaker of a channel account (app_id: the Alipay app id or the WeChat Pay mchid): 0 closed, 1 half-open, 2 open.",
+		ConstLabels: prometheus.Labels{"app_id": account},
 	}, func() float64 { return gateway.BreakerStates[state()] }))
 }
 
