@@ -21,6 +21,8 @@ import (
 	"github.com/paygate/paygate/client"
 	"github.com/paygate/paygate/gateway"
 	"github.com/paygate/paygate/httpapi"
+	"github.com/paygate/paygate/simjournal"
+	"github.com/paygate/paygate/wechatpaysim"
 )
 
 // The demo's Alipay app, registered with its built-in simulator.
@@ -60,6 +62,12 @@ func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer
 	}
 	defer ln.Close()
 	base := "http://" + printableAddr(ln.Addr())
+	simDir := filepath.Join(dataDir, demoSimDir)
+	// The WeChat Pay keys first: the demo's wechat: section reads them.
+	wxKeys, err := demoWechatKeys(dataDir, simDir)
+	if err != nil {
+		return err
+	}
 	cfg, err := demoConfig(dataDir, base)
 	if err != nil {
 		return err
@@ -83,7 +91,6 @@ func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer
 	if err != nil {
 		return fmt.Errorf("demo: app key: %w", err)
 	}
-	simDir := filepath.Join(dataDir, demoSimDir)
 	simKey, err := loadOrCreateKey(filepath.Join(simDir, simKeyFile))
 	if err != nil {
 		return fmt.Errorf("demo: simulator key: %w", err)
@@ -95,22 +102,27 @@ func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer
 	if err := writeFileAtomic(cfg.Alipay.AlipayPublicKeyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	// WeChat Pay's simulator first: Alipay's phone page pays its codes too.
+	wx, err := demoWechatSim(wxKeys, simDir, base, logger)
+	if errors.Is(err, simjournal.ErrInUse) {
+		return demoInUse(dataDir, simDir, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer wx.Close()
 	sim, err := alipaysim.New(alipaysim.Config{
 		AlipayKey: simKey, DataDir: simDir, Logger: logger.With("component", "alipaysim"), PublicURL: base,
-		Apps: []alipaysim.App{{AppID: cfg.Alipay.AppID, PublicKey: &appKey.PublicKey, SellerID: cfg.Alipay.SellerID}},
+		Apps:    []alipaysim.App{{AppID: cfg.Alipay.AppID, PublicKey: &appKey.PublicKey, SellerID: cfg.Alipay.SellerID}},
+		Wallets: []alipaysim.Wallet{wechatWallet(wx)},
 	})
 	if errors.Is(err, alipaysim.ErrInUse) {
-		return fmt.Errorf("demo: data directory %s is in use by another paygate demo (or a paygate sim on %s): %w", dataDir, simDir, err)
+		return demoInUse(dataDir, simDir, err)
 	}
 	if err != nil {
 		return fmt.Errorf("demo: simulator: %w", err)
 	}
 	defer sim.Close()
-	wx, err := demoWechatSim(dataDir, simDir, base, logger)
-	if err != nil {
-		return err
-	}
-	defer wx.Close()
 	// The demo has one (loopback) listener: /metrics is on it. The handler
 	// is looked up per request because the node's registry is made by newApp.
 	var a *app
@@ -140,8 +152,14 @@ func runDemo(ctx context.Context, addr, dataDir string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	printDemo(stdout, base, dataDir, creds, m.NotifyURL, op)
+	printDemo(stdout, base, dataDir, creds, m.NotifyURL, op, cfg)
 	return a.serve(ctx, ln)
+}
+
+// demoInUse is the error of a data directory that another demo holds (or
+// a paygate sim on its simulator directory).
+func demoInUse(dataDir, simDir string, err error) error {
+	return fmt.Errorf("demo: data directory %s is in use by another paygate demo (or a paygate sim on %s): %w", dataDir, simDir, err)
 }
 
 // demoConfig is the embedded default under dataDir with the built-in
@@ -157,6 +175,10 @@ func demoConfig(dataDir, base string) (config, error) {
 	c.Alipay.PrivateKeyFile = filepath.Join(dataDir, demoAppKeyFile)
 	c.Alipay.AlipayPublicKeyFile = filepath.Join(dataDir, demoAlipayPubFile)
 	c.Alipay.SellerID = alipaysim.DefaultSellerID(demoAppID) // notifications are checked as in production
+	// WeChat Pay against the same simulator, with the merchant it made.
+	if err := demoWechatConfig(&c, dataDir, base); err != nil {
+		return c, err
+	}
 	// One machine: the merchant's webhook receivers are local, over http.
 	c.Webhooks.AllowPrivateNetworks = true
 	c.Webhooks.AllowHTTP = true
@@ -212,7 +234,7 @@ func writeCreds(path string, creds merchantCredentials) error {
 	return writeFileAtomic(path, append(data, '\n'), 0o600)
 }
 
-func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials, notifyURL string, op demoOperatorCreds) {
+func printDemo(w io.Writer, base, dataDir string, creds merchantCredentials, notifyURL string, op demoOperatorCreds, cfg config) {
 	fmt.Fprintf(w, `paygate demo listening on %s
 
   operator console %s/dashboard/   username %s   password %s   (also in %s)
@@ -228,6 +250,9 @@ Try it (another terminal):
   then open the answer's cashier_url in a browser, and %s/sim/ beside it to pay.
 
 `, base, base, op.Username, op.Password, filepath.Join(dataDir, demoOperatorFile), base, filepath.Join(dataDir, demoMerchantFile), creds.AccessKey, base, base, base, base, base, base, base, base, base)
+	if wechatOn(cfg) {
+		printDemoWechat(w, base, cfg)
+	}
 	where := "--data " + shellQuote(dataDir)
 	if notifyURL == "" {
 		fmt.Fprintf(w, `Webhooks: the demo merchant has no webhook URL, so every event is dead-lettered at once.
@@ -243,4 +268,21 @@ Try it (another terminal):
 		fmt.Fprintf(w, "Webhooks: sent to %s (see them: go run ./cmd/paygate merchant show %s %s)\n\n", notifyURL, where, creds.AccessKey)
 	}
 	fmt.Fprintln(w, "Ctrl-C stops it; restarting keeps every order.")
+}
+
+// printDemoWechat adds WeChat Pay's calls to the demo's help: a QR order
+// paid on the phone page or POST /sim/pay, and a barcode order with fresh
+// payment codes (each pays once).
+func printDemoWechat(w io.Writer, base string, cfg config) {
+	pays, _ := wechatpaysim.NewPaymentCode("10")
+	confirms, _ := wechatpaysim.NewPaymentCode("11")
+	fmt.Fprintf(w, `WeChat Pay (its simulator: %s/v3/, trades %s/sim/wechat/trades; merchant %s, keys under %s):
+  go run ./cmd/paygate api POST /api/v1/orders '{"out_trade_no":"W1","subject":"tea","total_amount":"12.00","mode":"qr","channel":"wechat"}'
+  then the buyer pays its weixin:// qr_code on %s/sim/ (listed as WeChat Pay under "Scan a QR code", or paste it), or:
+    curl -sS -X POST %s/sim/pay -d '{"qr_code":"weixin://wxpay/bizpayurl?pr=…"}'
+  go run ./cmd/paygate api POST /api/v1/orders '{"out_trade_no":"W2","subject":"tea","total_amount":"8.00","mode":"barcode","channel":"wechat","auth_code":"%s"}'
+  an 18-digit payment code, each paying once: 10… pays at once, 11… (e.g. %s) once the buyer confirms, a few
+  seconds later; %s/sim/ "Show a barcode" makes fresh ones.
+
+`, base, base, cfg.Wechat.MchID, filepath.Dir(cfg.Wechat.PrivateKeyFile), base, base, pays, confirms, base)
 }

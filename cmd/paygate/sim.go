@@ -152,11 +152,6 @@ func runSim(ctx context.Context, o simOptions, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sim, err := alipaysim.New(cfg)
-	if err != nil {
-		return fmt.Errorf("sim: %w", err)
-	}
-	defer sim.Close()
 	wcfg, err := wechatSimConfig(o.wechat, o.dataDir, logger)
 	if err != nil {
 		return err
@@ -167,6 +162,12 @@ func runSim(ctx context.Context, o simOptions, stdout, stderr io.Writer) error {
 		return fmt.Errorf("sim: %w", err)
 	}
 	defer wx.Close()
+	cfg.Wallets = []alipaysim.Wallet{wechatWallet(wx)} // the phone page pays WeChat Pay's codes too
+	sim, err := alipaysim.New(cfg)
+	if err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	defer sim.Close()
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return fmt.Errorf("sim: listen: %w", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -22,6 +23,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/alipaysim"
 	"github.com/paygate/paygate/wechatpay"
 	"github.com/paygate/paygate/wechatpaysim"
 )
@@ -244,45 +247,129 @@ const (
 	demoWechatAPIv3Key = "apiv3_key.txt"
 )
 
-// demoWechatSim makes or loads the demo's WeChat Pay keys and starts the
-// simulator with its journal under simDir/wechat.
-func demoWechatSim(dataDir, simDir, base string, logger *slog.Logger) (*wechatpaysim.Server, error) {
+// demoWechat is the demo's WeChat Pay merchant as both sides know it.
+type demoWechat struct {
+	merchantKey *rsa.PrivateKey    // the merchant API private key
+	apiv3       wechatpay.APIv3Key // the merchant's APIv3 key
+	simKey      *rsa.PrivateKey    // the simulator's WeChat Pay key
+	keyID       string             // its PUB_KEY_ID_…
+	serial      string             // the merchant API certificate serial the merchant signs under
+}
+
+// demoWechatKeys makes (at the first run) or loads the demo's WeChat Pay
+// keys: the merchant's under dataDir/wechat, the simulator's under
+// simDir/wechat, whose public key it writes beside the merchant's for the
+// gateway's wechat: section (see demoWechatConfig).
+func demoWechatKeys(dataDir, simDir string) (demoWechat, error) {
+	var d demoWechat
 	dir := filepath.Join(dataDir, wechatSimDir)
-	merchantKey, err := loadOrCreateKey(filepath.Join(dir, demoWechatKeyFile))
-	if err != nil {
-		return nil, fmt.Errorf("demo: WeChat Pay merchant key: %w", err)
+	var err error
+	if d.merchantKey, err = loadOrCreateKey(filepath.Join(dir, demoWechatKeyFile)); err != nil {
+		return d, fmt.Errorf("demo: WeChat Pay merchant key: %w", err)
 	}
-	apiv3, err := loadOrCreateAPIv3Key(filepath.Join(dir, demoWechatAPIv3Key))
-	if err != nil {
-		return nil, fmt.Errorf("demo: APIv3 key: %w", err)
+	if d.apiv3, err = loadOrCreateAPIv3Key(filepath.Join(dir, demoWechatAPIv3Key)); err != nil {
+		return d, fmt.Errorf("demo: APIv3 key: %w", err)
 	}
-	simKey, err := loadOrCreateKey(filepath.Join(simDir, wechatSimDir, wechatSimKeyFile))
-	if err != nil {
-		return nil, fmt.Errorf("demo: WeChat Pay simulator key: %w", err)
+	if d.simKey, err = loadOrCreateKey(filepath.Join(simDir, wechatSimDir, wechatSimKeyFile)); err != nil {
+		return d, fmt.Errorf("demo: WeChat Pay simulator key: %w", err)
 	}
-	id, err := derivedPubKeyID(&simKey.PublicKey)
-	if err != nil {
-		return nil, err
+	if d.keyID, err = derivedPubKeyID(&d.simKey.PublicKey); err != nil {
+		return d, err
 	}
-	serial, err := certSerial(&merchantKey.PublicKey)
-	if err != nil {
-		return nil, err
+	if d.serial, err = certSerial(&d.merchantKey.PublicKey); err != nil {
+		return d, err
 	}
-	pubPEM, err := publicKeyPEM(&simKey.PublicKey)
+	pubPEM, err := publicKeyPEM(&d.simKey.PublicKey)
 	if err != nil {
-		return nil, err
+		return d, err
 	}
 	if err := writeFileAtomic(filepath.Join(dir, wechatPubFile), pubPEM, 0o644); err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
+		return d, fmt.Errorf("demo: %w", err)
 	}
+	return d, nil
+}
+
+// demoWechatConfig points the wechat: section at the demo's merchant and
+// the simulator at base, from the keys the demo keeps under dataDir/wechat
+// (public-key mode, the serial and the key ID derived from the keys as the
+// simulator derives them). Without those keys (a data directory the demo
+// has not started on since it took WeChat Pay) WeChat Pay stays off.
+func demoWechatConfig(c *config, dataDir, base string) error {
+	dir := filepath.Join(dataDir, wechatSimDir)
+	keyFile, pubFile := filepath.Join(dir, demoWechatKeyFile), filepath.Join(dir, wechatPubFile)
+	key, err := wechatpay.LoadPrivateKey(keyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	data, err := os.ReadFile(pubFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	pub, err := wechatpay.ParsePublicKey(data)
+	if err != nil {
+		return fmt.Errorf("demo: %s: %w", pubFile, err)
+	}
+	w := &c.Wechat
+	if w.SerialNo, err = certSerial(&key.PublicKey); err != nil {
+		return err
+	}
+	if w.PublicKeyID, err = derivedPubKeyID(pub); err != nil {
+		return err
+	}
+	w.MchID, w.AppID = demoWechatMchID, demoWechatAppID
+	w.PrivateKeyFile, w.APIv3KeyFile, w.PublicKeyFile = keyFile, filepath.Join(dir, demoWechatAPIv3Key), pubFile
+	w.BaseURL = base
+	return nil
+}
+
+// demoWechatSim starts the WeChat Pay simulator with the demo's merchant,
+// its journal under simDir/wechat.
+func demoWechatSim(d demoWechat, simDir, base string, logger *slog.Logger) (*wechatpaysim.Server, error) {
 	wx, err := wechatpaysim.New(wechatpaysim.Config{
-		WechatPayKey: simKey, WechatPayID: id, DataDir: filepath.Join(simDir, wechatSimDir), PublicURL: base,
+		WechatPayKey: d.simKey, WechatPayID: d.keyID, DataDir: filepath.Join(simDir, wechatSimDir), PublicURL: base,
 		Logger: logger.With("component", "wechatpaysim"),
-		Merchants: []wechatpaysim.Merchant{{MchID: demoWechatMchID, AppID: demoWechatAppID, SerialNo: serial,
-			PublicKey: &merchantKey.PublicKey, APIv3Key: apiv3}},
+		Merchants: []wechatpaysim.Merchant{{MchID: demoWechatMchID, AppID: demoWechatAppID, SerialNo: d.serial,
+			PublicKey: &d.merchantKey.PublicKey, APIv3Key: d.apiv3}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("demo: WeChat Pay simulator: %w", err)
 	}
 	return wx, nil
+}
+
+// wechatWallet is the WeChat Pay simulator as the Alipay simulator's phone
+// page (GET /sim/) sees it: its code_urls listed and paid beside Alipay's
+// codes, its payment-code kinds offered beside Alipay's.
+func wechatWallet(wx *wechatpaysim.Server) alipaysim.Wallet {
+	kinds := make([]alipaysim.AuthCodeKind, 0, len(wechatpaysim.PaymentCodeKinds))
+	for _, k := range wechatpaysim.PaymentCodeKinds {
+		kinds = append(kinds, alipaysim.AuthCodeKind{Prefix: k.Prefix, Label: k.Label})
+	}
+	return alipaysim.Wallet{
+		Name: "WeChat Pay",
+		Owns: wechatpaysim.IsCodeURL,
+		Pending: func() []alipaysim.PendingCode {
+			var out []alipaysim.PendingCode
+			for _, p := range wx.PendingCodes() {
+				out = append(out, alipaysim.PendingCode{QRCode: p.CodeURL, OutTradeNo: p.OutTradeNo, Subject: p.Description,
+					TotalAmount: paygate.Money(p.Total), ExpiresAt: p.ExpiresAt})
+			}
+			return out
+		},
+		Pay: func(_ context.Context, code string) (alipaysim.WalletPayment, error) {
+			v, err := wx.Pay(code, "")
+			if err != nil {
+				return alipaysim.WalletPayment{}, errors.New(strings.TrimPrefix(err.Error(), "wechatpaysim: "))
+			}
+			return alipaysim.WalletPayment{OutTradeNo: v.OutTradeNo, Subject: v.Description, TradeNo: v.TransactionID,
+				Buyer: v.OpenID, TotalAmount: paygate.Money(v.Total)}, nil
+		},
+		Kinds: kinds,
+	}
 }
