@@ -51,7 +51,9 @@ func (s *Service) handleNotification(ctx context.Context, ch Channel, in Notific
 		log.InfoContext(ctx, "notification deferred: the order is being cancelled")
 		return errCancelling
 	}
-	if n.Paid() && o.Status == paygate.StatusClosed {
+	// A refund notification is not a late payment, even when it says paid:
+	// WeChat Pay's trade stays REFUND (paid) after a full refund.
+	if n.Paid() && n.RefundNo == "" && o.Status == paygate.StatusClosed {
 		return s.paidAfterClose(ctx, o, n)
 	}
 	if n.RefundNo != "" {
