@@ -23,10 +23,26 @@ func (s *Service) handleNotification(ctx context.Context, ch Channel, in Notific
 	if n.Amount != o.TotalAmount {
 		return fmt.Errorf("%w: total_amount %s is not the order's %s", ErrNotifyMismatch, n.Amount, o.TotalAmount)
 	}
-	if name := paygate.Channel(ch.Name()); !takesChannel(o, name) {
-		return fmt.Errorf("%w: a %s notification for order %s, taken on %s", ErrNotifyMismatch, name, o.OutTradeNo, o.Channel)
+	name := paygate.Channel(ch.Name())
+	if !offeredOn(o, name) {
+		return fmt.Errorf("%w: a %s notification for order %s, taken on %s", ErrNotifyMismatch, name, o.OutTradeNo, o.Channel.OrDefault())
 	}
-	log := s.log.With("out_trade_no", o.OutTradeNo, "notify_id", n.ID, "trade_status", n.Status)
+	log := s.log.With("out_trade_no", o.OutTradeNo, "notify_id", n.ID, "trade_status", n.Status, "channel", name)
+	if o.Channel != paygate.ChannelAuto && o.Channel.OrDefault() != name {
+		// The other side of an auto order a payment on o.Channel decided:
+		// only money arriving there matters, as a late payment.
+		if n.Paid() && n.RefundNo == "" {
+			return s.paidAfterClose(ctx, o, name, n)
+		}
+		log.InfoContext(ctx, "notification from the other channel of a decided auto order: nothing to apply")
+		return nil
+	}
+	if o.Channel == paygate.ChannelAuto && n.State == TradeClosed {
+		// One side closed; the other may still be paid: the order is
+		// closed when both are (see settleAuto, closeAuto).
+		log.InfoContext(ctx, "one side of an auto order closed")
+		return nil
+	}
 	if o.Status == paygate.StatusPending && n.State == TradeClosed {
 		// TRADE_CLOSED is final at the channel and never stale: the trade was
 		// never paid, or its payment went back in full (a cancel with
@@ -54,12 +70,14 @@ func (s *Service) handleNotification(ctx context.Context, ch Channel, in Notific
 	// A refund notification is not a late payment, even when it says paid:
 	// WeChat Pay's trade stays REFUND (paid) after a full refund.
 	if n.Paid() && n.RefundNo == "" && o.Status == paygate.StatusClosed {
-		return s.paidAfterClose(ctx, o, n)
+		return s.paidAfterClose(ctx, o, name, n)
 	}
 	if n.RefundNo != "" {
-		return s.applyRefundNotification(ctx, o, n)
+		return s.applyRefundNotification(ctx, o, name, n)
 	}
 	switch {
+	case n.Paid() && o.Channel == paygate.ChannelAuto:
+		_, err = s.paidOn(ctx, o, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.Amount, PaidAt: n.PaidAt, Channel: name})
 	case n.Paid():
 		_, err = s.markPaid(ctx, o.ID, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.Amount, PaidAt: n.PaidAt})
 	default:
@@ -77,9 +95,9 @@ func (s *Service) handleNotification(ctx context.Context, ch Channel, in Notific
 // paid first (the payment notification was lost), then the refund is
 // applied: the gateway's own by its out_request_no, any other (made at the
 // channel, outside this gateway) as the channel's refund query reports it.
-func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order, n *Notification) error {
+func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order, name paygate.Channel, n *Notification) error {
 	if o.Status == paygate.StatusPending {
-		paid, err := s.markPaid(ctx, o.ID, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.Amount, PaidAt: n.PaidAt})
+		paid, err := s.paidOn(ctx, o, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.Amount, PaidAt: n.PaidAt, Channel: name})
 		if err != nil {
 			return err
 		}
@@ -134,9 +152,9 @@ func (s *Service) barcodeWindow() time.Duration {
 // it is stale: the trade was paid, then cancelled and refunded in full, and
 // the channel shows it closed. Otherwise money arrived for an order already
 // closed: the late-payment policy applies.
-func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, n *Notification) error {
+func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, name paygate.Channel, n *Notification) error {
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.ch(o).Query(cctx, o.ChannelNo)
+	resp, err := s.chNamed(o, name).Query(cctx, o.ChannelNo)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("paid notification for closed order %s: query: %w", o.OutTradeNo, err)
@@ -145,7 +163,7 @@ func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, n *Notif
 		s.log.InfoContext(ctx, "stale paid notification: the trade is closed at the channel", "out_trade_no", o.OutTradeNo, "notify_id", n.ID)
 		return nil
 	}
-	return s.latePayment(ctx, o, n.TradeNo, n.Amount)
+	return s.latePayment(ctx, o, name, n.TradeNo, n.Amount)
 }
 
 // channelRefund records a refund the channel made that this gateway did not
@@ -211,17 +229,4 @@ func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outReques
 		s.flow().RefundMoved(string(paygate.RefundSucceeded))
 	}
 	return err
-}
-
-// takesChannel reports whether o may hear from channel name: the one it is
-// taken on (Alipay for an order stored before orders named one), either
-// for an auto order.
-func takesChannel(o *paygate.Order, name paygate.Channel) bool {
-	switch o.Channel {
-	case "":
-		return name == paygate.ChannelAlipay
-	case paygate.ChannelAuto:
-		return true
-	}
-	return o.Channel == name
 }

@@ -2,11 +2,15 @@ package gateway_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/alipay"
+	"github.com/paygate/paygate/alipaysim"
+	"github.com/paygate/paygate/wechatpaysim"
 )
 
 // TestWechatOrders takes WeChat Pay orders through the use cases, against
@@ -114,5 +118,129 @@ func TestWechatOrders(t *testing.T) {
 		if err != nil || a.Channel != paygate.ChannelWechat || a.Status != paygate.StatusPaid {
 			t.Fatalf("auto barcode with a WeChat code: %+v, %v", a, err)
 		}
+	})
+}
+
+// TestAutoOrders: one QR order, two codes. The first payment decides it
+// and the other side is closed; money that still arrives there is a late
+// payment, refunded; closing an unpaid auto order closes both sides; a
+// channel that cannot take the order leaves it on the other alone.
+func TestAutoOrders(t *testing.T) {
+	t.Parallel()
+	storeKinds(t, func(t *testing.T, open func(*testing.T) paygate.Store) {
+		e := setup(t, open, withWechat)
+		ctx := context.Background()
+		auto := func(no string) *paygate.Order {
+			t.Helper()
+			o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: no, TotalAmount: 300, Mode: paygate.ModeQR, Channel: paygate.ChannelAuto})
+			if err != nil {
+				t.Fatalf("create %s: %v", no, err)
+			}
+			return o
+		}
+
+		// Paid with WeChat: the order names WeChat; Alipay's code, which
+		// nobody scanned, is closed and can no longer be paid.
+		o := auto("A1")
+		if o.Channel != paygate.ChannelAuto || o.QRCode == "" || !strings.HasPrefix(o.WechatCode, "weixin://") {
+			t.Fatalf("auto order: %+v", o)
+		}
+		if v := o.View(); v.Channel != paygate.ChannelAuto || len(v.QRCodes) != 2 || v.QRCode != o.QRCode {
+			t.Fatalf("view: %+v", v)
+		}
+		if _, err := e.wx.sim.Pay(o.WechatCode, ""); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "A1 paid on WeChat, its notification answered", func() bool {
+			o := e.order(t, "A1")
+			return o.Status == paygate.StatusPaid && o.Channel == paygate.ChannelWechat &&
+				slices.ContainsFunc(e.wx.sim.Notifications(), func(n wechatpaysim.NotifyAttempt) bool {
+					return n.OutTradeNo == o.ChannelNo && n.Acked
+				})
+		})
+		// The close happens right after the payment is applied: the buyer's
+		// attempt is refused as closed, never taken.
+		eventually(t, "Alipay's code closed", func() bool {
+			err := e.sim.PayQR(ctx, o.QRCode, "")
+			if err == nil {
+				t.Fatal("the buyer paid Alipay's code of an order paid with WeChat")
+			}
+			return errors.Is(err, alipaysim.ErrTradeClosed)
+		})
+
+		// Both paid before the gateway heard of either (notifications
+		// lost): a query finds Alipay's first; WeChat's payment is a late
+		// one, refunded at WeChat Pay, and reported.
+		setFaults(t, e.sim, alipaysim.Faults{NotifyDropRate: 1})
+		if err := e.wx.sim.SetFaults(wechatpaysim.Faults{NotifyDropRate: 1}); err != nil {
+			t.Fatal(err)
+		}
+		o = auto("A5")
+		if err := e.sim.PayQR(ctx, o.QRCode, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.wx.sim.Pay(o.WechatCode, ""); err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.svc.GetOrder(ctx, e.merchant, "A5", true)
+		if err != nil || got.Status != paygate.StatusPaid || got.Channel != paygate.ChannelAlipay {
+			t.Fatalf("refreshed: %+v, %v", got, err)
+		}
+		eventually(t, "WeChat's payment refunded", func() bool {
+			tr := e.wx.trade(t, o.ChannelNo)
+			return tr.TradeState == "REFUND" && tr.Refunded == 300
+		})
+		if !slices.Contains(e.events(t, o.ID), paygate.EventOrderLatePayment) {
+			t.Fatalf("events %v: no late payment", e.events(t, o.ID))
+		}
+		if got := e.order(t, "A5"); got.Status != paygate.StatusPaid || got.RefundedAmount != 0 {
+			t.Fatalf("after the late payment: %+v", got)
+		}
+		setFaults(t, e.sim, alipaysim.Faults{})
+		if err := e.wx.sim.SetFaults(wechatpaysim.Faults{}); err != nil {
+			t.Fatal(err)
+		}
+
+		// Paid with Alipay: WeChat's code is closed at WeChat Pay first.
+		o = auto("A2")
+		if err := e.sim.PayQR(ctx, o.QRCode, ""); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "A2 paid on Alipay and WeChat's trade closed", func() bool {
+			o := e.order(t, "A2")
+			return o.Status == paygate.StatusPaid && o.Channel == paygate.ChannelAlipay &&
+				e.wx.trade(t, o.ChannelNo).TradeState == "CLOSED"
+		})
+		if _, err := e.wx.sim.Pay(o.WechatCode, ""); err == nil {
+			t.Fatal("the buyer paid WeChat's code of an order paid with Alipay")
+		}
+		if _, _, err := e.svc.Refund(ctx, e.merchant, "A2", paygate.CreateRefund{OutRequestNo: "R1", Amount: 300}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "A2 refunded at Alipay", func() bool { return e.order(t, "A2").Status == paygate.StatusRefunded })
+
+		// Closed unpaid: both sides closed, then here.
+		o = auto("A3")
+		closed, err := e.svc.CloseOrder(ctx, e.merchant, "A3")
+		if err != nil || closed.Status != paygate.StatusClosed || closed.Channel != paygate.ChannelAuto {
+			t.Fatalf("close: %+v, %v", closed, err)
+		}
+		if st := e.wx.trade(t, o.ChannelNo).TradeState; st != "CLOSED" {
+			t.Fatalf("WeChat's trade of a closed auto order is %s", st)
+		}
+		if _, err := e.wx.sim.Pay(o.WechatCode, ""); err == nil {
+			t.Fatal("the buyer paid WeChat's code of a closed order")
+		}
+
+		// Alipay cannot take it: the order is WeChat's alone.
+		setFaults(t, e.sim, alipaysim.Faults{GatewayErrorRate: 1, Methods: []string{alipay.MethodPrecreate}})
+		o = auto("A4")
+		if o.Channel != paygate.ChannelWechat || o.QRCode != "" || o.WechatCode == "" {
+			t.Fatalf("auto order while Alipay fails: %+v", o)
+		}
+		if _, err := e.wx.sim.Pay(o.WechatCode, ""); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "A4 paid on WeChat", func() bool { return e.order(t, "A4").Status == paygate.StatusPaid })
 	})
 }
