@@ -278,7 +278,8 @@ func TestNotificationChecks(t *testing.T) {
 
 // TestOrderChannelChoice: an order is taken on the channel it names, which
 // must be configured; an auto barcode goes to the wallet its code belongs
-// to; an auto QR order is refused until it is offered on both channels.
+// to; an auto QR order goes to the configured channels (Alipay's alone
+// here).
 // Nothing is recorded for a refused order.
 func TestOrderChannelChoice(t *testing.T) {
 	t.Parallel()
@@ -292,6 +293,10 @@ func TestOrderChannelChoice(t *testing.T) {
 		if o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "CD", TotalAmount: 100, Mode: paygate.ModeQR}); err != nil || o.Channel != paygate.ChannelAlipay || o.ChannelQRCode() == "" {
 			t.Fatalf("no channel named: %+v, %v", o, err)
 		}
+		// Auto with WeChat Pay not configured here: Alipay's alone.
+		if o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "CQ", TotalAmount: 100, Mode: paygate.ModeQR, Channel: paygate.ChannelAuto}); err != nil || o.Channel != paygate.ChannelAlipay || o.QRCode == "" || o.WechatCode != "" {
+			t.Fatalf("auto QR with Alipay alone: %+v, %v", o, err)
+		}
 		for _, tc := range []struct {
 			name string
 			req  paygate.CreateOrder
@@ -299,7 +304,6 @@ func TestOrderChannelChoice(t *testing.T) {
 			{"wechat not configured", paygate.CreateOrder{OutTradeNo: "CW", TotalAmount: 100, Mode: paygate.ModeQR, Channel: paygate.ChannelWechat}},
 			{"auto barcode with a WeChat code, WeChat not configured", paygate.CreateOrder{OutTradeNo: "CX", TotalAmount: 100,
 				Mode: paygate.ModeBarcode, AuthCode: "101234567890123456", Channel: paygate.ChannelAuto}},
-			{"auto QR", paygate.CreateOrder{OutTradeNo: "CQ", TotalAmount: 100, Mode: paygate.ModeQR, Channel: paygate.ChannelAuto}},
 			{"unknown channel", paygate.CreateOrder{OutTradeNo: "CU", TotalAmount: 100, Mode: paygate.ModeQR, Channel: "unionpay"}},
 		} {
 			_, _, err := e.create(t, tc.req)
