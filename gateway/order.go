@@ -60,10 +60,14 @@ func (s *Service) orderChannel(req paygate.CreateOrder) (paygate.Channel, error)
 		return "", paygate.Errorf(paygate.EInvalid, "channel %q is not alipay, wechat or auto", ch)
 	}
 	if ch == paygate.ChannelAuto && req.Mode == paygate.ModeQR {
-		if s.channelOf(paygate.ChannelAlipay) == nil && s.channelOf(paygate.ChannelWechat) == nil {
-			return "", paygate.Errorf(paygate.EInvalid, "channel auto needs Alipay or WeChat Pay configured on this gateway")
+		switch {
+		case s.channelOf(paygate.ChannelAlipay) == nil:
+			ch = paygate.ChannelWechat // the one configured here
+		case s.channelOf(paygate.ChannelWechat) == nil:
+			ch = paygate.ChannelAlipay
+		default:
+			return ch, nil // offered on both (see precreateAuto)
 		}
-		return ch, nil // offered on each configured channel (see precreateAuto)
 	}
 	if ch == paygate.ChannelAuto {
 		ch = paygate.ChannelAlipay
