@@ -108,11 +108,35 @@ func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order,
 		}
 		o = paid
 	}
-	_, err := s.refundSucceeded(ctx, o.ID, n.RefundNo)
+	no := n.RefundNo
+	if name == paygate.ChannelWechat {
+		no = s.wechatRefundOf(ctx, o, no)
+	}
+	_, err := s.refundSucceeded(ctx, o.ID, no)
 	if paygate.ErrorCode(err) == paygate.ENotFound {
-		return s.channelRefund(ctx, o, n.RefundNo)
+		return s.channelRefund(ctx, o, no)
 	}
 	return err
+}
+
+// wechatRefundOf is the out_request_no of o's refund that WeChat Pay knows
+// as outRefundNo: a long out_request_no is sent as a hash that cannot be
+// read back (see WechatOutRefundNo), so o's refunds are matched against it.
+// Anything else is returned as it is.
+func (s *Service) wechatRefundOf(ctx context.Context, o *paygate.Order, outRefundNo string) string {
+	refunds, err := s.cfg.Store.RefundsByOrder(ctx, o.ID)
+	if err != nil {
+		return outRefundNo // looked up again when the notification is retried
+	}
+	for _, r := range refunds {
+		if r.OutRequestNo == outRefundNo {
+			return outRefundNo
+		}
+		if WechatOutRefundNo(o.ChannelNo, r.OutRequestNo) == outRefundNo {
+			return r.OutRequestNo
+		}
+	}
+	return outRefundNo
 }
 
 // errDeciding answers a notification that arrives while the barcode loop is

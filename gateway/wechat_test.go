@@ -244,3 +244,30 @@ func TestAutoOrders(t *testing.T) {
 		eventually(t, "A4 paid on WeChat", func() bool { return e.order(t, "A4").Status == paygate.StatusPaid })
 	})
 }
+
+// TestWechatLongRefundNo: a refund whose out_request_no is too long for
+// WeChat Pay's out_refund_no goes as a hash; its notification, which
+// carries only the hash, still settles it (no job runs here to query it).
+func TestWechatLongRefundNo(t *testing.T) {
+	t.Parallel()
+	storeKinds(t, func(t *testing.T, open func(*testing.T) paygate.Store) {
+		e := setup(t, open, withWechat)
+		ctx := context.Background()
+		o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "WL", TotalAmount: 500, Mode: paygate.ModeBarcode,
+			AuthCode: wxAuthCode("10"), Channel: paygate.ChannelWechat})
+		if err != nil || o.Status != paygate.StatusPaid {
+			t.Fatalf("pay: %+v, %v", o, err)
+		}
+		long := "refund-" + strings.Repeat("x", 50)
+		if r, _, err := e.svc.Refund(ctx, e.merchant, "WL", paygate.CreateRefund{OutRequestNo: long, Amount: 200}); err != nil || r.Status != paygate.RefundPending {
+			t.Fatalf("refund: %+v, %v (want pending: the simulator settles refunds later)", r, err)
+		}
+		eventually(t, "the long-numbered refund settled by its notification", func() bool {
+			rs, err := e.svc.ListRefunds(ctx, e.merchant, "WL")
+			return err == nil && len(rs) == 1 && rs[0].Status == paygate.RefundSucceeded
+		})
+		if got := e.order(t, "WL"); got.RefundedAmount != 200 {
+			t.Fatalf("refunded %s", got.RefundedAmount)
+		}
+	})
+}
