@@ -1,6 +1,8 @@
 // Package cashier is the buyer's page of a QR order: GET /pay/{token} shows
-// the shop, the subject, the amount, the QR code (drawn here as SVG), a
-// countdown to expiry and the payment's state, which follows the order live
+// the shop, the subject, the amount, the order's QR codes (drawn here as
+// SVG, each labelled with its wallet: Alipay's, WeChat Pay's, or both side
+// by side for an order either can pay), a countdown to expiry and the
+// payment's state (naming the wallet once paid), which follows the order live
 // through Server-Sent Events (/pay/{token}/events) until it is paid, closed
 // or expired. The token is the order's unguessable cashier token, never the
 // merchant's out_trade_no; anything else is a 404 that reveals nothing.

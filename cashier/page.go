@@ -59,15 +59,73 @@ type pageData struct {
 	Amount     string // yuan, "9.90"
 	State      State
 	Settled    bool
-	QR         template.HTML // the SVG, made by qrSVG (no outside text but an escaped label)
-	HasQR      bool
-	ExpiresAt  string // RFC 3339, for <time> and the script
-	Now        string // the server's clock, so the countdown ignores the phone's
-	Remaining  string // "14:59" as rendered, for readers without script
+	Codes      []code          // the order's codes, Alipay's first; none yet: the page says they are coming
+	HasQR      bool            // len(Codes) > 0
+	Wallet     paygate.Channel // the wallet that paid (paidWallet), "" when none or not known
+	ExpiresAt  string          // RFC 3339, for <time> and the script
+	Now        string          // the server's clock, so the countdown ignores the phone's
+	Remaining  string          // "14:59" as rendered, for readers without script
 	ReturnURL  string
 	EventsURL  string
 	Refresh    int // seconds; 0: no refresh (settled)
 	StaticBase string
+}
+
+// code is one QR code on the page, with the wallet that scans it.
+type code struct {
+	Channel paygate.Channel // alipay or wechat, for ids and classes
+	Wallet  wallet
+	SVG     template.HTML // made by qrSVG (no outside text but an escaped label)
+}
+
+// wallet is how the page names a channel's app to the buyer.
+type wallet struct {
+	Name   string // "Alipay"
+	NameZh string // "支付宝"
+	App    string // the app that scans the code: "Alipay", "WeChat"
+	AppZh  string // "支付宝", "微信"
+}
+
+// walletOf is how the page names channel c's wallet (alipay or wechat).
+func walletOf(c paygate.Channel) wallet {
+	if c == paygate.ChannelWechat {
+		return wallet{Name: "WeChat Pay", NameZh: "微信支付", App: "WeChat", AppZh: "微信"}
+	}
+	return wallet{Name: "Alipay", NameZh: "支付宝", App: "Alipay", AppZh: "支付宝"}
+}
+
+// paidWallet is the channel o was paid on, alipay or wechat; "" when o was
+// not paid, or its channel does not say (an auto order not yet decided).
+// An order stored before orders named a channel is an Alipay order.
+func paidWallet(o *paygate.Order) paygate.Channel {
+	if o.Status != paygate.StatusPaid && o.Status != paygate.StatusRefunded {
+		return ""
+	}
+	switch c := o.Channel.OrDefault(); c {
+	case paygate.ChannelAlipay, paygate.ChannelWechat:
+		return c
+	}
+	return ""
+}
+
+// drawCodes draws o's codes (Order.QRCodes), Alipay's first, each labelled
+// for screen readers with its wallet, the amount and the shop.
+func drawCodes(o *paygate.Order, amount, shop string) ([]code, error) {
+	codes := o.QRCodes()
+	var out []code
+	for _, c := range []paygate.Channel{paygate.ChannelAlipay, paygate.ChannelWechat} {
+		content, ok := codes[c]
+		if !ok {
+			continue
+		}
+		w := walletOf(c)
+		svg, err := qrSVG(content, "QR code to scan with "+w.Name+": pay "+amount+" yuan to "+shop)
+		if err != nil {
+			return nil, fmt.Errorf("draw the %s code: %w", c, err)
+		}
+		out = append(out, code{Channel: c, Wallet: w, SVG: template.HTML(svg)}) // #nosec: our own SVG; the label is escaped
+	}
+	return out, nil
 }
 
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, token string) {
@@ -97,15 +155,14 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, token string
 	if !d.Settled {
 		d.Refresh = noScriptRefresh
 	}
-	if o.QRCode != "" {
-		svg, err := qrSVG(o.QRCode, "QR code to scan with Alipay: pay "+d.Amount+" yuan to "+m.Name)
-		if err != nil {
-			h.log.ErrorContext(r.Context(), "cashier: draw QR code", "err", err)
-			h.writeUnavailable(w)
-			return
-		}
-		d.QR, d.HasQR = template.HTML(svg), true // #nosec: our own SVG; the label is escaped
+	d.Wallet = paidWallet(o)
+	codes, err := drawCodes(o, d.Amount, m.Name)
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "cashier: draw QR code", "err", err)
+		h.writeUnavailable(w)
+		return
 	}
+	d.Codes, d.HasQR = codes, len(codes) > 0
 	var buf bytes.Buffer
 	if err := h.page.Execute(&buf, d); err != nil {
 		h.log.ErrorContext(r.Context(), "cashier: render", "err", err)

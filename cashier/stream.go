@@ -19,7 +19,8 @@ const (
 )
 
 // serveEvents is GET /pay/{token}/events: text/event-stream with a "status"
-// event now and at every change ({"state": …, "final": …, "has_qr": …}),
+// event now and at every change ({"state": …, "final": …, "has_qr": …,
+// "codes": …, and "wallet": alipay|wechat once paid),
 // a comment every Heartbeat, ending after the final state, at
 // MaxStreamAge (the browser reconnects), when the client leaves, or at
 // Drain.
@@ -97,7 +98,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, token stri
 
 // event is one "status" event.
 func event(s snapshot) string {
-	data, _ := json.Marshal(s) // three plain fields: cannot fail
+	data, _ := json.Marshal(s) // plain fields: cannot fail
 	return "event: status\ndata: " + string(data) + "\n\n"
 }
 

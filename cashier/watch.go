@@ -11,19 +11,26 @@ import (
 
 // snapshot is what a stream sends: the order's state for the buyer.
 type snapshot struct {
-	State   State `json:"state"`
-	Final   bool  `json:"final"`  // the order is settled: the stream ends after this
-	HasQR   bool  `json:"has_qr"` // the code exists (a page drawn without one reloads)
-	Version int64 `json:"-"`
+	State State `json:"state"`
+	Final bool  `json:"final"`  // the order is settled: the stream ends after this
+	HasQR bool  `json:"has_qr"` // a code exists, Alipay's or WeChat's (a page drawn without one reloads)
+	// Codes is how many codes the order has (a page drawn with fewer
+	// reloads to draw them all).
+	Codes int `json:"codes"`
+	// Wallet is the channel that was paid, alipay or wechat, once paid
+	// (paidWallet); the page names it.
+	Wallet  paygate.Channel `json:"wallet,omitempty"`
+	Version int64           `json:"-"`
 }
 
 func snapshotOf(o *paygate.Order, now time.Time) snapshot {
-	return snapshot{State: stateOf(o, now), Final: settled(o), HasQR: o.QRCode != "", Version: o.Version}
+	codes := len(o.QRCodes())
+	return snapshot{State: stateOf(o, now), Final: settled(o), HasQR: codes > 0, Codes: codes, Wallet: paidWallet(o), Version: o.Version}
 }
 
 // same reports whether the buyer would see no difference.
 func (s snapshot) same(o snapshot) bool {
-	return s.State == o.State && s.Final == o.Final && s.HasQR == o.HasQR
+	return s.State == o.State && s.Final == o.Final && s.HasQR == o.HasQR && s.Codes == o.Codes && s.Wallet == o.Wallet
 }
 
 // hub keeps one watcher per token that has streams: a watcher reads its

@@ -50,6 +50,9 @@ type paidInfo struct {
 	BuyerID string
 	Amount  paygate.Money // 0 when the answer did not carry it
 	PaidAt  time.Time     // zero: now
+	// Channel is the channel that reported the payment, when it may decide
+	// an auto order; "" for an order already taken on one channel.
+	Channel paygate.Channel
 	// CancelRefused says the channel definitively refused to cancel the
 	// trade (its cancel window passed, say): the payment stands even though
 	// a cancel was requested.
@@ -72,6 +75,9 @@ func (s *Service) markPaid(ctx context.Context, orderID int64, p paidInfo) (*pay
 			s.log.InfoContext(ctx, "payment seen for an order being cancelled: the cancel decides it", "out_trade_no", o.OutTradeNo, "trade_no", p.TradeNo)
 			return errNoChange
 		}
+		if p.Channel != "" && o.Channel != paygate.ChannelAuto && o.Channel.OrDefault() != p.Channel {
+			return fmt.Errorf("order %s is taken on %s; a payment on %s is not applied to it", o.OutTradeNo, o.Channel, p.Channel)
+		}
 		switch o.Status {
 		case paygate.StatusPaid, paygate.StatusRefunded:
 			return errNoChange
@@ -88,6 +94,9 @@ func (s *Service) markPaid(ctx context.Context, orderID int64, p paidInfo) (*pay
 			o.PaidAt = p.PaidAt.UTC()
 		}
 		o.TradeNo, o.BuyerID = firstNonEmpty(p.TradeNo, o.TradeNo), firstNonEmpty(p.BuyerID, o.BuyerID)
+		if o.Channel == paygate.ChannelAuto && p.Channel != "" {
+			o.Channel = p.Channel // the first payment decides an auto order
+		}
 		return s.event(ctx, tx, o, nil, paygate.EventOrderPaid, now)
 	})
 }

@@ -25,6 +25,9 @@ func (s *Service) CloseOrder(ctx context.Context, m *paygate.Merchant, outTradeN
 
 // closeAtChannel closes a pending order at the channel, then here.
 func (s *Service) closeAtChannel(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
+	if o.Channel == paygate.ChannelAuto {
+		return s.closeAuto(ctx, o)
+	}
 	cctx, cancel := s.callCtx(ctx)
 	err := s.ch(o).Close(cctx, o.ChannelNo)
 	cancel()

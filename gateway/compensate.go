@@ -26,6 +26,16 @@ func (s *Service) firstCompensation(o *paygate.Order) time.Time {
 // only means looking again later.
 func (s *Service) CompensateOrder(ctx context.Context, orderID int64) (time.Duration, error) {
 	o, err := s.load(ctx, orderID)
+	if err == nil && decidedAuto(o) && (o.Status == paygate.StatusPaid || o.Status == paygate.StatusRefunded) {
+		// Paid on one side: the other side's trade must be closed (the
+		// payment's handler tried already; this is the backstop).
+		if err := s.closeOthers(ctx, o); err != nil {
+			s.log.WarnContext(ctx, "compensation: the other channel's trade of a paid auto order not closed yet; will try again",
+				"out_trade_no", o.OutTradeNo, "err", err)
+			return s.cfg.CompensateInterval, nil
+		}
+		return 0, nil
+	}
 	if err != nil || o.Status != paygate.StatusPending {
 		return 0, err
 	}

@@ -31,18 +31,19 @@ type Observer interface {
 	LatePayment(action string)
 }
 
-// latePayment applies the policy to a payment the channel confirmed for a
-// closed order. It returns nil once the policy is carried out and the event
-// recorded; an error leaves the notification unacknowledged, so Alipay
-// sends it again and the policy is tried again (the refund is idempotent by
-// its out_request_no).
-func (s *Service) latePayment(ctx context.Context, o *paygate.Order, tradeNo string, amount paygate.Money) error {
+// latePayment applies the policy to a payment channel name confirmed for a
+// closed order, or for an auto order another channel's payment decided. It
+// returns nil once the policy is carried out and the event recorded; an
+// error leaves the notification unacknowledged, so the channel sends it
+// again and the policy is tried again (the refund is idempotent by its
+// out_request_no).
+func (s *Service) latePayment(ctx context.Context, o *paygate.Order, name paygate.Channel, tradeNo string, amount paygate.Money) error {
 	action := "kept"
 	s.log.ErrorContext(ctx, "payment arrived for a closed order", "out_trade_no", o.OutTradeNo, "merchant_id", o.MerchantID,
-		"trade_no", tradeNo, "amount", amount.Yuan(), "policy", string(s.cfg.LatePayment))
+		"channel", name, "trade_no", tradeNo, "amount", amount.Yuan(), "policy", string(s.cfg.LatePayment))
 	if s.cfg.LatePayment != LateReport {
 		cctx, cancel := s.callCtx(ctx)
-		_, err := s.ch(o).Refund(cctx, RefundRequest{
+		_, err := s.chNamed(o, name).Refund(cctx, RefundRequest{
 			ChannelNo: o.ChannelNo, Amount: amount, Total: amount, OutRequestNo: "late_" + o.ChannelNo,
 			Reason: "paid after the order was closed",
 		})
@@ -56,12 +57,17 @@ func (s *Service) latePayment(ctx context.Context, o *paygate.Order, tradeNo str
 		s.cfg.Observer.LatePayment(action)
 	}
 	now := s.now()
-	id := "evt_late_" + o.ChannelNo // one such event per order, however often Alipay notifies
+	// One such event per order and channel, however often the channel
+	// notifies; an order's own channel keeps the id it always had.
+	id := "evt_late_" + o.ChannelNo
+	if name != o.Channel.OrDefault() {
+		id = "evt_late_" + string(name) + "_" + o.ChannelNo
+	}
 	payload, err := json.Marshal(map[string]any{
 		"id": id, "type": paygate.EventOrderLatePayment, "created_at": now.UTC().Format(time.RFC3339),
 		"data": map[string]any{
 			"order":        s.view(o),
-			"late_payment": map[string]any{"trade_no": tradeNo, "amount": amount, "action": action},
+			"late_payment": map[string]any{"channel": name, "trade_no": tradeNo, "amount": amount, "action": action},
 		},
 	})
 	if err != nil {

@@ -23,10 +23,26 @@ func (s *Service) handleNotification(ctx context.Context, ch Channel, in Notific
 	if n.Amount != o.TotalAmount {
 		return fmt.Errorf("%w: total_amount %s is not the order's %s", ErrNotifyMismatch, n.Amount, o.TotalAmount)
 	}
-	if name := paygate.Channel(ch.Name()); !takesChannel(o, name) {
-		return fmt.Errorf("%w: a %s notification for order %s, taken on %s", ErrNotifyMismatch, name, o.OutTradeNo, o.Channel)
+	name := paygate.Channel(ch.Name())
+	if !offeredOn(o, name) {
+		return fmt.Errorf("%w: a %s notification for order %s, taken on %s", ErrNotifyMismatch, name, o.OutTradeNo, o.Channel.OrDefault())
 	}
-	log := s.log.With("out_trade_no", o.OutTradeNo, "notify_id", n.ID, "trade_status", n.Status)
+	log := s.log.With("out_trade_no", o.OutTradeNo, "notify_id", n.ID, "trade_status", n.Status, "channel", name)
+	if o.Channel != paygate.ChannelAuto && o.Channel.OrDefault() != name {
+		// The other side of an auto order a payment on o.Channel decided:
+		// only money arriving there matters, as a late payment.
+		if n.Paid() && n.RefundNo == "" {
+			return s.paidAfterClose(ctx, o, name, n)
+		}
+		log.InfoContext(ctx, "notification from the other channel of a decided auto order: nothing to apply")
+		return nil
+	}
+	if o.Channel == paygate.ChannelAuto && n.State == TradeClosed {
+		// One side closed; the other may still be paid: the order is
+		// closed when both are (see settleAuto, closeAuto).
+		log.InfoContext(ctx, "one side of an auto order closed")
+		return nil
+	}
 	if o.Status == paygate.StatusPending && n.State == TradeClosed {
 		// TRADE_CLOSED is final at the channel and never stale: the trade was
 		// never paid, or its payment went back in full (a cancel with
@@ -51,13 +67,17 @@ func (s *Service) handleNotification(ctx context.Context, ch Channel, in Notific
 		log.InfoContext(ctx, "notification deferred: the order is being cancelled")
 		return errCancelling
 	}
-	if n.Paid() && o.Status == paygate.StatusClosed {
-		return s.paidAfterClose(ctx, o, n)
+	// A refund notification is not a late payment, even when it says paid:
+	// WeChat Pay's trade stays REFUND (paid) after a full refund.
+	if n.Paid() && n.RefundNo == "" && o.Status == paygate.StatusClosed {
+		return s.paidAfterClose(ctx, o, name, n)
 	}
 	if n.RefundNo != "" {
-		return s.applyRefundNotification(ctx, o, n)
+		return s.applyRefundNotification(ctx, o, name, n)
 	}
 	switch {
+	case n.Paid() && o.Channel == paygate.ChannelAuto:
+		_, err = s.paidOn(ctx, o, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.Amount, PaidAt: n.PaidAt, Channel: name})
 	case n.Paid():
 		_, err = s.markPaid(ctx, o.ID, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.Amount, PaidAt: n.PaidAt})
 	default:
@@ -75,9 +95,9 @@ func (s *Service) handleNotification(ctx context.Context, ch Channel, in Notific
 // paid first (the payment notification was lost), then the refund is
 // applied: the gateway's own by its out_request_no, any other (made at the
 // channel, outside this gateway) as the channel's refund query reports it.
-func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order, n *Notification) error {
+func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order, name paygate.Channel, n *Notification) error {
 	if o.Status == paygate.StatusPending {
-		paid, err := s.markPaid(ctx, o.ID, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.Amount, PaidAt: n.PaidAt})
+		paid, err := s.paidOn(ctx, o, paidInfo{TradeNo: n.TradeNo, BuyerID: n.BuyerID, Amount: n.Amount, PaidAt: n.PaidAt, Channel: name})
 		if err != nil {
 			return err
 		}
@@ -88,11 +108,35 @@ func (s *Service) applyRefundNotification(ctx context.Context, o *paygate.Order,
 		}
 		o = paid
 	}
-	_, err := s.refundSucceeded(ctx, o.ID, n.RefundNo)
+	no := n.RefundNo
+	if name == paygate.ChannelWechat {
+		no = s.wechatRefundOf(ctx, o, no)
+	}
+	_, err := s.refundSucceeded(ctx, o.ID, no)
 	if paygate.ErrorCode(err) == paygate.ENotFound {
-		return s.channelRefund(ctx, o, n.RefundNo)
+		return s.channelRefund(ctx, o, no)
 	}
 	return err
+}
+
+// wechatRefundOf is the out_request_no of o's refund that WeChat Pay knows
+// as outRefundNo: a long out_request_no is sent as a hash that cannot be
+// read back (see WechatOutRefundNo), so o's refunds are matched against it.
+// Anything else is returned as it is.
+func (s *Service) wechatRefundOf(ctx context.Context, o *paygate.Order, outRefundNo string) string {
+	refunds, err := s.cfg.Store.RefundsByOrder(ctx, o.ID)
+	if err != nil {
+		return outRefundNo // looked up again when the notification is retried
+	}
+	for _, r := range refunds {
+		if r.OutRequestNo == outRefundNo {
+			return outRefundNo
+		}
+		if WechatOutRefundNo(o.ChannelNo, r.OutRequestNo) == outRefundNo {
+			return r.OutRequestNo
+		}
+	}
+	return outRefundNo
 }
 
 // errDeciding answers a notification that arrives while the barcode loop is
@@ -132,9 +176,9 @@ func (s *Service) barcodeWindow() time.Duration {
 // it is stale: the trade was paid, then cancelled and refunded in full, and
 // the channel shows it closed. Otherwise money arrived for an order already
 // closed: the late-payment policy applies.
-func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, n *Notification) error {
+func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, name paygate.Channel, n *Notification) error {
 	cctx, cancel := s.callCtx(ctx)
-	resp, err := s.ch(o).Query(cctx, o.ChannelNo)
+	resp, err := s.chNamed(o, name).Query(cctx, o.ChannelNo)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("paid notification for closed order %s: query: %w", o.OutTradeNo, err)
@@ -143,7 +187,7 @@ func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, n *Notif
 		s.log.InfoContext(ctx, "stale paid notification: the trade is closed at the channel", "out_trade_no", o.OutTradeNo, "notify_id", n.ID)
 		return nil
 	}
-	return s.latePayment(ctx, o, n.TradeNo, n.Amount)
+	return s.latePayment(ctx, o, name, n.TradeNo, n.Amount)
 }
 
 // channelRefund records a refund the channel made that this gateway did not
@@ -209,17 +253,4 @@ func (s *Service) channelRefund(ctx context.Context, o *paygate.Order, outReques
 		s.flow().RefundMoved(string(paygate.RefundSucceeded))
 	}
 	return err
-}
-
-// takesChannel reports whether o may hear from channel name: the one it is
-// taken on (Alipay for an order stored before orders named one), either
-// for an auto order.
-func takesChannel(o *paygate.Order, name paygate.Channel) bool {
-	switch o.Channel {
-	case "":
-		return name == paygate.ChannelAlipay
-	case paygate.ChannelAuto:
-		return true
-	}
-	return o.Channel == name
 }

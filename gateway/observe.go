@@ -154,7 +154,7 @@ var (
 // channelMethods is every method name of every channel's verbs.
 func channelMethods() []string {
 	var names []string
-	for _, ch := range []Channel{&AlipayChannel{}} {
+	for _, ch := range []Channel{&AlipayChannel{}, &WechatChannel{}} {
 		for _, op := range Ops {
 			names = append(names, ch.Method(op))
 		}

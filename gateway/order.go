@@ -52,17 +52,24 @@ func (s *Service) CreateOrder(ctx context.Context, m *paygate.Merchant, req payg
 // orderChannel is the channel a new order is taken on: the one asked for
 // (Alipay when none); for a barcode with "auto", the wallet whose code it
 // is (WeChat's codes start 10 to 15, Alipay's 25 to 30). It must be
-// configured on this node. A QR order with "auto" is not offered on both
-// channels yet: it is refused.
+// configured on this node. A QR order with "auto" stays auto: it is offered
+// on both channels (see precreateAuto).
 func (s *Service) orderChannel(req paygate.CreateOrder) (paygate.Channel, error) {
 	ch := req.Channel.OrDefault()
 	if !ch.Valid() {
 		return "", paygate.Errorf(paygate.EInvalid, "channel %q is not alipay, wechat or auto", ch)
 	}
-	if ch == paygate.ChannelAuto {
-		if req.Mode != paygate.ModeBarcode {
-			return "", paygate.Errorf(paygate.EInvalid, "channel auto is only available for barcode orders yet; name alipay or wechat")
+	if ch == paygate.ChannelAuto && req.Mode == paygate.ModeQR {
+		switch {
+		case s.channelOf(paygate.ChannelAlipay) == nil:
+			ch = paygate.ChannelWechat // the one configured here
+		case s.channelOf(paygate.ChannelWechat) == nil:
+			ch = paygate.ChannelAlipay
+		default:
+			return ch, nil // offered on both (see precreateAuto)
 		}
+	}
+	if ch == paygate.ChannelAuto {
 		ch = paygate.ChannelAlipay
 		if paygate.IsWechatAuthCode(req.AuthCode) {
 			ch = paygate.ChannelWechat
@@ -123,7 +130,7 @@ func (s *Service) existing(ctx context.Context, m *paygate.Merchant, req paygate
 		return nil, false, paygate.Errorf(paygate.EOutTradeNoReused,
 			"out_trade_no %s already names an order with other parameters", req.OutTradeNo)
 	}
-	if o.Mode == paygate.ModeQR && o.Status == paygate.StatusPending && o.ChannelQRCode() == "" && s.now().Before(o.ExpiresAt) {
+	if o.Mode == paygate.ModeQR && o.Status == paygate.StatusPending && len(o.QRCodes()) == 0 && s.now().Before(o.ExpiresAt) {
 		o, err = s.precreate(ctx, o)
 		return o, false, err
 	}
@@ -162,6 +169,9 @@ func (s *Service) view(o *paygate.Order) paygate.OrderView {
 // precreate asks for the QR code. A refusal closes the order (no trade can
 // exist); an unclear answer leaves it pending for a later repeat or query.
 func (s *Service) precreate(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
+	if o.Channel == paygate.ChannelAuto {
+		return s.precreateAuto(ctx, o)
+	}
 	cctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	resp, err := s.ch(o).Precreate(cctx, PrecreateRequest{
@@ -224,6 +234,9 @@ func (s *Service) GetOrder(ctx context.Context, m *paygate.Merchant, outTradeNo 
 // returns the order as stored after, and an error only when the channel did
 // not answer clearly.
 func (s *Service) settleByQuery(ctx context.Context, o *paygate.Order) (*paygate.Order, error) {
+	if o.Channel == paygate.ChannelAuto {
+		return s.settleAuto(ctx, o)
+	}
 	cctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	resp, err := s.ch(o).Query(cctx, o.ChannelNo)

@@ -275,3 +275,44 @@ func TestNotificationChecks(t *testing.T) {
 		}
 	})
 }
+
+// TestOrderChannelChoice: an order is taken on the channel it names, which
+// must be configured; an auto barcode goes to the wallet its code belongs
+// to; an auto QR order goes to the configured channels (Alipay's alone
+// here).
+// Nothing is recorded for a refused order.
+func TestOrderChannelChoice(t *testing.T) {
+	t.Parallel()
+	storeKinds(t, func(t *testing.T, open func(*testing.T) paygate.Store) {
+		e := setup(t, open) // Alipay only
+		o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "CA", TotalAmount: 100, Mode: paygate.ModeBarcode,
+			AuthCode: "281234567890123456", Channel: paygate.ChannelAuto})
+		if err != nil || o.Channel != paygate.ChannelAlipay || o.Status != paygate.StatusPaid {
+			t.Fatalf("auto barcode with an Alipay code: %+v, %v", o, err)
+		}
+		if o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "CD", TotalAmount: 100, Mode: paygate.ModeQR}); err != nil || o.Channel != paygate.ChannelAlipay || o.ChannelQRCode() == "" {
+			t.Fatalf("no channel named: %+v, %v", o, err)
+		}
+		// Auto with WeChat Pay not configured here: Alipay's alone.
+		if o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "CQ", TotalAmount: 100, Mode: paygate.ModeQR, Channel: paygate.ChannelAuto}); err != nil || o.Channel != paygate.ChannelAlipay || o.QRCode == "" || o.WechatCode != "" {
+			t.Fatalf("auto QR with Alipay alone: %+v, %v", o, err)
+		}
+		for _, tc := range []struct {
+			name string
+			req  paygate.CreateOrder
+		}{
+			{"wechat not configured", paygate.CreateOrder{OutTradeNo: "CW", TotalAmount: 100, Mode: paygate.ModeQR, Channel: paygate.ChannelWechat}},
+			{"auto barcode with a WeChat code, WeChat not configured", paygate.CreateOrder{OutTradeNo: "CX", TotalAmount: 100,
+				Mode: paygate.ModeBarcode, AuthCode: "101234567890123456", Channel: paygate.ChannelAuto}},
+			{"unknown channel", paygate.CreateOrder{OutTradeNo: "CU", TotalAmount: 100, Mode: paygate.ModeQR, Channel: "unionpay"}},
+		} {
+			_, _, err := e.create(t, tc.req)
+			if paygate.ErrorCode(err) != paygate.EInvalid {
+				t.Errorf("%s: %v, want INVALID_REQUEST", tc.name, err)
+			}
+			if _, lerr := e.store.OrderByOutTradeNo(context.Background(), e.merchant.ID, tc.req.OutTradeNo); paygate.ErrorCode(lerr) != paygate.ENotFound {
+				t.Errorf("%s: the refused order was recorded (%v)", tc.name, lerr)
+			}
+		}
+	})
+}

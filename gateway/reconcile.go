@@ -40,6 +40,16 @@ func (s *Service) RepairPayment(ctx context.Context, orderID int64) (Repair, err
 		rep.Answer = "a cancel was requested: compensation repeats it until the channel confirms"
 		return rep, nil
 	}
+	if o.Channel == paygate.ChannelAuto {
+		after, err := s.settleAuto(ctx, o)
+		if err != nil {
+			return rep, fmt.Errorf("query order %s at both channels: %w", o.OutTradeNo, err)
+		}
+		rep.Answer = "both channels' queries: " + string(after.Status)
+		rep.After = orderState(after)
+		rep.Applied = rep.After != rep.Before
+		return rep, nil
+	}
 	cctx, cancel := s.callCtx(ctx)
 	ch := s.ch(o)
 	resp, err := ch.Query(cctx, o.ChannelNo)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -41,6 +42,7 @@ func keys(t *testing.T) (*rsa.PrivateKey, *rsa.PrivateKey) {
 // env is one gateway wired to a real store, a real simulator over HTTP and a
 // real notification endpoint.
 type env struct {
+	wx       *wxEnv // WeChat Pay's simulator, with withWechat
 	svc      *gateway.Service
 	store    paygate.Store
 	sim      *alipaysim.Server
@@ -114,6 +116,18 @@ func setup(t *testing.T, open func(t *testing.T) paygate.Store, opts ...option) 
 	}
 	e := &env{store: st, sim: sim, channel: ch}
 	notify := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/notify/wechat" {
+			body, err := io.ReadAll(r.Body)
+			if err == nil {
+				err = e.svc.HandleWechatNotification(r.Context(), r.Header, body)
+			}
+			if err != nil {
+				w.WriteHeader(http.StatusInternalServerError)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		form, err := alipay.ReadNotificationForm(r)
 		if err == nil {
 			err = e.svc.HandleNotification(r.Context(), form)
@@ -126,12 +140,23 @@ func setup(t *testing.T, open func(t *testing.T) paygate.Store, opts ...option) 
 	}))
 	t.Cleanup(notify.Close)
 	var gch gateway.Channel = alipayCh(t, ch, notify.URL+"/notify/alipay")
-	if len(gwCfg.Channels) == 1 {
-		if w, ok := gwCfg.Channels[0].(wrapChannel); ok {
-			gch = w.wrap(gch)
+	channels := []gateway.Channel{gch}
+	for _, c := range gwCfg.Channels {
+		switch c := c.(type) {
+		case wrapChannel:
+			channels[0] = c.wrap(gch)
+		case wechatSlot:
+			e.wx = wxSetup(t)
+			e.wx.recv.srv.Close() // the gateway's own endpoint hears WeChat Pay instead
+			wch, err := gateway.NewWechatChannel(e.wx.client(t, wxMchID, wxAppID, nil, e.wx.keys.apiv3),
+				gateway.WechatConfig{NotifyURL: notify.URL + "/notify/wechat"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			channels = append(channels, wch)
 		}
 	}
-	gwCfg.Channels = []gateway.Channel{gch}
+	gwCfg.Channels = channels
 	if e.svc, err = gateway.New(gwCfg); err != nil {
 		t.Fatal(err)
 	}
@@ -226,4 +251,13 @@ func alipayCh(t *testing.T, client *alipay.Client, notifyURL string) *gateway.Al
 		t.Fatal(err)
 	}
 	return ch
+}
+
+// wechatSlot, appended to an option's gateway.Config.Channels, asks setup
+// for a WeChat Pay channel too, over its own simulator (env.wx), notifying
+// the gateway's /notify/wechat.
+type wechatSlot struct{ gateway.Channel }
+
+func withWechat(g *gateway.Config, _ *alipaysim.Config) {
+	g.Channels = append(g.Channels, wechatSlot{})
 }

@@ -38,6 +38,21 @@
     }
   }
 
+  // The wallet the order was paid with, once paid: the stream names it
+  // (an order either wallet could pay is decided by the payment).
+  var wallet = document.getElementById("wallet");
+  function setWallet(name) {
+    if (!wallet || !name || main.dataset.wallet === name) {
+      return;
+    }
+    var msg = name === "alipay" ? wallet.dataset.msgAlipay : name === "wechat" ? wallet.dataset.msgWechat : "";
+    if (!msg) {
+      return;
+    }
+    main.dataset.wallet = name;
+    wallet.textContent = msg;
+  }
+
   function pad(n) {
     return (n < 10 ? "0" : "") + n;
   }
@@ -74,10 +89,11 @@
         return;
       }
       delay = 1000;
-      if (s.has_qr && main.dataset.hasQr !== "true") {
-        window.location.reload(); // the code exists now: draw it
+      if ((s.has_qr && main.dataset.hasQr !== "true") || s.codes > Number(main.dataset.codes || 0)) {
+        window.location.reload(); // a code exists now that the page lacks: draw it
         return;
       }
+      setWallet(s.wallet);
       setState(s.state);
       if (s.final) {
         source.close();
