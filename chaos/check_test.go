@@ -1,10 +1,12 @@
 package chaos
 
-// Quiet, then the proof: every order against the simulator's truth
-// (GET /sim/trades, matched through the "chaos-<out_trade_no>" marker each
-// order carries in its subject: the gateway sends Alipay its own channel
-// number, not the merchant's out_trade_no), every refund against the
-// payment, every event against the state changes and the receiver.
+// Quiet, then the proof: every order against its channel's simulator truth
+// (GET /sim/trades for Alipay, GET /sim/wechat/trades for WeChat Pay, both
+// for an auto order; matched through the "chaos-<out_trade_no>" marker each
+// order carries in its subject, which WeChat Pay keeps as the description:
+// the gateway sends the channels its own channel number, not the
+// merchant's out_trade_no), every refund against the payment at the
+// order's channel, every event against the state changes and the receiver.
 
 import (
 	"context"
@@ -20,11 +22,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/client"
+	"github.com/paygate/paygate/wechatpaysim"
 )
 
-// simTrade is one entry of GET /sim/trades.
+// simTrade is one entry of GET /sim/trades, or a WeChat Pay order of GET
+// /sim/wechat/trades in the same form (see wxTrade).
 type simTrade struct {
+	Channel      string      `json:"-"` // alipay or wechat
+	MchID        string      `json:"-"` // WeChat Pay's merchant
+	WxState      string      `json:"-"` // WeChat Pay's trade_state, as it said it
+	Processing   []string    `json:"-"` // WeChat Pay refunds not made yet (out_refund_no:amount)
 	AppID        string      `json:"app_id"`
 	OutTradeNo   string      `json:"out_trade_no"` // the gateway's channel number
 	TradeNo      string      `json:"trade_no"`
@@ -115,18 +124,20 @@ func (e *env) simGet(ctx context.Context, path string, out any) error {
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-// setFaults replaces the simulator's faults.
+// setFaults replaces both simulators' faults (the keys are the same).
 func (e *env) setFaults(ctx context.Context, faults map[string]any) error {
 	body, _ := json.Marshal(faults)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.simURL+"/sim/faults", strings.NewReader(string(body)))
-	resp, err := e.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	for _, path := range []string{"/sim/faults", "/sim/wechat/faults"} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.simURL+path, strings.NewReader(string(body)))
+		resp, err := e.hc.Do(req)
+		if err != nil {
+			return err
+		}
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return fmt.Errorf("POST /sim/faults: %s %s", resp.Status, b)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("POST %s: %s %s", path, resp.Status, b)
+		}
 	}
 	return nil
 }
@@ -258,7 +269,7 @@ func decodeEvent(it map[string]json.RawMessage) apiEvent {
 	return ev
 }
 
-// quiesce turns the faults off and waits, at most bound, until nothing is
+// quiesce turns both simulators' faults off and waits, at most bound, until nothing is
 // left to happen: no order pending, no refund pending, every event
 // acknowledged by the receiver. The run itself was under faults; reaching
 // quiet is done without them (the compressed notification schedule, not a
@@ -357,13 +368,57 @@ type mismatch struct {
 
 // outcome counts what the run produced.
 type outcome struct {
-	qr, barcode                                   int
-	paid, partial, refunded, closed, pending      int
-	cancelRefunds, latePayments, refundsOK        int
-	events, eventsAPI                             bool
-	eventCount, deliveries, rxFailed, rxInvalid   int
-	notifyDropped, notifyDuplicated, notifyGaveUp int
-	simPaid                                       int
+	qr, barcode                                 int
+	paid, partial, refunded, closed, pending    int
+	cancelRefunds, latePayments, refundsOK      int
+	events, eventsAPI                           bool
+	eventCount, deliveries, rxFailed, rxInvalid int
+	simPaid                                     int
+	// byChannel counts the orders by the channel they asked for (alipay,
+	// wechat, auto); notify counts each simulator's notifications.
+	byChannel map[string]*chanCount
+	notify    map[string]*notifyCount
+}
+
+// chanCount is one channel's share of the outcome.
+type chanCount struct {
+	orders, qr, barcode, buyerPaid, bothPaid int
+	paid, refunded, closed, refundsOK        int
+	late, cancelRefunds                      int
+	paidOnAlipay, paidOnWechat, oneOffered   int // auto orders: the side a payment decided; taken on one side alone
+}
+
+func (c *chanCount) String() string {
+	s := fmt.Sprintf("orders=%d qr=%d barcode=%d buyer_paid=%d paid=%d refunded=%d closed=%d refunds_succeeded=%d cancel_refunds=%d late_payments=%d",
+		c.orders, c.qr, c.barcode, c.buyerPaid, c.paid, c.refunded, c.closed, c.refundsOK, c.cancelRefunds, c.late)
+	if c.paidOnAlipay+c.paidOnWechat+c.oneOffered+c.bothPaid > 0 {
+		s += fmt.Sprintf(" decided_on_alipay=%d decided_on_wechat=%d buyer_paid_both_sides=%d one_side_offered=%d",
+			c.paidOnAlipay, c.paidOnWechat, c.bothPaid, c.oneOffered)
+	}
+	return s
+}
+
+// notifyCount is what one simulator's notifications met.
+type notifyCount struct{ dropped, duplicated, gaveUp int }
+
+// channel is oc's count of channel ch, made when first asked for.
+func (oc *outcome) channel(ch string) *chanCount {
+	if oc.byChannel == nil {
+		oc.byChannel = map[string]*chanCount{}
+	}
+	if oc.byChannel[ch] == nil {
+		oc.byChannel[ch] = &chanCount{}
+	}
+	return oc.byChannel[ch]
+}
+
+// channels is the per-channel part of the summary line.
+func (oc *outcome) channels() string {
+	var parts []string
+	for _, ch := range []string{"alipay", "wechat", "auto"} {
+		parts = append(parts, ch+"{"+oc.channel(ch).String()+"}")
+	}
+	return strings.Join(parts, " ")
 }
 
 // truth is everything gathered for the checks.
@@ -375,7 +430,7 @@ type truth struct {
 	events   []apiEvent
 	eventErr error
 	rx       map[string]rxEvent
-	notices  []simNotice
+	notices  map[string][]simNotice // by channel
 	// listOmitted says how the order list failed, when it left orders out.
 	listOmitted string
 }
@@ -414,18 +469,31 @@ func (e *env) gather(ctx context.Context, d *driver) (*truth, error) {
 		tr.listOmitted = fmt.Sprintf("GET /api/v1/orders (paged by next_cursor, limit=100) listed %d orders but left out %d that GET /api/v1/orders/{out_trade_no} finds (e.g. %s)",
 			len(orders), len(omitted), strings.Join(omitted[:min(5, len(omitted))], ", "))
 	}
-	var trades []simTrade
-	if err := e.simGet(ctx, "/sim/trades", &trades); err != nil {
+	var aliTrades []simTrade
+	if err := e.simGet(ctx, "/sim/trades", &aliTrades); err != nil {
 		return nil, err
+	}
+	var wxViews []wechatpaysim.TradeView
+	if err := e.simGet(ctx, "/sim/wechat/trades", &wxViews); err != nil {
+		return nil, err
+	}
+	var trades []simTrade
+	for _, t := range aliTrades {
+		if t.AppID == appID {
+			t.Channel = "alipay"
+			trades = append(trades, t)
+		}
+	}
+	for _, v := range wxViews {
+		if v.MchID == wxMchID {
+			trades = append(trades, wxTrade(v))
+		}
 	}
 	known := map[string]bool{}
 	for _, r := range d.recs {
 		known[r.No] = true
 	}
 	for _, t := range trades {
-		if t.AppID != appID {
-			continue
-		}
 		no, ok := strings.CutPrefix(t.Subject, "chaos-")
 		if !ok || !known[no] {
 			tr.stray = append(tr.stray, t)
@@ -433,13 +501,22 @@ func (e *env) gather(ctx context.Context, d *driver) (*truth, error) {
 		}
 		tr.trades[no] = append(tr.trades[no], t)
 	}
-	if err := e.simGet(ctx, "/sim/notifications", &tr.notices); err != nil {
-		return nil, err
+	tr.notices = map[string][]simNotice{}
+	for ch, path := range map[string]string{"alipay": "/sim/notifications", "wechat": "/sim/wechat/notifications"} {
+		var ns []simNotice
+		if err := e.simGet(ctx, path, &ns); err != nil {
+			return nil, err
+		}
+		tr.notices[ch] = ns
 	}
 	// Refunds of every order that may have any.
 	var need []string
 	for no, o := range tr.orders {
-		if o.Status != "closed" || len(tr.trades[no]) > 0 && len(tr.trades[no][0].Refunds) > 0 {
+		refundedThere := false
+		for _, t := range tr.trades[no] {
+			refundedThere = refundedThere || len(t.Refunds) > 0
+		}
+		if o.Status != "closed" || refundedThere {
 			need = append(need, no)
 		}
 	}
@@ -563,13 +640,21 @@ func check(d *driver, tr *truth, now time.Time) ([]mismatch, outcome) {
 	known := map[string]bool{}
 	for _, r := range d.recs {
 		known[r.No] = true
+		cc := oc.channel(r.Channel)
+		cc.orders++
 		if r.Mode == "qr" {
 			oc.qr++
+			cc.qr++
 		} else {
 			oc.barcode++
+			cc.barcode++
 		}
 		if r.SimPaid {
 			oc.simPaid++
+			cc.buyerPaid++
+		}
+		if len(r.SimPaidOn) == 2 {
+			cc.bothPaid++
 		}
 		for _, m := range checkOrder(r, tr, byOrder[r.No], now, &oc) {
 			m.Order = r.No
@@ -587,7 +672,7 @@ func check(d *driver, tr *truth, now time.Time) ([]mismatch, outcome) {
 		}
 	}
 	for _, t := range tr.stray {
-		add(mismatch{Msg: fmt.Sprintf("channel trade %s (subject %q, %s) belongs to no order of this run", t.OutTradeNo, t.Subject, t.TradeStatus)})
+		add(mismatch{Msg: fmt.Sprintf("%s trade %s (subject %q, %s) belongs to no order of this run", t.Channel, t.OutTradeNo, t.Subject, tradeSummary(&t))})
 	}
 	for no := range byOrder {
 		if !known[no] {
@@ -597,24 +682,279 @@ func check(d *driver, tr *truth, now time.Time) ([]mismatch, outcome) {
 	for _, g := range d.gaveUp {
 		add(mismatch{Msg: "the driver gave up: " + g})
 	}
-	for _, n := range tr.notices {
-		switch {
-		case n.Dropped:
-			oc.notifyDropped++
-		case n.Duplicate:
-			oc.notifyDuplicated++
+	oc.notify = map[string]*notifyCount{}
+	for _, ch := range []string{"alipay", "wechat"} {
+		nc := &notifyCount{}
+		for _, n := range tr.notices[ch] {
+			switch {
+			case n.Dropped:
+				nc.dropped++
+			case n.Duplicate:
+				nc.duplicated++
+			}
+			if n.GaveUp {
+				nc.gaveUp++
+			}
 		}
-		if n.GaveUp {
-			oc.notifyGaveUp++
-		}
+		oc.notify[ch] = nc
 	}
 	return ms, oc
 }
 
-// checkOrder checks one order. The mapping from the channel's truth to the
-// gateway's status, every case:
+// checkOrder checks one order against its channel's truth. An order of one
+// channel (asked for, or an auto barcode, which its code's prefix routes:
+// WeChat Pay's 10 to 15, Alipay's otherwise) is checked against its trade
+// there by checkSide's table, and must have no trade at the other channel.
+// An auto QR order is checked against both simulators:
 //
-//	channel (GET /sim/trades)                          gateway status   refunded_amount  events
+//	gateway                          the side it names                    the other side
+//	---------------------------------------------------------------------------------------------------------
+//	channel alipay|wechat (a         checkSide's table, as an order of    no trade; a code voided, expired or
+//	  payment decided it, or only      that channel alone                   never offered (only one code in
+//	  that side was offered)                                                qr_codes); closed unpaid; or paid
+//	                                                                        and refunded in full by the
+//	                                                                        late-payment policy (late_…), with
+//	                                                                        an order.late_payment event
+//	channel auto (undecided), closed each offered side by the table as a  -
+//	                                   closed order (a late payment on
+//	                                   either counts, with its event);
+//	                                   a side not offered as "the other"
+//
+// So exactly one side holds the money the order reports paid, and money
+// that reached the other side went back to the buyer.
+func checkOrder(r *orderRec, tr *truth, events map[string][]string, now time.Time, oc *outcome) []mismatch {
+	var ms []mismatch
+	bad := func(format string, args ...any) {
+		ms = append(ms, mismatch{Kind: kindOf(format), Msg: fmt.Sprintf(format, args...)})
+	}
+	o, ok := tr.orders[r.No]
+	byCh := map[string]*simTrade{}
+	for i := range tr.trades[r.No] {
+		t := &tr.trades[r.No][i]
+		if prev := byCh[t.Channel]; prev != nil {
+			bad("two %s trades carry this order's marker (%s, %s): one order, one channel number", t.Channel, prev.OutTradeNo, t.OutTradeNo)
+			continue
+		}
+		byCh[t.Channel] = t
+		if len(t.Processing) > 0 {
+			bad("%s refunds still processing at quiet: %v", t.Channel, t.Processing)
+		}
+	}
+	for _, ch := range []string{"alipay", "wechat"} {
+		if t := byCh[ch]; r.SimPaidOn[ch] && (t == nil || t.PaidAt == nil) {
+			bad("the buyer paid %s's code (/sim/pay 200) but %s shows no payment (harness: marker matching)", ch, ch)
+		}
+	}
+	if !ok {
+		switch {
+		case r.Answered:
+			bad("the create was answered (%s) but the gateway does not list the order", r.CreateResp)
+		case len(byCh) > 0:
+			for _, t := range byCh {
+				bad("the create got no answer, the gateway has no order, but %s has a trade (%s)", t.Channel, tradeSummary(t))
+			}
+		}
+		return ms
+	}
+	if total := mustFen(o.TotalAmount); total != r.Amount {
+		bad("total_amount %s, the driver asked for %s", o.TotalAmount, yuan(r.Amount))
+	}
+	for _, t := range byCh {
+		if mustFen(t.TotalAmount) != r.Amount {
+			bad("%s's trade total is %s, the order's %s", t.Channel, t.TotalAmount, yuan(r.Amount))
+		}
+	}
+	refunded := mustFen(o.RefundedAmount)
+
+	// Refunds as the gateway holds them.
+	g := gatewayRefunds{}
+	cc := oc.channel(r.Channel)
+	for _, rf := range tr.refunds[r.No] {
+		switch rf.Status {
+		case "succeeded":
+			a := mustFen(rf.Amount)
+			g.sumOK += a
+			if strings.HasPrefix(rf.OutRequestNo, "cancel_") {
+				g.cancelRefund += a
+			} else {
+				if g.okNos == nil {
+					g.okNos = map[string]int64{}
+				}
+				g.okNos[rf.OutRequestNo] = a
+			}
+			oc.refundsOK++
+			cc.refundsOK++
+			g.succeeded++
+		case "pending":
+			bad("refund %s of %s still pending at quiet", rf.OutRequestNo, rf.Amount)
+		case "failed":
+		default:
+			bad("refund %s has status %q", rf.OutRequestNo, rf.Status)
+		}
+	}
+	if g.sumOK != refunded {
+		bad("succeeded refunds sum to %s but refunded_amount is %s", yuan(g.sumOK), o.RefundedAmount)
+	}
+	if refunded > r.Amount {
+		bad("refunded_amount %s exceeds the total %s", o.RefundedAmount, yuan(r.Amount))
+	}
+	for _, rr := range r.Refunds {
+		if rr.Status == "succeeded" {
+			if _, ok := g.okNos[rr.OutRequestNo]; !ok {
+				bad("refund %s was answered succeeded (%s) but is not a succeeded refund now", rr.OutRequestNo, rr.Answer)
+			}
+		}
+		if rr.Err != "" {
+			bad("refund %s got no answer: %s", rr.OutRequestNo, rr.Err)
+		}
+	}
+
+	// Which side holds the order, and which must hold nothing.
+	st := o.Status
+	if st == "pending" {
+		exp := "?"
+		if o.ExpiresAt != nil {
+			exp = fmt.Sprintf("%s (%s ago)", o.ExpiresAt.Format(time.RFC3339), now.Sub(*o.ExpiresAt).Round(time.Second))
+		}
+		var sides []string
+		for _, ch := range []string{"alipay", "wechat"} {
+			if t := byCh[ch]; t != nil {
+				sides = append(sides, tradeSummary(t))
+			}
+		}
+		bad("stuck pending at quiet; expires_at %s; channel %s", exp, firstNonEmpty(strings.Join(sides, "; "), "no trade"))
+	}
+	side := sideCheck{r: r, o: o, g: g, refunds: tr.refunds[r.No], now: now, bad: bad}
+	want, late, byCancel := "", 0, false
+	autoQR := r.Channel == "auto" && r.Mode == "qr"
+	switch {
+	case autoQR && (o.Channel == "alipay" || o.Channel == "wechat"):
+		other := otherChannel(o.Channel)
+		var l bool
+		want, l, byCancel = side.check(byCh[o.Channel], st)
+		late += b2i(l)
+		late += b2i(side.other(byCh[other], o.Channel, o.QRCodes[other] != ""))
+		switch {
+		case len(o.QRCodes) < 2:
+			cc.oneOffered++
+		case st == "paid" || st == "refunded":
+			if o.Channel == "alipay" {
+				cc.paidOnAlipay++
+			} else {
+				cc.paidOnWechat++
+			}
+		}
+	case autoQR && o.Channel == "auto":
+		// Undecided: every offered side closed, each maybe paid late.
+		want = "closed"
+		for _, ch := range []string{"alipay", "wechat"} {
+			if o.QRCodes[ch] == "" {
+				late += b2i(side.other(byCh[ch], "", false))
+				continue
+			}
+			w, l, _ := side.check(byCh[ch], "closed")
+			late += b2i(l)
+			if w != "" && w != "closed" {
+				bad("an undecided auto order is %s, but %s says %s (%s)", st, ch, w, tradeSummary(byCh[ch]))
+			}
+		}
+	case autoQR:
+		bad("an auto QR order names channel %q", o.Channel)
+	default:
+		ch := r.Channel
+		if ch == "auto" { // a barcode: its code decides
+			ch = "alipay"
+			if paygate.IsWechatAuthCode(r.AuthCode) {
+				ch = "wechat"
+			}
+		}
+		if o.Channel != ch {
+			bad("the order is taken on %s, but it asked for %s (auth code %q)", o.Channel, r.Channel, r.AuthCode)
+		}
+		var l bool
+		want, l, byCancel = side.check(byCh[ch], st)
+		late += b2i(l)
+		if t := byCh[otherChannel(ch)]; t != nil {
+			bad("an order of %s has a trade at %s: %s", ch, t.Channel, tradeSummary(t))
+		}
+	}
+	if want != "" && st != want && st != "pending" {
+		bad("status %s, the channels say %s", st, want)
+	}
+	if byCancel {
+		oc.cancelRefunds++
+		cc.cancelRefunds++
+	}
+	oc.latePayments += late
+	cc.late += late
+
+	switch st {
+	case "paid":
+		oc.paid++
+		cc.paid++
+		if refunded > 0 {
+			oc.partial++
+		}
+	case "refunded":
+		oc.refunded++
+		cc.refunded++
+	case "closed":
+		oc.closed++
+		cc.closed++
+	case "pending":
+		oc.pending++
+	}
+
+	// Exactly one event per state change.
+	wantEvents := map[string]int{}
+	switch st {
+	case "paid", "refunded":
+		wantEvents["order.paid"] = 1
+	case "closed":
+		wantEvents["order.closed"] = 1
+	}
+	wantEvents["refund.succeeded"] = g.succeeded
+	if late > 0 {
+		wantEvents["order.late_payment"] = late
+	}
+	types := map[string]bool{}
+	for typ := range events {
+		types[typ] = true
+	}
+	for typ := range wantEvents {
+		types[typ] = true
+	}
+	for typ := range types {
+		if got := len(events[typ]); got != wantEvents[typ] {
+			bad("%d %s events (want %d): %v", got, typ, wantEvents[typ], events[typ])
+		}
+	}
+	return ms
+}
+
+// gatewayRefunds is what the gateway holds of an order's refunds.
+type gatewayRefunds struct {
+	sumOK        int64            // succeeded, in fen
+	okNos        map[string]int64 // succeeded ones but a cancel's, by out_request_no
+	cancelRefund int64            // a cancel's (cancel_…), which the channel made
+	succeeded    int
+}
+
+// sideCheck checks the trades of one order.
+type sideCheck struct {
+	r       *orderRec
+	o       client.Order
+	g       gatewayRefunds
+	refunds []client.Refund
+	now     time.Time
+	bad     func(format string, args ...any)
+}
+
+// check maps a trade (nil: none) to the status the order must have, by the
+// table below, for an order whose status is st; late says the trade is a
+// late payment refunded by policy, byCancel a payment a cancel refunded.
+//
+//	channel (as simTrade says it, wxTrade maps WeChat Pay's) gateway status refunded_amount  events
 //	--------------------------------------------------------------------------------------------------------------
 //	no trade (the pay/precreate never took effect,     closed           0                order.closed
 //	  or a barcode pay refused before a trade existed,
@@ -641,79 +981,9 @@ func check(d *driver, tr *truth, now time.Time) ([]mismatch, outcome) {
 // out_request_no, no refund is pending, every refund the driver was told
 // succeeded did, and nothing is pending (past its expiry or not: at quiet
 // every order has expired).
-func checkOrder(r *orderRec, tr *truth, events map[string][]string, now time.Time, oc *outcome) []mismatch {
-	var ms []mismatch
-	bad := func(format string, args ...any) {
-		ms = append(ms, mismatch{Kind: kindOf(format), Msg: fmt.Sprintf(format, args...)})
-	}
-	o, ok := tr.orders[r.No]
-	trades := tr.trades[r.No]
-	var t *simTrade
-	if len(trades) > 0 {
-		t = &trades[0]
-	}
-	if len(trades) > 1 {
-		bad("%d channel trades carry this order's marker (one order, one channel number)", len(trades))
-	}
-	if r.SimPaid && (t == nil || t.PaidAt == nil) {
-		bad("the buyer paid (/sim/pay 200) but the channel shows no payment (harness: marker matching)")
-	}
-	if !ok {
-		switch {
-		case r.Answered:
-			bad("the create was answered (%s) but the gateway does not list the order", r.CreateResp)
-		case t != nil:
-			bad("the create got no answer, the gateway has no order, but the channel has a trade (%s)", t.TradeStatus)
-		}
-		return ms
-	}
-	if total := mustFen(o.TotalAmount); total != r.Amount {
-		bad("total_amount %s, the driver asked for %s", o.TotalAmount, yuan(r.Amount))
-	}
-	if t != nil && mustFen(t.TotalAmount) != r.Amount {
-		bad("the channel trade's total is %s, the order's %s", t.TotalAmount, yuan(r.Amount))
-	}
+func (c sideCheck) check(t *simTrade, st string) (want string, late, byCancel bool) {
+	r, o, bad := c.r, c.o, c.bad
 	refunded := mustFen(o.RefundedAmount)
-
-	// Refunds as the gateway holds them.
-	var sumOK int64
-	okNos := map[string]int64{}
-	cancelRefund := int64(0)
-	for _, rf := range tr.refunds[r.No] {
-		switch rf.Status {
-		case "succeeded":
-			a := mustFen(rf.Amount)
-			sumOK += a
-			if strings.HasPrefix(rf.OutRequestNo, "cancel_") {
-				cancelRefund += a
-			} else {
-				okNos[rf.OutRequestNo] = a
-			}
-			oc.refundsOK++
-		case "pending":
-			bad("refund %s of %s still pending at quiet", rf.OutRequestNo, rf.Amount)
-		case "failed":
-		default:
-			bad("refund %s has status %q", rf.OutRequestNo, rf.Status)
-		}
-	}
-	if sumOK != refunded {
-		bad("succeeded refunds sum to %s but refunded_amount is %s", yuan(sumOK), o.RefundedAmount)
-	}
-	if refunded > r.Amount {
-		bad("refunded_amount %s exceeds the total %s", o.RefundedAmount, yuan(r.Amount))
-	}
-	for _, rr := range r.Refunds {
-		if rr.Status == "succeeded" {
-			if _, ok := okNos[rr.OutRequestNo]; !ok {
-				bad("refund %s was answered succeeded (%s) but is not a succeeded refund now", rr.OutRequestNo, rr.Answer)
-			}
-		}
-		if rr.Err != "" {
-			bad("refund %s got no answer: %s", rr.OutRequestNo, rr.Err)
-		}
-	}
-
 	// The channel's refunds.
 	chNos := map[string]int64{}
 	var chByCancel, chLate int64
@@ -733,50 +1003,42 @@ func checkOrder(r *orderRec, tr *truth, events map[string][]string, now time.Tim
 			}
 		}
 		if sum != fee {
-			bad("the channel's refunds sum to %s but its refund_fee is %s", yuan(sum), t.RefundFee)
+			bad("%s's refunds sum to %s but its refund_fee is %s", t.Channel, yuan(sum), t.RefundFee)
 		}
 		if fee > r.Amount {
-			bad("the channel refunded %s of a %s payment", t.RefundFee, yuan(r.Amount))
+			bad("%s refunded %s of a %s payment", t.Channel, t.RefundFee, yuan(r.Amount))
 		}
 	}
 	sameRefunds := func() {
 		for no, a := range chNos {
-			if okNos[no] != a {
-				bad("the channel refunded %s as %s; the gateway has it as %s", no, yuan(a), refundState(tr.refunds[r.No], no))
+			if c.g.okNos[no] != a {
+				bad("%s refunded %s as %s; the gateway has it as %s", t.Channel, no, yuan(a), refundState(c.refunds, no))
 			}
 		}
-		for no, a := range okNos {
+		for no, a := range c.g.okNos {
 			if chNos[no] != a {
-				bad("the gateway's refund %s (%s) succeeded but the channel has %s", no, yuan(a), yuan(chNos[no]))
+				bad("the gateway's refund %s (%s) succeeded but %s has %s", no, yuan(a), t.Channel, yuan(chNos[no]))
 			}
 		}
 	}
 
-	// The status mapping.
-	st := o.Status
-	want := ""
-	late, byCancel := false, false
 	switch {
 	case st == "pending":
-		exp := "?"
-		if o.ExpiresAt != nil {
-			exp = fmt.Sprintf("%s (%s ago)", o.ExpiresAt.Format(time.RFC3339), now.Sub(*o.ExpiresAt).Round(time.Second))
-		}
-		bad("stuck pending at quiet; expires_at %s; channel %s", exp, tradeSummary(t))
+		// Reported by checkOrder.
 	case t == nil:
 		want = "closed"
 	case t.TradeStatus == "":
 		want = "closed"
-		payable := t.Voided == "" && (t.CodeExpires == nil || now.Before(*t.CodeExpires))
+		payable := t.Voided == "" && (t.CodeExpires == nil || c.now.Before(*t.CodeExpires))
 		if st == "closed" && payable {
-			bad("closed here, but the channel's code was neither closed nor cancelled and is payable until %v", t.CodeExpires)
+			bad("closed here, but %s's code was neither closed nor cancelled and is payable until %v", t.Channel, t.CodeExpires)
 		}
 	case t.TradeStatus == "WAIT_BUYER_PAY":
-		bad("the channel trade is still WAIT_BUYER_PAY (expires %v) while the order is %s: nobody will decide it", t.ExpiresAt, st)
+		bad("the %s trade is still WAIT_BUYER_PAY (expires %v) while the order is %s: nobody will decide it", t.Channel, t.ExpiresAt, st)
 	case t.TradeStatus == "TRADE_SUCCESS" || t.TradeStatus == "TRADE_FINISHED":
 		want = "paid"
 		if refunded != mustFen(t.RefundFee) {
-			bad("refunded_amount %s but the channel's refund_fee is %s", o.RefundedAmount, t.RefundFee)
+			bad("refunded_amount %s but %s's refund_fee is %s", o.RefundedAmount, t.Channel, t.RefundFee)
 		}
 		sameRefunds()
 	case t.TradeStatus == "TRADE_CLOSED" && t.PaidAt == nil:
@@ -785,8 +1047,8 @@ func checkOrder(r *orderRec, tr *truth, events map[string][]string, now time.Tim
 		byCancel = true
 		if st == "refunded" {
 			want = "refunded"
-			if refunded != r.Amount || cancelRefund != chByCancel {
-				bad("cancelled with a refund of %s at the channel; the gateway refunded %s (by cancel %s)", yuan(chByCancel), o.RefundedAmount, yuan(cancelRefund))
+			if refunded != r.Amount || c.g.cancelRefund != chByCancel {
+				bad("cancelled with a refund of %s at %s; the gateway refunded %s (by cancel %s)", yuan(chByCancel), t.Channel, o.RefundedAmount, yuan(c.g.cancelRefund))
 			}
 		} else {
 			want = "closed"
@@ -797,71 +1059,85 @@ func checkOrder(r *orderRec, tr *truth, events map[string][]string, now time.Tim
 		sameRefunds()
 	case t.TradeStatus == "TRADE_CLOSED" && chLate > 0 && chLate == r.Amount && len(chNos) == 0 && st == "closed":
 		want, late = "closed", true
-		oc.latePayments++
 	case t.TradeStatus == "TRADE_CLOSED" && t.CloseReason == "refund":
 		want = "refunded"
 		if refunded != r.Amount || mustFen(t.RefundFee) != r.Amount {
-			bad("the channel closed the trade refunded in full (%s) but refunded_amount is %s", t.RefundFee, o.RefundedAmount)
+			bad("%s closed the trade refunded in full (%s) but refunded_amount is %s", t.Channel, t.RefundFee, o.RefundedAmount)
 		}
 		sameRefunds()
 	default:
-		bad("unexpected channel state: %s", tradeSummary(t))
+		bad("unexpected %s state: %s", t.Channel, tradeSummary(t))
 	}
 	if want != "" && st != want {
-		bad("status %s, the channel says %s (%s)", st, want, tradeSummary(t))
+		bad("status %s, %s says %s (%s)", st, channelOr(t), want, tradeSummary(t))
+		want = "" // said once
 	}
 	if t == nil && st != "closed" && st != "pending" {
 		bad("status %s but the channel has no trade for it", st)
 	}
-	if byCancel {
-		oc.cancelRefunds++
-	}
+	return want, late, byCancel
+}
 
-	switch st {
-	case "paid":
-		oc.paid++
-		if refunded > 0 {
-			oc.partial++
-		}
-	case "refunded":
-		oc.refunded++
-	case "closed":
-		oc.closed++
-	case "pending":
-		oc.pending++
+// other checks a side of an auto order that must hold no money: the
+// channel a payment on decidedOn did not decide (decidedOn "" for an
+// undecided order), its code offered to the buyer or not. It may have no
+// trade, a code that can no longer be paid (or that nobody was given), a
+// trade closed unpaid, or a payment refunded in full by the late-payment
+// policy: then it reports true (a late payment, with its event).
+func (c sideCheck) other(t *simTrade, decidedOn string, offered bool) (late bool) {
+	bad := c.bad
+	why := "an undecided order's side never offered"
+	if decidedOn != "" {
+		why = "the order was decided on " + decidedOn
 	}
+	if t == nil {
+		return false
+	}
+	var chLate, chOther int64
+	for _, rf := range t.Refunds {
+		if strings.HasPrefix(rf.OutRequestNo, "late_") {
+			chLate += mustFen(rf.Amount)
+		} else {
+			chOther += mustFen(rf.Amount)
+		}
+	}
+	switch {
+	case t.TradeStatus == "":
+		if payable := t.Voided == "" && (t.CodeExpires == nil || c.now.Before(*t.CodeExpires)); payable && offered {
+			bad("%s's code is still payable (until %v), though %s", t.Channel, t.CodeExpires, why)
+		}
+	case t.TradeStatus == "WAIT_BUYER_PAY":
+		bad("the %s trade is still WAIT_BUYER_PAY, though %s: nobody will decide it", t.Channel, why)
+	case t.PaidAt == nil && t.TradeStatus == "TRADE_CLOSED":
+	case t.PaidAt != nil && chLate == c.r.Amount && chOther == 0 && mustFen(t.RefundFee) == c.r.Amount:
+		return true
+	case t.PaidAt != nil:
+		bad("%s holds money (%s), though %s: not refunded in full as a late payment", t.Channel, tradeSummary(t), why)
+	default:
+		bad("unexpected %s state, though %s: %s", t.Channel, why, tradeSummary(t))
+	}
+	return false
+}
 
-	// Exactly one event per state change.
-	wantEvents := map[string]int{}
-	switch st {
-	case "paid", "refunded":
-		wantEvents["order.paid"] = 1
-	case "closed":
-		wantEvents["order.closed"] = 1
+func otherChannel(ch string) string {
+	if ch == "wechat" {
+		return "alipay"
 	}
-	n := 0
-	for _, rf := range tr.refunds[r.No] {
-		if rf.Status == "succeeded" {
-			n++
-		}
+	return "wechat"
+}
+
+func channelOr(t *simTrade) string {
+	if t == nil {
+		return "the channel"
 	}
-	wantEvents["refund.succeeded"] = n
-	if late {
-		wantEvents["order.late_payment"] = 1
+	return t.Channel
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	types := map[string]bool{}
-	for typ := range events {
-		types[typ] = true
-	}
-	for typ := range wantEvents {
-		types[typ] = true
-	}
-	for typ := range types {
-		if got := len(events[typ]); got != wantEvents[typ] {
-			bad("%d %s events (want %d): %v", got, typ, wantEvents[typ], events[typ])
-		}
-	}
-	return ms
+	return 0
 }
 
 func refundState(refunds []client.Refund, no string) string {
@@ -881,7 +1157,13 @@ func tradeSummary(t *simTrade) string {
 	if status == "" {
 		status = "unscanned code"
 	}
-	s := fmt.Sprintf("%s %s total=%s refund_fee=%s", t.OutTradeNo, status, t.TotalAmount, t.RefundFee)
+	s := fmt.Sprintf("%s %s %s total=%s refund_fee=%s", firstNonEmpty(t.Channel, "alipay"), t.OutTradeNo, status, t.TotalAmount, t.RefundFee)
+	if t.WxState != "" {
+		s += " trade_state=" + t.WxState
+	}
+	if t.CodeExpires != nil && t.TradeStatus == "" {
+		s += " payable_until=" + t.CodeExpires.Format(time.RFC3339)
+	}
 	if t.Voided != "" {
 		s += " voided=" + t.Voided
 	}
@@ -905,6 +1187,9 @@ func tradeSummary(t *simTrade) string {
 		}
 		s += " refunds=[" + strings.Join(parts, " ") + "]"
 	}
+	if len(t.Processing) > 0 {
+		s += " processing=" + strings.Join(t.Processing, ",")
+	}
 	return s
 }
 
@@ -913,8 +1198,8 @@ func describe(r *orderRec, tr *truth) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "    driver: mode=%s plan=%s amount=%s auth_code=%s create=%q sim_pay=%q close=%q seen=%s\n",
-		r.Mode, r.Plan, yuan(r.Amount), r.AuthCode, firstNonEmpty(r.CreateResp, r.CreateErr), r.SimPay, r.Close, r.SeenStatus)
+	fmt.Fprintf(&b, "    driver: mode=%s channel=%s plan=%s side=%s amount=%s auth_code=%s create=%q qr_codes=%v sim_pay=%q close=%q seen=%s\n",
+		r.Mode, r.Channel, r.Plan, r.Side, yuan(r.Amount), r.AuthCode, firstNonEmpty(r.CreateResp, r.CreateErr), r.QRCodes, r.SimPay, r.Close, r.SeenStatus)
 	for _, rr := range r.Refunds {
 		fmt.Fprintf(&b, "    driver refund: %s %s -> %s%s\n", rr.OutRequestNo, yuan(rr.Amount), rr.Answer, rr.Err)
 	}
@@ -922,8 +1207,8 @@ func describe(r *orderRec, tr *truth) string {
 		fmt.Fprintf(&b, "    driver note: %s\n", n)
 	}
 	if o, ok := tr.orders[r.No]; ok {
-		fmt.Fprintf(&b, "    gateway: status=%s total=%s refunded=%s trade_no=%s paid_at=%v expires_at=%v\n",
-			o.Status, o.TotalAmount, o.RefundedAmount, o.TradeNo, fmtTime(o.PaidAt), fmtTime(o.ExpiresAt))
+		fmt.Fprintf(&b, "    gateway: status=%s channel=%s total=%s refunded=%s trade_no=%s paid_at=%v expires_at=%v qr_codes=%v\n",
+			o.Status, o.Channel, o.TotalAmount, o.RefundedAmount, o.TradeNo, fmtTime(o.PaidAt), fmtTime(o.ExpiresAt), o.QRCodes)
 	} else {
 		fmt.Fprintf(&b, "    gateway: no such order\n")
 	}
@@ -931,7 +1216,7 @@ func describe(r *orderRec, tr *truth) string {
 		fmt.Fprintf(&b, "    gateway refund: %s %s %s\n", rf.OutRequestNo, rf.Amount, rf.Status)
 	}
 	for _, t := range tr.trades[r.No] {
-		fmt.Fprintf(&b, "    channel: %s\n", tradeSummary(&t))
+		fmt.Fprintf(&b, "    %s: %s\n", t.Channel, tradeSummary(&t))
 	}
 	if len(tr.trades[r.No]) == 0 {
 		fmt.Fprintf(&b, "    channel: no trade\n")

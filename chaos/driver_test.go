@@ -1,11 +1,15 @@
 package chaos
 
 // The driver: a shop and its buyers. Orders of every kind are created with
-// bounded concurrency, spread round robin over the gateway nodes; buyers pay
-// part of the QR orders through the simulator (some at once, some later,
-// some just at the expiry, some never), barcode orders carry every kind of
-// auth code, paid orders are refunded in part, in full, in steps and
-// concurrently, and some pending orders are closed. Like a real shop, the
+// bounded concurrency, spread round robin over the gateway nodes, on both
+// channels: a third of the QR orders on Alipay, a third on WeChat Pay and a
+// third "auto" (both codes, paid on either side and now and then on both,
+// the second payment a late one the gateway must refund); barcode orders
+// carry every kind of Alipay auth code and WeChat Pay payment code, some
+// with "auto" (routed by the code's prefix). Buyers pay part of the QR
+// orders through the simulators (some at once, some later, some just at the
+// expiry, some never), paid orders are refunded in part, in full, in steps
+// and concurrently, and some pending orders are closed. Like a real shop, the
 // driver repeats a request that got no answer (a transport error, a 5xx) with
 // the same out_trade_no / out_request_no and Idempotency-Key until it gets
 // one, and counts those retries.
@@ -32,21 +36,24 @@ import (
 // orderRec is what the driver did with one order and what it was told.
 type orderRec struct {
 	No       string
-	Subject  string // "chaos-<No>": the marker the simulator records, to match its trade
+	Subject  string // "chaos-<No>": the marker the simulators record, to match its trades
 	Mode     string // qr or barcode
+	Channel  string // the channel asked for: alipay, wechat or auto
 	Plan     string // what the buyer and the shop do, see plans
+	Side     string // an auto QR order's: the code(s) the buyer pays, alipay, wechat, alipay+wechat or wechat+alipay
 	AuthCode string
 	Amount   int64 // fen
 
 	mu         sync.Mutex
-	Answered   bool   // the create got a final answer
-	CreateResp string // status and code of that answer
-	CreateErr  string // no answer at all (the driver gave up)
-	QRCode     string
-	SimPay     string // what /sim/pay answered
-	SimPaid    bool   // /sim/pay answered 200: the buyer's money moved
-	Close      string // what the close answered
-	SeenStatus string // the last status the driver saw
+	Answered   bool              // the create got a final answer
+	CreateResp string            // status and code of that answer
+	CreateErr  string            // no answer at all (the driver gave up)
+	QRCodes    map[string]string // by channel, from the create's answer
+	SimPay     string            // what /sim/pay answered (each side's, for an auto order)
+	SimPaid    bool              // /sim/pay answered 200 on some side: the buyer's money moved
+	SimPaidOn  map[string]bool   // the sides where it did
+	Close      string            // what the close answered
+	SeenStatus string            // the last status the driver saw
 	Refunds    []*refundRec
 	Notes      []string
 }
@@ -71,10 +78,34 @@ var (
 		{"qr-pay", 30}, {"qr-pay-later", 15}, {"qr-pay-at-expiry", 8}, {"qr-scan-only", 8},
 		{"qr-never", 19}, {"qr-close", 12}, {"qr-close-vs-pay", 8},
 	}
+	// WeChat Pay's Native codes have no "scanned" state apart from NOTPAY:
+	// the scan-only plan's weight goes to the buyer who never pays.
+	wxQRPlans = []weighted{
+		{"qr-pay", 30}, {"qr-pay-later", 15}, {"qr-pay-at-expiry", 8},
+		{"qr-never", 27}, {"qr-close", 12}, {"qr-close-vs-pay", 8},
+	}
+	// autoSides is the code an auto QR order's buyer pays: now and then
+	// both, one after the other (the second is a late payment).
+	autoSides = []weighted{{"alipay", 40}, {"wechat", 40}, {"alipay+wechat", 10}, {"wechat+alipay", 10}}
+	// Alipay's auth codes: 28 paid, 29 paid after the pay delay, 27 never
+	// confirmed, 26 no balance, and an invalid one.
 	barcodePlans = []weighted{
 		{"bc-28", 32}, {"bc-29", 24}, {"bc-27", 16}, {"bc-26", 14}, {"bc-invalid", 14},
 	}
-	refundPlans = []weighted{
+	// WeChat Pay's payment codes (wechatpaysim): 10 paid, 11 paid after the
+	// pay delay (USERPAYING first), 12 never confirmed, 13 no balance, and
+	// 14 (a WeChat Pay prefix the simulator refuses).
+	wxBarcodePlans = []weighted{
+		{"wx-10", 32}, {"wx-11", 24}, {"wx-12", 16}, {"wx-13", 14}, {"wx-invalid", 14},
+	}
+	// autoBarcodePlans are the valid codes of both wallets, for "auto".
+	autoBarcodePlans = []weighted{
+		{"bc-28", 16}, {"bc-29", 12}, {"bc-27", 8}, {"bc-26", 7},
+		{"wx-10", 16}, {"wx-11", 12}, {"wx-12", 8}, {"wx-13", 7},
+	}
+	// barcodeChannels spreads barcode orders over the channel asked for.
+	barcodeChannels = []weighted{{"alipay", 40}, {"wechat", 40}, {"auto", 20}}
+	refundPlans     = []weighted{
 		{"none", 30}, {"partial", 18}, {"full", 14}, {"partial+rest", 13}, {"concurrent", 18}, {"repeat", 7},
 	}
 )
@@ -128,9 +159,29 @@ func newDriver(e *env, n int, seed uint64, workers int) *driver {
 		r.Subject = "chaos-" + r.No
 		r.Amount = amount(rng)
 		if rng.IntN(100) < 55 {
-			r.Mode, r.Plan = "qr", pick(rng, qrPlans)
+			r.Mode = "qr"
+			switch r.Channel = []string{"alipay", "wechat", "auto"}[rng.IntN(3)]; r.Channel {
+			case "alipay":
+				r.Plan = pick(rng, qrPlans)
+			case "wechat":
+				r.Plan = pick(rng, wxQRPlans)
+			case "auto":
+				r.Side = pick(rng, autoSides)
+				r.Plan = pick(rng, qrPlans)
+				if r.Plan == "qr-scan-only" && r.Side != "alipay" {
+					r.Plan = "qr-never" // only Alipay's code can be scanned without paying
+				}
+			}
 		} else {
-			r.Mode, r.Plan = "barcode", pick(rng, barcodePlans)
+			r.Mode, r.Channel = "barcode", pick(rng, barcodeChannels)
+			switch r.Channel {
+			case "alipay":
+				r.Plan = pick(rng, barcodePlans)
+			case "wechat":
+				r.Plan = pick(rng, wxBarcodePlans)
+			case "auto":
+				r.Plan = pick(rng, autoBarcodePlans)
+			}
 			r.AuthCode = authCode(rng, r.Plan)
 		}
 		d.recs = append(d.recs, r)
@@ -155,9 +206,13 @@ func amount(rng *rand.Rand) int64 {
 	}
 }
 
-// authCode is an 18-digit code whose prefix decides the simulator's outcome.
+// authCode is an 18-digit code whose prefix decides the simulator's outcome
+// (and, with "auto", the channel).
 func authCode(rng *rand.Rand, plan string) string {
-	prefix := map[string]string{"bc-28": "28", "bc-29": "29", "bc-27": "27", "bc-26": "26", "bc-invalid": "10"}[plan]
+	prefix := map[string]string{
+		"bc-28": "28", "bc-29": "29", "bc-27": "27", "bc-26": "26", "bc-invalid": "10",
+		"wx-10": "10", "wx-11": "11", "wx-12": "12", "wx-13": "13", "wx-invalid": "14",
+	}[plan]
 	var b strings.Builder
 	b.WriteString(prefix)
 	for b.Len() < 18 {
@@ -292,7 +347,8 @@ func (d *driver) retryTotals() (int, string) {
 // order is one order's whole lifecycle.
 func (d *driver) order(ctx context.Context, i int, r *orderRec) {
 	rng := d.rng(i, 1)
-	req := client.CreateOrderRequest{OutTradeNo: r.No, Subject: r.Subject, TotalAmount: yuan(r.Amount), Mode: r.Mode, AuthCode: r.AuthCode}
+	req := client.CreateOrderRequest{OutTradeNo: r.No, Subject: r.Subject, TotalAmount: yuan(r.Amount), Mode: r.Mode,
+		Channel: r.Channel, AuthCode: r.AuthCode}
 	var o client.Order
 	status, apiErr, err := d.call(ctx, "create "+r.No, http.MethodPost, "/api/v1/orders", nil, req, "create-"+r.No, &o)
 	r.mu.Lock()
@@ -302,7 +358,7 @@ func (d *driver) order(ctx context.Context, i int, r *orderRec) {
 	case apiErr != nil:
 		r.Answered, r.CreateResp = true, fmt.Sprintf("%d %s", apiErr.StatusCode, apiErr.Code)
 	default:
-		r.Answered, r.CreateResp, r.QRCode, r.SeenStatus = true, fmt.Sprintf("%d %s", status, o.Status), o.QRCode, o.Status
+		r.Answered, r.CreateResp, r.QRCodes, r.SeenStatus = true, fmt.Sprintf("%d %s", status, o.Status), o.QRCodes, o.Status
 	}
 	r.mu.Unlock()
 	if err != nil || apiErr != nil {
@@ -323,28 +379,31 @@ func (d *driver) order(ctx context.Context, i int, r *orderRec) {
 
 // qr plays a QR order's plan.
 func (d *driver) qr(ctx context.Context, r *orderRec, o *client.Order, rng *rand.Rand) {
-	if o.QRCode == "" && r.Plan != "qr-never" && r.Plan != "qr-close" {
-		r.note("no qr_code in the create answer (status %s): the buyer cannot scan", o.Status)
+	codes := r.payCodes(o)
+	if len(codes) == 0 && r.Plan != "qr-never" && r.Plan != "qr-close" {
+		r.note("no code to pay in the create answer (status %s, qr_codes %v): the buyer cannot scan", o.Status, o.QRCodes)
 		return
 	}
 	sleep := func(lo, hi time.Duration) { time.Sleep(lo + rand.N(hi-lo+1)) }
 	paid := false
 	switch r.Plan {
 	case "qr-pay":
-		paid = d.buyerPays(ctx, r)
+		paid = d.buyerPays(ctx, r, codes)
 	case "qr-pay-later":
 		sleep(500*time.Millisecond, 8*time.Second)
-		paid = d.buyerPays(ctx, r)
+		paid = d.buyerPays(ctx, r, codes)
 	case "qr-pay-at-expiry":
 		at := time.Now().Add(orderTimeout)
 		if o.ExpiresAt != nil {
 			at = *o.ExpiresAt
 		}
 		time.Sleep(time.Until(at.Add(time.Duration(rng.Int64N(int64(7*time.Second))) - 3*time.Second)))
-		paid = d.buyerPays(ctx, r)
+		paid = d.buyerPays(ctx, r, codes)
 	case "qr-scan-only":
 		sleep(0, 3*time.Second)
-		d.sim(ctx, r, "/sim/scan")
+		for _, c := range codes {
+			d.sim(ctx, r, "/sim/scan", c)
+		}
 	case "qr-never":
 	case "qr-close":
 		sleep(0, 3*time.Second)
@@ -354,7 +413,7 @@ func (d *driver) qr(ctx context.Context, r *orderRec, o *client.Order, rng *rand
 		var wg sync.WaitGroup
 		wg.Add(2)
 		go func() { defer wg.Done(); d.closeOrder(ctx, r) }()
-		go func() { defer wg.Done(); paid = d.buyerPays(ctx, r) }()
+		go func() { defer wg.Done(); paid = d.buyerPays(ctx, r, codes) }()
 		wg.Wait()
 	}
 	if paid && d.await(ctx, r, 30*time.Second) == "paid" {
@@ -362,16 +421,64 @@ func (d *driver) qr(ctx context.Context, r *orderRec, o *client.Order, rng *rand
 	}
 }
 
-// buyerPays scans and pays the order's code at the simulator; true when the
-// money moved.
-func (d *driver) buyerPays(ctx context.Context, r *orderRec) bool {
-	return d.sim(ctx, r, "/sim/pay") == http.StatusOK
+// payCode is one code the buyer scans: the channel it belongs to and the
+// code.
+type payCode struct{ channel, code string }
+
+// payCodes are the codes the buyer of a QR order pays, in order: the
+// order's code, or for an auto order the side(s) of r.Side among those the
+// gateway offered (the other when the one chosen was not offered).
+func (r *orderRec) payCodes(o *client.Order) []payCode {
+	if r.Channel != "auto" {
+		if o.QRCode == "" {
+			return nil
+		}
+		return []payCode{{r.Channel, o.QRCode}}
+	}
+	sides := strings.Split(r.Side, "+")
+	both := len(sides) == 2
+	if !both {
+		other := map[string]string{"alipay": "wechat", "wechat": "alipay"}[r.Side]
+		sides = append(sides, other) // paid only when the first is missing
+	}
+	var out []payCode
+	for _, side := range sides {
+		if c := o.QRCodes[side]; c != "" {
+			out = append(out, payCode{side, c})
+		}
+	}
+	if !both && len(out) > 1 {
+		out = out[:1]
+	}
+	if len(out) > 0 && out[0].channel != sides[0] {
+		r.note("%s's code was not offered (qr_codes %v): the buyer pays %s's", sides[0], o.QRCodes, out[0].channel)
+	}
+	return out
 }
 
-// sim posts a buyer action; the simulator is never killed, so only a
-// transport hiccup is retried.
-func (d *driver) sim(ctx context.Context, r *orderRec, path string) int {
-	body, _ := json.Marshal(map[string]string{"qr_code": r.QRCode})
+// buyerPays scans and pays the codes at the simulator, the second of two
+// (an auto order paid on both sides) within 300 ms of the first, before
+// the gateway has heard of the first payment or while it closes the other
+// side (a second payment refused there is a buyer who came too late); true
+// when money moved on some side.
+func (d *driver) buyerPays(ctx context.Context, r *orderRec, codes []payCode) bool {
+	paid := false
+	for i, c := range codes {
+		if i > 0 {
+			time.Sleep(rand.N(300 * time.Millisecond))
+		}
+		if d.sim(ctx, r, "/sim/pay", c) == http.StatusOK {
+			paid = true
+		}
+	}
+	return paid
+}
+
+// sim posts a buyer action (POST /sim/pay pays a weixin:// code at WeChat
+// Pay's simulator, an Alipay code at Alipay's); the simulator is never
+// killed, so only a transport hiccup is retried.
+func (d *driver) sim(ctx context.Context, r *orderRec, path string, c payCode) int {
+	body, _ := json.Marshal(map[string]string{"qr_code": c.code})
 	for attempt := 0; ; attempt++ {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, d.e.simURL+path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -381,17 +488,30 @@ func (d *driver) sim(ctx context.Context, r *orderRec, path string) int {
 				time.Sleep(200 * time.Millisecond)
 				continue
 			}
-			r.note("%s: %v", path, err)
+			r.note("%s %s: %v", path, c.channel, err)
 			return 0
 		}
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
 		r.mu.Lock()
 		if path == "/sim/pay" {
-			r.SimPay = fmt.Sprintf("%d %s", resp.StatusCode, truncate(strings.TrimSpace(string(data)), 120))
-			r.SimPaid = resp.StatusCode == http.StatusOK
+			answer := fmt.Sprintf("%d %s", resp.StatusCode, truncate(strings.TrimSpace(string(data)), 120))
+			if r.Channel == "auto" {
+				answer = c.channel + ": " + answer
+			}
+			if r.SimPay != "" {
+				answer = r.SimPay + "; " + answer
+			}
+			r.SimPay = answer
+			if resp.StatusCode == http.StatusOK {
+				r.SimPaid = true
+				if r.SimPaidOn == nil {
+					r.SimPaidOn = map[string]bool{}
+				}
+				r.SimPaidOn[c.channel] = true
+			}
 		} else {
-			r.Notes = append(r.Notes, fmt.Sprintf("%s: %d", path, resp.StatusCode))
+			r.Notes = append(r.Notes, fmt.Sprintf("%s %s: %d", path, c.channel, resp.StatusCode))
 		}
 		r.mu.Unlock()
 		return resp.StatusCode

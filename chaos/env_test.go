@@ -27,8 +27,20 @@ import (
 // The app id the simulator registers and the gateway signs as.
 const appID = "2021000000000777"
 
-// chaosFaults are the rates, with small delays and Alipay's retry
-// schedule compressed so that a lost delivery is retried within seconds.
+// The WeChat Pay merchant the simulator registers and the gateway signs
+// as. Its keys are made per run (see wechatKeys); nothing here is secret.
+const (
+	wxMchID = "1900000777"
+	wxAppID = "wx0a1b2c3d4e5f0777"
+	// wxKeyID is the simulator's WeChat Pay public key ID (public-key
+	// mode), given to both sides.
+	wxKeyID = "PUB_KEY_ID_0119000007772026000000000000000777"
+)
+
+// chaosFaults are the rates, with small delays and the channel's
+// notification schedule compressed so that a lost delivery is retried
+// within seconds. Both simulators take the same keys and get the same
+// rates (WeChat Pay's maps each to its own form, see wechatpaysim.Faults).
 // Quiescence is reached with faults off (see quiesce).
 func chaosFaults() map[string]any {
 	return map[string]any{
@@ -61,7 +73,8 @@ type env struct {
 	logDir  string // process logs
 	sim     *proc
 	simURL  string
-	proxy   *faultProxy
+	proxy   *faultProxy // in front of Alipay's gateway.do
+	wxProxy *faultProxy // in front of WeChat Pay's /v3/
 	lb      *notifyLB
 	rx      *receiver
 	nodes   []*proc
@@ -121,23 +134,29 @@ func newEnv(t *testing.T, store, bin string, seed uint64, webhookFail float64) *
 			t.Fatalf("chaos: %v", err)
 		}
 	}
+	wx, err := newWechatKeys(ctx, bin, e.dir)
+	if err != nil {
+		t.Fatalf("chaos: %v", err)
+	}
 
 	// The simulator, with the faults on from the start.
 	simPort := freePort(t)
 	e.simURL = fmt.Sprintf("http://127.0.0.1:%d", simPort)
 	faults, _ := json.Marshal(chaosFaults())
-	e.sim = newProc("sim", bin, e.logDir, e.simURL+"/sim/faults", []string{
+	e.sim = newProc("sim", bin, e.logDir, e.simURL+"/sim/faults", append([]string{
 		"sim", "--addr", fmt.Sprintf("127.0.0.1:%d", simPort), "--data", filepath.Join(e.dir, "simdata"),
 		"--alipay-private-key", filepath.Join(aliKeys, "app_private_key.pem"),
 		"--app-id", appID, "--app-public-key", filepath.Join(appKeys, "app_public_key.pem"),
 		"--faults", string(faults), "--pay-delay", "1s",
-	}, childEnv())
+	}, wx.simArgs(string(faults))...), childEnv())
 	if err := e.sim.start(ctx, 30*time.Second); err != nil {
 		t.Fatalf("chaos: %v", err)
 	}
 	t.Cleanup(e.sim.stop)
-	e.proxy = newFaultProxy(e.simURL)
+	e.proxy = newFaultProxy(e.simURL, alipayCalls)
 	t.Cleanup(e.proxy.srv.Close)
+	e.wxProxy = newFaultProxy(e.simURL, wechatCalls)
+	t.Cleanup(e.wxProxy.srv.Close)
 
 	// The nodes' addresses are fixed before they start: the notification
 	// load balancer and the restarts need them.
@@ -165,7 +184,8 @@ func newEnv(t *testing.T, store, bin string, seed uint64, webhookFail float64) *
 		configs[i] = filepath.Join(e.dir, fmt.Sprintf("node%d.yaml", i))
 		cfg := nodeConfig(ports[i], dbURL, hex.EncodeToString(master), e.redis,
 			e.proxy.srv.URL+"/gateway.do", e.lb.srv.URL+"/notify/alipay",
-			filepath.Join(appKeys, "app_private_key.pem"), filepath.Join(aliKeys, "app_public_key.pem"))
+			filepath.Join(appKeys, "app_private_key.pem"), filepath.Join(aliKeys, "app_public_key.pem"),
+			wx.section(e.wxProxy.srv.URL, e.lb.srv.URL+"/notify/wechat"))
 		if err := os.WriteFile(configs[i], []byte(cfg), 0o600); err != nil {
 			t.Fatalf("chaos: %v", err)
 		}
@@ -218,8 +238,9 @@ func newEnv(t *testing.T, store, bin string, seed uint64, webhookFail float64) *
 
 // nodeConfig is a node's configuration file. Every time knob is compressed
 // so that a run of minutes sees compensation, expiries, webhook retries and
-// a circuit opening and closing again.
-func nodeConfig(port int, dbURL, masterKey, redisURL, gatewayURL, notifyURL, appKey, alipayPub string) string {
+// a circuit opening and closing again; wechat is its wechat: section (see
+// wechatKeys.section), both channels on.
+func nodeConfig(port int, dbURL, masterKey, redisURL, gatewayURL, notifyURL, appKey, alipayPub, wechat string) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("# written by the chaos suite")
@@ -242,6 +263,7 @@ func nodeConfig(port int, dbURL, masterKey, redisURL, gatewayURL, notifyURL, app
 	w("  notify_url: %q", notifyURL)
 	w("  seller_id: %q", alipaysim.DefaultSellerID(appID)) // the simulator's seller for this app
 	w("  call_timeout: %s", callTimeout)
+	b.WriteString(wechat)
 	w("channel:")
 	w("  breaker_open: 2s") // the circuit opens under these rates; new orders then get 503 for 2 s, not 30
 	w("rate_limit:")

@@ -1,10 +1,11 @@
 package chaos
 
-// The suite's own network pieces, in the test process: a pass-through proxy
-// in front of the simulator's gateway.do that counts the call faults it sees
-// (the simulator injects them; the proxy only observes), a load balancer for
-// Alipay's notifications across the gateway nodes (as production puts one in
-// front of replicas), and the merchant's webhook receiver.
+// The suite's own network pieces, in the test process: pass-through proxies
+// in front of the simulator's gateway.do (Alipay) and /v3/ (WeChat Pay)
+// that count the call faults they see (the simulator injects them; the
+// proxies only observe), a load balancer for both channels' notifications
+// across the gateway nodes (as production puts one in front of replicas),
+// and the merchant's webhook receiver.
 
 import (
 	"bytes"
@@ -22,27 +23,46 @@ import (
 	"github.com/paygate/paygate/client"
 )
 
-// faultProxy forwards gateway.do calls to the simulator unchanged and counts
-// what came back: HTTP 502 (gateway_error_rate), a 20000 answer
-// (unknown_rate), or no answer before the caller gave up (timeout_rate, or
-// latency past the call timeout).
+// callKind says how a faultProxy reads the answers it passes on.
+type callKind int
+
+const (
+	// alipayCalls: gateway.do, where gateway_error_rate is an HTTP 502 and
+	// unknown_rate a 20000 answer.
+	alipayCalls callKind = iota
+	// wechatCalls: WeChat Pay's /v3/, where both gateway_error_rate and
+	// unknown_rate are a signed 500 SYSTEM_ERROR (one did nothing, the other
+	// took effect: the wire cannot tell them apart, nor can the gateway).
+	wechatCalls
+)
+
+// faultProxy forwards a channel's calls to the simulator unchanged and
+// counts what came back: a gateway error (Alipay: HTTP 502; WeChat Pay: a
+// 500, gateway error or unknown), an unknown answer (Alipay's 20000), or
+// no answer before the caller gave up (timeout_rate, or latency past the
+// call timeout).
 type faultProxy struct {
+	kind                                    callKind
 	calls, gatewayErrors, unknown, timeouts atomic.Int64
 	srv                                     *httptest.Server
 }
 
-func newFaultProxy(target string) *faultProxy {
+func newFaultProxy(target string, kind callKind) *faultProxy {
 	u, err := url.Parse(target)
 	if err != nil {
 		panic(err)
 	}
-	fp := &faultProxy{}
+	fp := &faultProxy{kind: kind}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.Out.Host = u.Host },
 		ModifyResponse: func(resp *http.Response) error {
 			fp.calls.Add(1)
-			if resp.StatusCode == http.StatusBadGateway {
+			switch {
+			case kind == alipayCalls && resp.StatusCode == http.StatusBadGateway,
+				kind == wechatCalls && resp.StatusCode >= 500:
 				fp.gatewayErrors.Add(1)
+				return nil
+			case kind == wechatCalls:
 				return nil
 			}
 			body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
@@ -69,7 +89,8 @@ func newFaultProxy(target string) *faultProxy {
 	return fp
 }
 
-// notifyLB forwards Alipay's notifications to the gateway nodes round robin,
+// notifyLB forwards the channels' notifications (/notify/alipay,
+// /notify/wechat) to the gateway nodes round robin,
 // trying the next node when one does not answer (killed, restarting).
 type notifyLB struct {
 	backends []string
