@@ -168,9 +168,11 @@ func (s *Service) paidOn(ctx context.Context, o *paygate.Order, p paidInfo) (*pa
 }
 
 // closeSide closes o's trade at channel name. It returns the trade when the
-// channel shows it paid, nil once it can no longer be paid (closed, or
-// never scanned: Alipay creates the trade only at the scan, and the
-// precreate's timeout_express ends the code at the order's expiry).
+// channel shows it paid, or closed after refusing the close (a trade that
+// had ended before: closed unpaid, or paid and refunded in full); nil once
+// it can no longer be paid (closed by this call, or never scanned: Alipay
+// creates the trade only at the scan, and the precreate's timeout_express
+// ends the code at the order's expiry).
 func (s *Service) closeSide(ctx context.Context, o *paygate.Order, name paygate.Channel) (*Trade, error) {
 	ch := s.chNamed(o, name)
 	cctx, cancel := s.callCtx(ctx)
@@ -188,28 +190,39 @@ func (s *Service) closeSide(ctx context.Context, o *paygate.Order, name paygate.
 	switch {
 	case err != nil:
 		return nil, err
-	case t.Paid():
+	case t.Paid(), t.State == TradeClosed:
 		return t, nil
-	case t.State == TradeClosed:
-		return nil, nil
 	}
 	return nil, fmt.Errorf("%s refused to close the trade of order %s, which it shows %s", channelTitle(string(name)), o.OutTradeNo, t.Status)
 }
 
 // closeOthers closes the sides of a decided auto order other than its
-// channel; a payment found there is a late payment.
+// channel; a payment found there is a late payment. So is a trade found
+// closed by the late-payment policy's refund, whose answer was lost (a
+// trade refunded in full shows closed): it is reported now.
 func (s *Service) closeOthers(ctx context.Context, o *paygate.Order) error {
 	for _, name := range autoSides(o) {
 		if name == o.Channel {
 			continue
 		}
 		t, err := s.closeSide(ctx, o, name)
-		if err != nil {
+		switch {
+		case err != nil:
 			return err
-		}
-		if t != nil {
+		case t == nil:
+		case t.Paid():
 			if err := s.latePayment(ctx, o, name, t.TradeNo, t.Amount); err != nil {
 				return err
+			}
+		default: // closed before this close
+			late, err := s.refundedLate(ctx, o, name)
+			if err != nil {
+				return err
+			}
+			if late {
+				if err := s.lateRefundFound(ctx, o, name, t.TradeNo, t.Amount); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -224,7 +237,7 @@ func (s *Service) closeAuto(ctx context.Context, o *paygate.Order) (*paygate.Ord
 		if err != nil {
 			return nil, channelError("close", err)
 		}
-		if t != nil {
+		if t != nil && t.Paid() {
 			p := paidFrom(t)
 			p.Channel = name
 			if _, err := s.paidOn(ctx, o, p); err != nil {

@@ -44,7 +44,7 @@ func (s *Service) latePayment(ctx context.Context, o *paygate.Order, name paygat
 	if s.cfg.LatePayment != LateReport {
 		cctx, cancel := s.callCtx(ctx)
 		_, err := s.chNamed(o, name).Refund(cctx, RefundRequest{
-			ChannelNo: o.ChannelNo, Amount: amount, Total: amount, OutRequestNo: "late_" + o.ChannelNo,
+			ChannelNo: o.ChannelNo, Amount: amount, Total: amount, OutRequestNo: lateRefundNo(o),
 			Reason: "paid after the order was closed",
 		})
 		cancel()
@@ -56,6 +56,52 @@ func (s *Service) latePayment(ctx context.Context, o *paygate.Order, name paygat
 	if s.cfg.Observer != nil {
 		s.cfg.Observer.LatePayment(action)
 	}
+	_, err := s.recordLate(ctx, o, name, tradeNo, amount, action)
+	return err
+}
+
+// lateRefundNo is the out_request_no of the late-payment policy's refund of
+// o's payment, at whichever channel took it.
+func lateRefundNo(o *paygate.Order) string { return "late_" + o.ChannelNo }
+
+// refundedLate reports whether channel name holds the late-payment
+// policy's refund of a payment for o. It is asked when the channel shows
+// the trade closed, which a trade paid and then refunded in full also is:
+// when that refund was this gateway's late-payment refund whose answer was
+// lost, the late payment has not been reported yet. A definite answer
+// without the refund is false; an unclear one an error.
+func (s *Service) refundedLate(ctx context.Context, o *paygate.Order, name paygate.Channel) (bool, error) {
+	cctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	r, err := s.chNamed(o, name).RefundQuery(cctx, RefundRef{ChannelNo: o.ChannelNo, OutRequestNo: lateRefundNo(o)})
+	switch {
+	case err == nil:
+		return r.Done, nil
+	case OutcomeOf(err) == OutcomeFailed: // no such refund
+		return false, nil
+	}
+	return false, fmt.Errorf("ask for the late-payment refund of order %s: %w", o.OutTradeNo, err)
+}
+
+// lateRefundFound reports a late payment whose refund by policy refundedLate
+// found made after its answer was lost: it is counted and its event
+// recorded, once.
+func (s *Service) lateRefundFound(ctx context.Context, o *paygate.Order, name paygate.Channel, tradeNo string, amount paygate.Money) error {
+	created, err := s.recordLate(ctx, o, name, tradeNo, amount, "refunded")
+	if created {
+		s.log.InfoContext(ctx, "late payment: its refund, whose answer was lost, was made; reported now", "out_trade_no", o.OutTradeNo,
+			"channel", name, "trade_no", tradeNo)
+		if s.cfg.Observer != nil {
+			s.cfg.Observer.LatePayment("refunded")
+		}
+	}
+	return err
+}
+
+// recordLate records a late payment's order.late_payment event (action
+// "refunded" or "kept"), once per order and channel; created says this call
+// recorded it.
+func (s *Service) recordLate(ctx context.Context, o *paygate.Order, name paygate.Channel, tradeNo string, amount paygate.Money, action string) (created bool, err error) {
 	now := s.now()
 	// One such event per order and channel, however often the channel
 	// notifies; an order's own channel keeps the id it always had.
@@ -71,7 +117,7 @@ func (s *Service) latePayment(ctx context.Context, o *paygate.Order, name paygat
 		},
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	err = s.cfg.Store.Tx(ctx, func(tx paygate.StoreTx) error {
 		if err := tx.CreateEvent(ctx, &paygate.Event{ID: id, MerchantID: o.MerchantID, OrderID: o.ID,
@@ -81,10 +127,10 @@ func (s *Service) latePayment(ctx context.Context, o *paygate.Order, name paygat
 		return s.enqueue(ctx, tx, paygate.Job{Kind: paygate.JobDeliverEvent, EventID: id})
 	})
 	if paygate.ErrorCode(err) == paygate.EConflict {
-		return nil // recorded by an earlier notification
+		return false, nil // recorded by an earlier notification
 	}
 	if err == nil {
 		noteChange(ctx)
 	}
-	return err
+	return err == nil, err
 }

@@ -84,3 +84,106 @@ func TestLatePayment(t *testing.T) {
 		})
 	}
 }
+
+// TestLatePaymentRefundAnswerLost: the late-payment policy's refund takes
+// effect at Alipay but its answer is lost. Alipay then shows the trade
+// closed (refunded in full), as for a trade never paid; the late payment
+// must still be reported, once, when the gateway looks again: for a
+// closed order by the notification Alipay sends again, for an auto order
+// decided on WeChat Pay by the compensation that closes Alipay's side.
+func TestLatePaymentRefundAnswerLost(t *testing.T) {
+	t.Parallel()
+	lostRefund := alipaysim.Faults{NotifyDropRate: 1, UnknownRate: 1, Methods: []string{alipay.MethodRefund}}
+	storeKinds(t, func(t *testing.T, open func(*testing.T) paygate.Store) {
+		t.Run("closed order", func(t *testing.T) {
+			obs := &countingObserver{}
+			e := setup(t, open, withFaults(lostRefund), func(g *gateway.Config, _ *alipaysim.Config) { g.Observer = obs })
+			ctx := context.Background()
+			o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "LL1", TotalAmount: 700, Mode: paygate.ModeQR})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.sim.PayQR(ctx, o.QRCode, ""); err != nil {
+				t.Fatal(err)
+			}
+			err = e.store.Tx(ctx, func(tx paygate.StoreTx) error {
+				o, err := tx.OrderForUpdate(ctx, o.ID)
+				if err != nil {
+					return err
+				}
+				if err := o.Transition(paygate.StatusClosed, o.CreatedAt); err != nil {
+					return err
+				}
+				return tx.UpdateOrder(ctx, o)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, ali := keys(t)
+			form := map[string][]string{
+				"notify_id": {"lost1"}, "notify_type": {"trade_status_sync"}, "app_id": {"2021000000000001"},
+				"out_trade_no": {o.ChannelNo}, "trade_no": {e.trade(t, o).TradeNo}, "trade_status": {"TRADE_SUCCESS"},
+				"total_amount": {"7.00"}, "sign_type": {"RSA2"},
+			}
+			sig, _ := alipay.Sign(ali, []byte(alipay.SignContent(form, "sign", "sign_type")))
+			form["sign"] = []string{sig}
+			if err := e.svc.HandleNotification(ctx, form); err == nil {
+				t.Fatal("HandleNotification succeeded although the late refund's answer was lost")
+			}
+			if tr := e.trade(t, o); tr.RefundFee != 700 || tr.TradeStatus != alipay.TradeClosed {
+				t.Fatalf("Alipay's trade after the lost refund answer: %+v", tr)
+			}
+			// Alipay sends the notification again; the refund is answered now.
+			setFaults(t, e.sim, alipaysim.Faults{})
+			for range 2 {
+				if err := e.svc.HandleNotification(ctx, form); err != nil {
+					t.Fatalf("HandleNotification again: %v", err)
+				}
+			}
+			if got := e.events(t, o.ID); !slices.Equal(got, []string{paygate.EventOrderLatePayment}) {
+				t.Errorf("events = %v; want one late payment event", got)
+			}
+			if !slices.Equal(obs.actions, []string{"refunded"}) {
+				t.Errorf("observed %v; want one refunded", obs.actions)
+			}
+		})
+		t.Run("auto order", func(t *testing.T) {
+			obs := &countingObserver{}
+			e := setup(t, open, withWechat, withFaults(lostRefund), func(g *gateway.Config, _ *alipaysim.Config) { g.Observer = obs })
+			ctx := context.Background()
+			o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "LL2", TotalAmount: 300, Mode: paygate.ModeQR, Channel: paygate.ChannelAuto})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Alipay's payment first, unheard (its notification dropped);
+			// WeChat Pay's decides the order, and Alipay's becomes late.
+			if err := e.sim.PayQR(ctx, o.QRCode, ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.wx.sim.Pay(o.WechatCode, ""); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "LL2 paid on WeChat Pay, Alipay's payment refunded without an answer", func() bool {
+				got := e.order(t, "LL2")
+				return got.Status == paygate.StatusPaid && got.Channel == paygate.ChannelWechat && e.trade(t, o).RefundFee == 300
+			})
+			if got := e.events(t, o.ID); slices.Contains(got, paygate.EventOrderLatePayment) {
+				t.Fatalf("events = %v: a late payment reported although its refund was not confirmed", got)
+			}
+			// The compensation closes Alipay's side again: it is closed
+			// now, by the refund.
+			setFaults(t, e.sim, alipaysim.Faults{})
+			for range 2 {
+				if _, err := e.svc.CompensateOrder(ctx, o.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := e.events(t, o.ID); !slices.Equal(got, []string{paygate.EventOrderPaid, paygate.EventOrderLatePayment}) {
+				t.Errorf("events = %v; want the payment and one late payment", got)
+			}
+			if !slices.Equal(obs.actions, []string{"refunded"}) {
+				t.Errorf("observed %v; want one refunded", obs.actions)
+			}
+		})
+	})
+}

@@ -175,7 +175,9 @@ func (s *Service) barcodeWindow() time.Duration {
 // paidAfterClose handles a paid notification for a closed order. Most often
 // it is stale: the trade was paid, then cancelled and refunded in full, and
 // the channel shows it closed. Otherwise money arrived for an order already
-// closed: the late-payment policy applies.
+// closed: the late-payment policy applies. A trade closed by the policy's
+// own refund, whose answer was lost when the notification came before (so
+// that it was not acknowledged), is that late payment: it is reported now.
 func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, name paygate.Channel, n *Notification) error {
 	cctx, cancel := s.callCtx(ctx)
 	resp, err := s.chNamed(o, name).Query(cctx, o.ChannelNo)
@@ -184,6 +186,13 @@ func (s *Service) paidAfterClose(ctx context.Context, o *paygate.Order, name pay
 		return fmt.Errorf("paid notification for closed order %s: query: %w", o.OutTradeNo, err)
 	}
 	if resp.State == TradeClosed {
+		late, err := s.refundedLate(ctx, o, name)
+		if err != nil {
+			return fmt.Errorf("paid notification for closed order %s: %w", o.OutTradeNo, err)
+		}
+		if late {
+			return s.lateRefundFound(ctx, o, name, n.TradeNo, n.Amount)
+		}
 		s.log.InfoContext(ctx, "stale paid notification: the trade is closed at the channel", "out_trade_no", o.OutTradeNo, "notify_id", n.ID)
 		return nil
 	}
