@@ -362,7 +362,9 @@ func isRefundWord(s string) bool {
 // OutRequestNo of outRefundNo if it is channelNo's, else outRefundNo itself
 // (a hashed number, which only WechatOutRefundNo of each of the order's
 // refunds can tell, or a refund made at WeChat Pay's console).
-func WechatOutRequestNo(channelNo, outRefundNo string) string { return refundNoOf(channelNo, outRefundNo) }
+func WechatOutRequestNo(channelNo, outRefundNo string) string {
+	return refundNoOf(channelNo, outRefundNo)
+}
 
 // refundNoOf is WechatOutRequestNo.
 func refundNoOf(channelNo, outRefundNo string) string {
