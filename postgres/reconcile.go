@@ -92,8 +92,8 @@ func oneDay(from, to time.Time) (time.Time, bool) {
 
 // bookRefundsQuery reads the refunds that succeeded in [from, to), through
 // the partial index of succeeded refunds, with their orders' numbers, in
-// byte order as bookPaymentsQuery; the order's row, read by its primary key
-// for the number, tells its channel.
+// byte order as bookPaymentsQuery; the order's row, joined for the number,
+// tells its channel.
 const bookRefundsQuery = `
 	SELECT o.channel_no, r.out_request_no, r.amount, r.succeeded_at
 	FROM refunds r JOIN orders o ON o.id = r.order_id

@@ -92,7 +92,7 @@ func oneDay(from, to time.Time) (int64, bool) {
 
 // bookRefundsQuery reads the refunds that succeeded in [from, to), through
 // the partial index of succeeded refunds, with their orders' numbers; the
-// order's row, read by its primary key for the number, tells its channel.
+// order's row, joined for the number, tells its channel.
 const bookRefundsQuery = `
 	SELECT o.channel_no, r.out_request_no, r.amount, r.succeeded_at
 	FROM refunds r JOIN orders o ON o.id = r.order_id

@@ -13,8 +13,8 @@
 -- orders_paid_at_idx lead with the channel, so that a day of one channel is
 -- still an index-only walk of one slice of one index in channel-number
 -- order (see ScanBookPayments). The refunds' scan needs no new index: it
--- reads each refund's order by its primary key for the channel number
--- already, and the channel is in the same row.
+-- joins each refund's order for its channel number already, and the
+-- channel is a column of the same row.
 
 -- +goose Up
 ALTER TABLE reconciliations ADD COLUMN channel text NOT NULL DEFAULT 'alipay'

@@ -16,8 +16,8 @@
 -- orders_paid_at_idx lead with the channel, so that a day of one channel is
 -- still one slice of one index in channel-number order with every column
 -- the scan returns (see ScanBookPayments). The refunds' scan needs no new
--- index: it reads each refund's order by its primary key for the channel
--- number already, and the channel is in the same row.
+-- index: it joins each refund's order for its channel number already, and
+-- the channel is a column of the same row.
 
 -- +goose Up
 ALTER TABLE reconciliation_differences RENAME TO reconciliation_differences_v10;
