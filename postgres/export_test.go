@@ -137,7 +137,7 @@ func (s *Store) BookScanPlans(ctx context.Context, ch paygate.Channel, from, to 
 	dayLit, chLit := "'"+day.Format("2006-01-02")+"'", "'"+string(ch)+"'"
 	m := from.Add(15 * time.Minute)
 	queries := map[string][]string{
-		"day":     {bookPaymentsDayQuery, lit(from), lit(to), dayLit, chLit},
+		"day":     {bookPaymentsDayQuery(ch), lit(from), lit(to), dayLit},
 		"margin":  {bookPaymentsQuery, lit(from), lit(m), chLit},
 		"refunds": {bookRefundsQuery, lit(from), lit(to), chLit},
 	}

@@ -80,7 +80,7 @@ func (s *Store) BookScanPlans(ctx context.Context, ch paygate.Channel, from, to 
 	day, _ := oneDay(from, to)
 	m := from.Add(15 * time.Minute)
 	queries := map[string][]any{
-		"day":     {bookPaymentsDayQuery, string(ch), day, micros(from), micros(to)},
+		"day":     {bookPaymentsDayQuery(ch), day, micros(from), micros(to)},
 		"margin":  {bookPaymentsQuery, string(ch), micros(from), micros(m)},
 		"refunds": {bookRefundsQuery, micros(from), micros(to), string(ch)},
 	}

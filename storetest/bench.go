@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -86,6 +87,67 @@ func BenchScanBookPayments(b *testing.B, s paygate.Store, n int) {
 	BenchScan(b, n, func(ctx context.Context, fn func(*paygate.BookEntry) error) error {
 		return s.ScanBookPayments(ctx, paygate.ChannelAlipay, dayFrom, dayTo, fn)
 	})
+}
+
+// ScanFunc is a scan of a day's books a benchmark times.
+type ScanFunc func(ctx context.Context, fn func(*paygate.BookEntry) error) error
+
+// BenchScanPair times two scans of the same n entries, before and after
+// (a schema change, say), in rounds that run both, each first in turn, so
+// that both see the same machine (a shared one's load comes and goes). It
+// reports each one's median time (before-ms, after-ms) and the median of
+// the rounds' ratios (after/before).
+func BenchScanPair(b *testing.B, n int, before, after ScanFunc) {
+	var tb, ta, ratios []float64
+	for i := 0; b.Loop(); i++ {
+		d := [2]time.Duration{}
+		for j := range 2 {
+			k := (i + j) % 2
+			scan := before
+			if k == 1 {
+				scan = after
+			}
+			start := time.Now()
+			countScan(b, n, scan)
+			d[k] = time.Since(start)
+		}
+		tb, ta = append(tb, float64(d[0].Milliseconds())), append(ta, float64(d[1].Milliseconds()))
+		ratios = append(ratios, float64(d[1])/float64(d[0]))
+	}
+	b.ReportMetric(median(tb), "before-ms")
+	b.ReportMetric(median(ta), "after-ms")
+	b.ReportMetric(median(ratios), "after/before")
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// countScan runs scan, which must stream n entries in ascending channel
+// number order.
+func countScan(b *testing.B, n int, scan ScanFunc) {
+	rows, last := 0, ""
+	err := scan(context.Background(), func(e *paygate.BookEntry) error {
+		if e.ChannelNo <= last {
+			return fmt.Errorf("channel number %q after %q", e.ChannelNo, last)
+		}
+		rows, last = rows+1, e.ChannelNo
+		return nil
+	})
+	if err != nil {
+		b.Fatalf("scan: %v", err)
+	}
+	if rows != n {
+		b.Fatalf("scanned %d rows, want %d", rows, n)
+	}
 }
 
 // BenchScan times scan, which must stream n entries in ascending channel
