@@ -131,7 +131,13 @@ func (s *Service) resolveRefund(ctx context.Context, o *paygate.Order, r *paygat
 		}
 		return s.refundSucceeded(ctx, o.ID, r.OutRequestNo)
 	}
-	s.log.WarnContext(ctx, "refund still unsettled", "out_trade_no", o.OutTradeNo, "out_request_no", r.OutRequestNo, "err", err)
+	if err != nil {
+		s.log.WarnContext(ctx, "refund unsettled: its query failed", "out_trade_no", o.OutTradeNo, "out_request_no", r.OutRequestNo, "err", err)
+	} else {
+		// Still being processed (WeChat Pay's PROCESSING, say): its
+		// notification or the next query settles it.
+		s.log.InfoContext(ctx, "refund still being processed", "out_trade_no", o.OutTradeNo, "out_request_no", r.OutRequestNo, "status", resp.Status)
+	}
 	return r, nil
 }
 

@@ -6,10 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipay"
 	"github.com/paygate/paygate/alipaysim"
+	"github.com/paygate/paygate/gateway"
 	"github.com/paygate/paygate/wechatpaysim"
 )
 
@@ -268,6 +270,44 @@ func TestWechatLongRefundNo(t *testing.T) {
 		})
 		if got := e.order(t, "WL"); got.RefundedAmount != 200 {
 			t.Fatalf("refunded %s", got.RefundedAmount)
+		}
+	})
+}
+
+// TestAutoOrderCircuitOpen: while Alipay's circuit is open, auto orders are
+// taken on WeChat Pay alone without a call to Alipay, and are paid there;
+// orders that name Alipay get 503 CHANNEL_UNAVAILABLE.
+func TestAutoOrderCircuitOpen(t *testing.T) {
+	t.Parallel()
+	storeKinds(t, func(t *testing.T, open func(*testing.T) paygate.Store) {
+		calls := &counter{}
+		var rc *gateway.ResilientChannel
+		e := setup(t, open, withWechat, func(g *gateway.Config, s *alipaysim.Config) {
+			s.Faults = alipaysim.Faults{GatewayErrorRate: 1, Methods: []string{alipay.MethodPrecreate}}
+			g.Channels = append(g.Channels, wrapChannel{fn: func(ch gateway.Channel) gateway.Channel {
+				calls.Channel = ch
+				rc = gateway.NewResilientChannel(calls, fast(gateway.ResilientConfig{BreakerFailures: 1, RetryAttempts: 1, BreakerOpen: time.Hour}))
+				return rc
+			}})
+		})
+		o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "B1", TotalAmount: 100, Mode: paygate.ModeQR, Channel: paygate.ChannelAuto})
+		if err != nil || o.Channel != paygate.ChannelWechat || rc.State() != "open" {
+			t.Fatalf("the failure that opens the circuit: %+v, %v, circuit %s", o, err, rc.State())
+		}
+		sent := calls.count(alipay.MethodPrecreate)
+		o, _, err = e.create(t, paygate.CreateOrder{OutTradeNo: "B2", TotalAmount: 100, Mode: paygate.ModeQR, Channel: paygate.ChannelAuto})
+		if err != nil || o.Channel != paygate.ChannelWechat || o.QRCode != "" || o.WechatCode == "" {
+			t.Fatalf("auto order while Alipay's circuit is open: %+v, %v", o, err)
+		}
+		if n := calls.count(alipay.MethodPrecreate); n != sent {
+			t.Fatalf("%d precreates reached Alipay while its circuit was open", n-sent)
+		}
+		if _, err := e.wx.sim.Pay(o.WechatCode, ""); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "B2 paid on WeChat", func() bool { return e.order(t, "B2").Status == paygate.StatusPaid })
+		if _, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "B3", TotalAmount: 100, Mode: paygate.ModeQR}); paygate.ErrorCode(err) != paygate.EChannelUnavailable {
+			t.Fatalf("an Alipay order while its circuit is open: %v", err)
 		}
 	})
 }

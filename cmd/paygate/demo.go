@@ -283,6 +283,8 @@ func printDemoWechat(w io.Writer, base string, cfg config) {
   go run ./cmd/paygate api POST /api/v1/orders '{"out_trade_no":"W2","subject":"tea","total_amount":"8.00","mode":"barcode","channel":"wechat","auth_code":"%s"}'
   an 18-digit payment code, each paying once: 10… pays at once, 11… (e.g. %s) once the buyer confirms, a few
   seconds later; %s/sim/ "Show a barcode" makes fresh ones.
+Either wallet, one order ("channel":"auto": both codes in qr_codes and on its cashier page; the first paid decides):
+  go run ./cmd/paygate api POST /api/v1/orders '{"out_trade_no":"A1","subject":"lunch","total_amount":"30.00","mode":"qr","channel":"auto"}'
 
 `, base, base, cfg.Wechat.MchID, filepath.Dir(cfg.Wechat.PrivateKeyFile), base, base, pays, confirms, base)
 }

@@ -266,3 +266,63 @@ func TestE2EWechatCallTimeout(t *testing.T) {
 		t.Fatalf("alipay order = %+v", o)
 	}
 }
+
+// TestE2EAutoQR: an auto QR order through the signed API offers both codes;
+// the buyer pays one, the order takes that channel (in the API and in
+// order.paid) and the other side's trade is closed at its channel.
+func TestE2EAutoQR(t *testing.T) {
+	t.Parallel()
+	e2eStores(t, func(t *testing.T, kind string) {
+		e := e2e(t, kind, e2eWechatHooks)
+		hooks := newE2EHooks(t, e.credsA.WebhookSecret)
+		for _, tc := range []struct{ no, pays string }{{"AQ1", "alipay"}, {"AQ2", "wechat"}} {
+			req := e2eQR(tc.no, "18.00")
+			req.Channel, req.NotifyURL = "auto", hooks.url
+			o := e2eCreate(t, e.a, req, http.StatusCreated)
+			if o.Channel != "auto" || len(o.QRCodes) != 2 || !wechatpaysim.IsCodeURL(o.QRCodes["wechat"]) ||
+				o.QRCodes["alipay"] == "" || o.QRCode != o.QRCodes["alipay"] {
+				t.Fatalf("created auto order = %+v", o)
+			}
+			e.pay(t, o.QRCodes[tc.pays])
+			paid := e2eWaitStatus(t, e.a, tc.no, "paid")
+			if paid.Channel != tc.pays {
+				t.Fatalf("%s paid with %s: channel %q", tc.no, tc.pays, paid.Channel)
+			}
+			if hook := hooks.wait(t, "order.paid", tc.no); hook.data.Order.Channel != tc.pays {
+				t.Fatalf("order.paid webhook carries %+v", hook.data.Order)
+			}
+			// The other side is closed before the payment's notification is
+			// answered.
+			if tc.pays == "alipay" {
+				e2eEventually(t, "WeChat Pay's side closed", func() bool {
+					return e.wxTrade(t, tc.no).TradeState == wechatpay.TradeClosed
+				})
+			} else {
+				channelNo := e.stored(t, e.idA, tc.no).ChannelNo
+				e2eEventually(t, "the payment notification answered", func() bool {
+					for _, n := range e.wx.Notifications() {
+						if n.OutTradeNo == channelNo && n.Acked {
+							return true
+						}
+					}
+					return false
+				})
+			}
+			other := map[string]string{"alipay": "wechat", "wechat": "alipay"}[tc.pays]
+			if e.tryPay(t, o.QRCodes[other]) {
+				t.Fatalf("%s: the buyer paid the %s code of an order paid with %s", tc.no, other, tc.pays)
+			}
+			if got := e2eGet(t, e.a, tc.no); got.Status != "paid" || got.Channel != tc.pays {
+				t.Fatalf("after the other code was refused: %+v", got)
+			}
+		}
+	})
+}
+
+// tryPay is a buyer paying qrCode through POST /sim/pay; false when the
+// simulator refuses it (a closed code, say).
+func (e *e2eEnv) tryPay(t *testing.T, qrCode string) bool {
+	t.Helper()
+	status, _ := e.simPost(t, "/sim/pay", map[string]string{"qr_code": qrCode, "buyer_id": e2eBuyer})
+	return status == http.StatusOK
+}
