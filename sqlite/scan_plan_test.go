@@ -39,9 +39,18 @@ func TestScanBookPlans(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// WeChat Pay's orders leave Alipay's day index as it was: Alipay's
+	// scan reads what it read alone.
+	alipayPages, err := s.IndexPages(ctx, "orders_paid_day_alipay_idx")
+	if err != nil {
+		t.Fatal(err)
+	}
 	storetest.LoadPaidOrdersOn(t, s, paygate.ChannelWechat, 5000, from, to)
 	if _, err := s.DB().ExecContext(ctx, `ANALYZE`); err != nil {
 		t.Fatal(err)
+	}
+	if got, err := s.IndexPages(ctx, "orders_paid_day_alipay_idx"); err != nil || got != alipayPages {
+		t.Errorf("Alipay's day index: %d pages after WeChat Pay's orders were added (%v), %d before", got, err, alipayPages)
 	}
 	for _, ch := range paygate.ReconChannels {
 		after, err := s.BookScanPlans(ctx, ch, from, to, false)
