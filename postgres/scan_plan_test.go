@@ -63,8 +63,10 @@ func TestScanBookPlans(t *testing.T) {
 		}
 		t.Logf("migration 11, %s:\nday:\n%s\nday generic:\n%s\nmargin:\n%s\nrefunds:\n%s", ch, after["day"], after["day generic"],
 			after["margin"], after["refunds"])
-		for name, plan := range map[string]string{"before": before["day"], "before, generic": before["day generic"],
-			"after": after["day"], "after, generic": after["day generic"]} {
+		// Migration 10's generic plan is logged, not checked: on a busy
+		// database (a vacuum that cannot mark pages all-visible) its
+		// planner has been seen to take orders_paid_at_idx and sort.
+		for name, plan := range map[string]string{"before": before["day"], "after": after["day"], "after, generic": after["day generic"]} {
 			index := "orders_paid_day_idx"
 			if strings.HasPrefix(name, "after") {
 				index = "orders_paid_day_" + string(ch) + "_idx"
