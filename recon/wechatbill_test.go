@@ -105,6 +105,7 @@ func TestWechatBillRows(t *testing.T) {
 		b.wxOrder("PGW4", paygate.StatusClosed, 400, time.Time{})                                   // paid and reversed
 		b.wxOrder("PGW5", paygate.StatusPaid, 500, noon)                                            // refunded at the platform
 		b.order("PGA1", paygate.StatusPaid, 700, noon)                                              // Alipay's: not on this bill
+		b.order("PGA2", paygate.StatusPaid, 900, noon)                                              // Alipay's, yet on this bill
 		b.save()
 		longNo := "refund-with-dashes"
 		pending := &paygate.Refund{MerchantID: b.merchant.ID, OrderID: hashed.ID, OutTradeNo: hashed.OutTradeNo, OutRequestNo: longNo,
@@ -125,6 +126,7 @@ func TestWechatBillRows(t *testing.T) {
 			wxPay("PGW4", 400, noon), wxRefund("PGW4", "PGW4", 400, noon.Add(time.Minute)),
 			wxPay("PGW5", 500, noon), wxRefund("PGW5", "console-7", 50, noon.Add(time.Hour)),
 			wxPay("PGX", 1234, noon),
+			wxPay("PGA2", 900, noon), // money on WeChat Pay for an Alipay order, not given back
 		}
 		rc, err := recon.New(recon.Config{Store: st, Bills: recon.Wechat(nil), ChunkRows: 3})
 		if err != nil {
@@ -138,13 +140,14 @@ func TestWechatBillRows(t *testing.T) {
 			want := map[string][]string{
 				recon.MissingLocal:   {"PGX"},
 				recon.RefundMismatch: {"PGW3/" + longNo, "PGW5/console-7"},
+				recon.StatusMismatch: {"PGA2"},
 			}
 			if got := kinds(rep); !mapsEqual(got, want) {
 				t.Fatalf("gzipped %v: differences %v, want %v", gz, got, want)
 			}
 			// Matched: W1 and r1, W2, W3's payment, W4 and its reverse's
 			// refund, W5's payment. The books: W1, r1, W2, W3, W5.
-			if rep.Channel != paygate.ChannelWechat || rep.ChannelRows != 10 || rep.Matched != 7 || rep.LocalRows != 5 {
+			if rep.Channel != paygate.ChannelWechat || rep.ChannelRows != 11 || rep.Matched != 7 || rep.LocalRows != 5 {
 				t.Fatalf("gzipped %v: channel %s, rows %d, matched %d, book rows %d", gz, rep.Channel, rep.ChannelRows, rep.Matched, rep.LocalRows)
 			}
 			for _, d := range rep.Differences {
@@ -154,19 +157,22 @@ func TestWechatBillRows(t *testing.T) {
 				if !strings.Contains(d.Action, "WeChat Pay") && d.Kind != recon.MissingLocal {
 					t.Errorf("%s %s: action %q does not name WeChat Pay", d.Kind, d.ChannelNo, d.Action)
 				}
+				if d.ChannelNo == "PGA2" && !strings.Contains(d.Action, "the order is Alipay's") {
+					t.Errorf("money on WeChat Pay for an Alipay order: %q", d.Action)
+				}
 			}
 		}
 		// Alipay's reconciliation of the day never reads a WeChat Pay
-		// order: PGA1 is the only one of its books.
+		// order: PGA1 and PGA2 are its books.
 		ali, err := recon.New(recon.Config{Store: st})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := ali.Run(ctx, "2026-11-01", recon.Options{BillFile: bill(t, 1, pay("PGA1", 700, noon))})
+		rep, err := ali.Run(ctx, "2026-11-01", recon.Options{BillFile: bill(t, 1, pay("PGA1", 700, noon), pay("PGA2", 900, noon))})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Channel != paygate.ChannelAlipay || rep.DifferenceCount != 0 || rep.Matched != 1 || rep.LocalRows != 1 {
+		if rep.Channel != paygate.ChannelAlipay || rep.DifferenceCount != 0 || rep.Matched != 2 || rep.LocalRows != 2 {
 			t.Fatalf("Alipay's run beside WeChat Pay's books: %s, matched %d, book rows %d, differences %v",
 				rep.Channel, rep.Matched, rep.LocalRows, kinds(rep))
 		}
