@@ -7,9 +7,14 @@ import (
 	"time"
 )
 
-// Reconciliation compares a day's books with the channel's bill (package
-// recon). The store's part: the books of a day streamed in channel-number
-// order, and the reports kept per day.
+// Reconciliation compares a day's books with one channel's bill (package
+// recon). The store's part: the books of a day of one channel streamed in
+// channel-number order, and the reports kept per day and channel.
+
+// ReconChannels are the channels whose bills are reconciled, in the order
+// lists show them. An auto order is in the books of the channel that was
+// paid (it names that channel once paid).
+var ReconChannels = []Channel{ChannelAlipay, ChannelWechat}
 
 // BookKind tells a payment from a refund in the books and the bill.
 type BookKind string
@@ -37,10 +42,14 @@ type BookEntry struct {
 	At time.Time
 }
 
-// Reconciliation is the report of one day's reconciliation, replaced by
-// each run of that day.
+// Reconciliation is the report of one day's reconciliation of one
+// channel's bill, replaced by each run of that day and channel. A day has
+// one report per channel, side by side.
 type Reconciliation struct {
-	Day         string // yyyy-MM-dd, China time (UTC+8), as the bill's
+	Day string // yyyy-MM-dd, China time (UTC+8), as the bill's
+	// Channel is the channel whose bill was reconciled: alipay or wechat
+	// (see ReconChannels).
+	Channel     Channel
 	Status      string // ReconDone or ReconFailed
 	Source      string // where the bill came from: "download" or a file's name
 	ChannelRows int    // the bill's rows (payments and refunds)
@@ -57,9 +66,9 @@ type Reconciliation struct {
 	// Differences, in the order found (by channel number). Loaded by
 	// Reconciliation, not by ListReconciliations.
 	Differences []*ReconDifference
-	// RepairLog is every repair made by any run of the day, oldest
-	// first: kept when a later run replaces the report (and no longer
-	// sees what was repaired). Loaded by Reconciliation; SaveReconciliation
+	// RepairLog is every repair made by any run of the day on this
+	// channel, oldest first: kept when a later run replaces the report
+	// (and no longer sees what was repaired). Loaded by Reconciliation; SaveReconciliation
 	// appends the repaired differences of r to it.
 	RepairLog []*ReconDifference
 	// CrossDay lists the entries this run matched against another day or
@@ -76,8 +85,12 @@ const (
 
 // ReconDifference is one difference between the books and the bill.
 type ReconDifference struct {
-	ID           int64
-	Day          string
+	ID  int64
+	Day string
+	// BillChannel is the channel whose bill the difference was found
+	// against (the report's channel; Channel below is the bill's side);
+	// set by the store.
+	BillChannel  Channel
 	Kind         string // missing_local, missing_channel, status_mismatch, amount_mismatch, refund_mismatch
 	MerchantID   int64  // 0 when no order of the books has it
 	OrderID      int64  // 0 when no order of the books has it
@@ -139,34 +152,41 @@ type ReconCrossDay struct {
 }
 
 // ReconStore is the store's part of reconciliation. Both stores implement
-// it, checked by storetest.
+// it, checked by storetest. A channel argument must be one of
+// ReconChannels (EInvalid otherwise).
 type ReconStore interface {
-	// ScanBookPayments calls fn for every order paid at a time in
-	// [from, to) (PaidAt set, whatever its status now), in ascending
-	// channel number order, streaming: nothing but the current row is
-	// held. fn's entry is only valid during the call. An error from fn
-	// stops the scan and is returned.
-	ScanBookPayments(ctx context.Context, from, to time.Time, fn func(*BookEntry) error) error
-	// ScanBookRefunds calls fn for every refund that succeeded at a time
-	// in [from, to), in ascending (channel number, out_request_no) order,
-	// as ScanBookPayments does.
-	ScanBookRefunds(ctx context.Context, from, to time.Time, fn func(*BookEntry) error) error
-	// SaveReconciliation stores r as its day's report, replacing the
-	// day's earlier report with its differences and cross-day entries, in
-	// one transaction. It sets the differences' IDs and Day.
+	// ScanBookPayments calls fn for every order of channel ch paid at a
+	// time in [from, to) (PaidAt set, whatever its status now), in
+	// ascending channel number order, streaming: nothing but the current
+	// row is held. fn's entry is only valid during the call. An error
+	// from fn stops the scan and is returned.
+	ScanBookPayments(ctx context.Context, ch Channel, from, to time.Time, fn func(*BookEntry) error) error
+	// ScanBookRefunds calls fn for every refund of an order of channel ch
+	// that succeeded at a time in [from, to), in ascending (channel
+	// number, out_request_no) order, as ScanBookPayments does.
+	ScanBookRefunds(ctx context.Context, ch Channel, from, to time.Time, fn func(*BookEntry) error) error
+	// SaveReconciliation stores r as the report of its day and channel,
+	// replacing that day's earlier report of the channel with its
+	// differences and cross-day entries, in one transaction; the other
+	// channel's report of the day stays. It sets the differences' IDs,
+	// Day and Channel.
 	SaveReconciliation(ctx context.Context, r *Reconciliation) error
-	// Reconciliation returns the report of day with its differences and
-	// cross-day entries; ENotFound when the day was never reconciled.
-	Reconciliation(ctx context.Context, day string) (*Reconciliation, error)
-	// ListReconciliations lists reports newest day first, without their
-	// differences and cross-day entries, at most limit of them.
-	ListReconciliations(ctx context.Context, limit int) ([]*Reconciliation, error)
+	// Reconciliation returns the report of day and channel ch with its
+	// differences and cross-day entries; ENotFound when that channel's
+	// bill of the day was never reconciled.
+	Reconciliation(ctx context.Context, day string, ch Channel) (*Reconciliation, error)
+	// ListReconciliations lists the reports of the newest limit days that
+	// have one (of channel ch; of every channel when ch is empty), newest
+	// day first and, within a day, in ReconChannels' order, without their
+	// differences and cross-day entries.
+	ListReconciliations(ctx context.Context, ch Channel, limit int) ([]*Reconciliation, error)
 	// ReconDifferencesOf lists the differences of day that concern the
-	// merchant's orders, in the order found.
+	// merchant's orders, of every channel's report (in ReconChannels'
+	// order), each in the order found.
 	ReconDifferencesOf(ctx context.Context, day string, merchantID int64) ([]*ReconDifference, error)
-	// ReconCrossDayOf returns the cross-day entries of any day for one
-	// payment (outRequestNo empty) or refund.
-	ReconCrossDayOf(ctx context.Context, kind BookKind, channelNo, outRequestNo string) ([]*ReconCrossDay, error)
+	// ReconCrossDayOf returns channel ch's cross-day entries of any day
+	// for one payment (outRequestNo empty) or refund.
+	ReconCrossDayOf(ctx context.Context, ch Channel, kind BookKind, channelNo, outRequestNo string) ([]*ReconCrossDay, error)
 }
 
 // BulkOrderLoader inserts many orders (and their refunds) at once, as

@@ -22,6 +22,17 @@ func CheckReconDay(day string) error {
 	return nil
 }
 
+// CheckReconChannel rejects a channel that is not one of ReconChannels
+// (auto is no channel with a bill).
+func CheckReconChannel(ch Channel) error {
+	for _, c := range ReconChannels {
+		if ch == c {
+			return nil
+		}
+	}
+	return Errorf(EInvalid, "reconciliation channel %q is neither %q nor %q", ch, ChannelAlipay, ChannelWechat)
+}
+
 // CheckBookWindow rejects a window of the books that ends before it starts.
 func CheckBookWindow(from, to time.Time) error {
 	if to.Before(from) {
@@ -51,6 +62,9 @@ func CheckReconciliation(r *Reconciliation) error {
 		return Errorf(EInvalid, "no reconciliation to save")
 	}
 	if err := CheckReconDay(r.Day); err != nil {
+		return err
+	}
+	if err := CheckReconChannel(r.Channel); err != nil {
 		return err
 	}
 	if r.Status != ReconDone && r.Status != ReconFailed {

@@ -79,7 +79,9 @@ func timePtr(t time.Time) *time.Time {
 // --json` prints it and the API shows it (a merchant sees only its own
 // differences).
 type ReconciliationView struct {
-	Date            string                `json:"date"`
+	Date string `json:"date"`
+	// Channel is the channel whose bill was reconciled: alipay or wechat.
+	Channel         string                `json:"channel"`
 	Status          string                `json:"status"`
 	Source          string                `json:"source,omitempty"`
 	ChannelRows     int                   `json:"channel_rows"`
@@ -99,6 +101,9 @@ type ReconciliationView struct {
 
 // ReconDifferenceView is one difference.
 type ReconDifferenceView struct {
+	// BillChannel is the channel whose bill the difference was found
+	// against: alipay or wechat ("channel" is the bill's side).
+	BillChannel       string          `json:"bill_channel"`
 	Kind              string          `json:"kind"`
 	OutTradeNo        string          `json:"out_trade_no"`
 	ChannelOutTradeNo string          `json:"channel_out_trade_no"`
@@ -122,7 +127,7 @@ func (r *Reconciliation) View() ReconciliationView {
 // repairs as its repair log.
 func (r *Reconciliation) ViewWith(diffs, repairs []*ReconDifference) ReconciliationView {
 	v := ReconciliationView{
-		Date: r.Day, Status: r.Status, Source: r.Source, ChannelRows: r.ChannelRows, LocalRows: r.LocalRows,
+		Date: r.Day, Channel: string(r.Channel), Status: r.Status, Source: r.Source, ChannelRows: r.ChannelRows, LocalRows: r.LocalRows,
 		Matched: r.Matched, DifferenceCount: r.DifferenceCount, Open: r.OpenCount, Repairs: r.Repairs, Error: r.Error,
 		StartedAt: timePtr(r.StartedAt), FinishedAt: timePtr(r.FinishedAt),
 		Differences: make([]ReconDifferenceView, 0, len(diffs)),
@@ -139,7 +144,7 @@ func (r *Reconciliation) ViewWith(diffs, repairs []*ReconDifference) Reconciliat
 // View returns d's public form.
 func (d *ReconDifference) View() ReconDifferenceView {
 	v := ReconDifferenceView{
-		Kind: d.Kind, OutTradeNo: d.OutTradeNo, ChannelOutTradeNo: d.ChannelNo, TradeNo: d.TradeNo,
+		BillChannel: string(d.BillChannel), Kind: d.Kind, OutTradeNo: d.OutTradeNo, ChannelOutTradeNo: d.ChannelNo, TradeNo: d.TradeNo,
 		OutRequestNo: d.OutRequestNo, Local: d.Local, Channel: d.Channel, Repaired: d.Repaired, Action: d.Action,
 		Before: d.Before, After: d.After, RepairedAt: timePtr(d.RepairedAt),
 	}

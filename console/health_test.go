@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -22,6 +23,9 @@ import (
 // simulator's bill (a payment whose notification was lost, repaired; a
 // trade made outside paygate, left open) is listed, and its day shows the
 // differences with each side in words, the repair and the repair log.
+// WeChat Pay's bill of the day, reconciled too (a payment paygate does not
+// know), is listed beside it and shown on the day's page with Alipay's;
+// each channel's report has its own page, and the list takes a channel.
 func TestReconciliationPages(t *testing.T) {
 	t.Parallel()
 	stores(t, func(t *testing.T, st paygate.Store) {
@@ -44,17 +48,49 @@ func TestReconciliationPages(t *testing.T) {
 			t.Fatalf("the day's page: %d\n%s", pg.status, pg.body)
 		}
 		for _, want := range []string{"status_mismatch", "missing_local", "T_LOST", "OUTSIDE_1", "pending 5.00", "not in the books",
-			`id="repair-log"`, "yes: now paid", "Tea House"} {
+			`id="repair-log"`, "yes: now paid", "Tea House", `id="report-alipay"`, "bill of " + day + " was not reconciled"} {
 			if !strings.Contains(pg.body, want) {
 				t.Errorf("the day's page lacks %q", want)
 			}
+		}
+
+		// WeChat Pay's bill of the day: one payment paygate never made.
+		p.reconcileWechat(t, day)
+		list = b.get("/dashboard/reconciliation")
+		for _, want := range []string{`<tr data-channel="alipay">`, `<tr data-channel="wechat">`,
+			`href="/dashboard/reconciliation/` + day + `/wechat">WeChat Pay</a>`, `href="/dashboard/reconciliation/` + day + `/alipay">Alipay</a>`} {
+			if !strings.Contains(list.body, want) {
+				t.Errorf("the list of both channels lacks %q", want)
+			}
+		}
+		wxList := b.get("/dashboard/reconciliation?channel=wechat")
+		if !strings.Contains(wxList.body, `<tr data-channel="wechat">`) || strings.Contains(wxList.body, `<tr data-channel="alipay">`) {
+			t.Errorf("the list of WeChat Pay's reports:\n%s", wxList.body)
+		}
+		both := b.get("/dashboard/reconciliation/" + day)
+		for _, want := range []string{`id="report-alipay"`, `id="report-wechat"`, "PGWXOUTSIDE1", "T_LOST", `<tr data-channel="wechat">`,
+			`<td data-label="Bill of">WeChat Pay</td>`, `<td data-label="Bill of">Alipay</td>`} {
+			if !strings.Contains(both.body, want) {
+				t.Errorf("the day's page of both channels lacks %q", want)
+			}
+		}
+		wx := b.get("/dashboard/reconciliation/" + day + "/wechat")
+		if wx.status != http.StatusOK || !strings.Contains(wx.body, "PGWXOUTSIDE1") || strings.Contains(wx.body, "T_LOST") ||
+			strings.Contains(wx.body, `id="report-alipay"`) || !strings.Contains(wx.body, "file ") {
+			t.Errorf("WeChat Pay's report of the day (%d):\n%s", wx.status, wx.body)
+		}
+		if ali := b.get("/dashboard/reconciliation/" + day + "/alipay"); strings.Contains(ali.body, "PGWXOUTSIDE1") || !strings.Contains(ali.body, "T_LOST") {
+			t.Errorf("Alipay's report of the day:\n%s", ali.body)
 		}
 		if !regexp.MustCompile(`<td[^>]*data-label="Bill">success 12\.34</td>`).MatchString(pg.body) {
 			t.Errorf("the outside trade's bill side is not said in words:\n%s", pg.body)
 		}
 		for path, status := range map[string]int{
-			"/dashboard/reconciliation/2001-01-01": http.StatusNotFound,
-			"/dashboard/reconciliation/yesterday":  http.StatusNotFound,
+			"/dashboard/reconciliation/2001-01-01":        http.StatusNotFound,
+			"/dashboard/reconciliation/yesterday":         http.StatusNotFound,
+			"/dashboard/reconciliation/2001-01-01/wechat": http.StatusNotFound,
+			"/dashboard/reconciliation/" + day + "/auto":  http.StatusNotFound,
+			"/dashboard/reconciliation?channel=unionpay":  http.StatusNotFound,
 		} {
 			if got := b.get(path); got.status != status {
 				t.Errorf("%s: %d, want %d", path, got.status, status)
@@ -164,7 +200,7 @@ func (p *pagesEnv) reconcileToday(t *testing.T) string {
 	if err := p.sim.PayQR(ctx, outside.QRCode, "2088000000000043"); err != nil {
 		t.Fatal(err)
 	}
-	rc, err := recon.New(recon.Config{Store: p.st, Bills: ch, Repairer: p.svc, TempDir: t.TempDir()})
+	rc, err := recon.New(recon.Config{Store: p.st, Bills: recon.Alipay(ch), Repairer: p.svc, TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,4 +216,36 @@ func (p *pagesEnv) reconcileToday(t *testing.T) string {
 	}
 
 	return day
+}
+
+// reconcileWechat runs a real reconciliation of WeChat Pay's bill of day,
+// from a bill file with one payment paygate does not know (made at the
+// merchant's counter with WeChat Pay, say): a missing_local difference.
+func (p *pagesEnv) reconcileWechat(t *testing.T, day string) {
+	t.Helper()
+	start, _, err := recon.DayBounds(day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := start.Add(time.Hour).Format("2006-01-02 15:04:05")
+	bill := "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额," +
+		"微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注\r\n" +
+		"`" + at + ",`wxd678efh567hg6787,`1900000001,`0,`,`4200000925202601012345678901,`PGWXOUTSIDE1,`oUpF8uMuAJO_M2pxb1Q9zNjWeS6o," +
+		"`NATIVE,`SUCCESS,`OTHERS,`CNY,`8.80,`0.00,`0,`0,`0.00,`0.00,`,`,`counter sale,`,`0.05280,`0.60%,`8.80,`0.00,`\r\n" +
+		"总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\r\n`1,`8.80,`0.00,`0.00,`0.05280,`8.80,`0.00\r\n"
+	path := filepath.Join(t.TempDir(), "tradebill.csv")
+	if err := os.WriteFile(path, []byte(bill), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := recon.New(recon.Config{Store: p.st, Bills: recon.Wechat(nil), TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := rc.Run(context.Background(), day, recon.Options{BillFile: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.DifferenceCount != 1 || rep.Differences[0].Kind != recon.MissingLocal {
+		t.Fatalf("WeChat Pay's run: %d differences %+v; the test wants one missing_local", rep.DifferenceCount, rep.Differences)
+	}
 }

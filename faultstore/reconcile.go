@@ -13,13 +13,13 @@ import (
 // the last rows were read would.
 
 // ScanBookPayments is counted and passed on.
-func (s *Store) ScanBookPayments(ctx context.Context, from, to time.Time, fn func(*paygate.BookEntry) error) error {
-	return do0(s, "ScanBookPayments", false, func() error { return s.inner.ScanBookPayments(ctx, from, to, fn) })
+func (s *Store) ScanBookPayments(ctx context.Context, ch paygate.Channel, from, to time.Time, fn func(*paygate.BookEntry) error) error {
+	return do0(s, "ScanBookPayments", false, func() error { return s.inner.ScanBookPayments(ctx, ch, from, to, fn) })
 }
 
 // ScanBookRefunds is counted and passed on.
-func (s *Store) ScanBookRefunds(ctx context.Context, from, to time.Time, fn func(*paygate.BookEntry) error) error {
-	return do0(s, "ScanBookRefunds", false, func() error { return s.inner.ScanBookRefunds(ctx, from, to, fn) })
+func (s *Store) ScanBookRefunds(ctx context.Context, ch paygate.Channel, from, to time.Time, fn func(*paygate.BookEntry) error) error {
+	return do0(s, "ScanBookRefunds", false, func() error { return s.inner.ScanBookRefunds(ctx, ch, from, to, fn) })
 }
 
 // SaveReconciliation is counted and passed on.
@@ -28,13 +28,15 @@ func (s *Store) SaveReconciliation(ctx context.Context, r *paygate.Reconciliatio
 }
 
 // Reconciliation is counted and passed on.
-func (s *Store) Reconciliation(ctx context.Context, day string) (*paygate.Reconciliation, error) {
-	return do(s, "Reconciliation", false, func() (*paygate.Reconciliation, error) { return s.inner.Reconciliation(ctx, day) })
+func (s *Store) Reconciliation(ctx context.Context, day string, ch paygate.Channel) (*paygate.Reconciliation, error) {
+	return do(s, "Reconciliation", false, func() (*paygate.Reconciliation, error) { return s.inner.Reconciliation(ctx, day, ch) })
 }
 
 // ListReconciliations is counted and passed on.
-func (s *Store) ListReconciliations(ctx context.Context, limit int) ([]*paygate.Reconciliation, error) {
-	return do(s, "ListReconciliations", false, func() ([]*paygate.Reconciliation, error) { return s.inner.ListReconciliations(ctx, limit) })
+func (s *Store) ListReconciliations(ctx context.Context, ch paygate.Channel, limit int) ([]*paygate.Reconciliation, error) {
+	return do(s, "ListReconciliations", false, func() ([]*paygate.Reconciliation, error) {
+		return s.inner.ListReconciliations(ctx, ch, limit)
+	})
 }
 
 // ReconDifferencesOf is counted and passed on.
@@ -45,9 +47,9 @@ func (s *Store) ReconDifferencesOf(ctx context.Context, day string, merchantID i
 }
 
 // ReconCrossDayOf is counted and passed on.
-func (s *Store) ReconCrossDayOf(ctx context.Context, kind paygate.BookKind, channelNo, outRequestNo string) ([]*paygate.ReconCrossDay, error) {
+func (s *Store) ReconCrossDayOf(ctx context.Context, ch paygate.Channel, kind paygate.BookKind, channelNo, outRequestNo string) ([]*paygate.ReconCrossDay, error) {
 	return do(s, "ReconCrossDayOf", false, func() ([]*paygate.ReconCrossDay, error) {
-		return s.inner.ReconCrossDayOf(ctx, kind, channelNo, outRequestNo)
+		return s.inner.ReconCrossDayOf(ctx, ch, kind, channelNo, outRequestNo)
 	})
 }
 

@@ -83,7 +83,7 @@ func (s *Service) RepairPayment(ctx context.Context, orderID int64) (Repair, err
 // RepairRefund records, by the channel's word, a refund the bill has and the
 // books lack or hold pending: a pending refund of the gateway's own is
 // settled as its background resolution would (sent again under the same
-// out_request_no, which Alipay refunds at most once); a refund made at the
+// out_request_no, which the channel refunds at most once); a refund made at the
 // channel (its console) is asked of the refund query and recorded as a
 // refund notification would record it, with its event and webhook. A refund
 // that the order cannot take (past what it has left, on a closed order) is
@@ -115,7 +115,7 @@ func (s *Service) RepairRefund(ctx context.Context, orderID int64, outRequestNo 
 		if _, err := s.ResolveRefund(ctx, o.ID, outRequestNo); err != nil {
 			return rep, err
 		}
-		rep.Answer = "pending refund settled by asking Alipay again"
+		rep.Answer = "pending refund settled by asking " + channelTitle(string(o.Channel.OrDefault())) + " again"
 	case o.Status != paygate.StatusPaid:
 		rep.Answer = "the order is " + string(o.Status) + " here: nothing to record the refund on"
 		return rep, nil
@@ -123,7 +123,7 @@ func (s *Service) RepairRefund(ctx context.Context, orderID int64, outRequestNo 
 		if err := s.channelRefund(ctx, o, outRequestNo); err != nil {
 			return rep, err
 		}
-		rep.Answer = "Alipay's refund query confirms the refund"
+		rep.Answer = channelTitle(string(o.Channel.OrDefault())) + "'s refund query confirms the refund"
 	}
 	after, err := s.load(ctx, o.ID)
 	if err != nil {

@@ -358,9 +358,15 @@ func isRefundWord(s string) bool {
 	return true
 }
 
-// refundNoOf reads WechatOutRefundNo's first form back: the OutRequestNo
-// of outRefundNo if it is channelNo's, else outRefundNo itself (a hashed
-// number, or a refund made at WeChat Pay's console).
+// WechatOutRequestNo reads WechatOutRefundNo's first form back: the
+// OutRequestNo of outRefundNo if it is channelNo's, else outRefundNo itself
+// (a hashed number, which only WechatOutRefundNo of each of the order's
+// refunds can tell, or a refund made at WeChat Pay's console).
+func WechatOutRequestNo(channelNo, outRefundNo string) string {
+	return refundNoOf(channelNo, outRefundNo)
+}
+
+// refundNoOf is WechatOutRequestNo.
 func refundNoOf(channelNo, outRefundNo string) string {
 	if r, ok := strings.CutPrefix(outRefundNo, channelNo+"-"); ok && r != "" && isRefundWord(r) &&
 		WechatOutRefundNo(channelNo, r) == outRefundNo {

@@ -10,16 +10,18 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/alipaysim"
 	"github.com/paygate/paygate/jobs"
 	"github.com/paygate/paygate/recon"
 )
 
 // TestDailyReconcileOnceAcrossReplicas: two replicas on one database, each
-// with the daily reconciliation on a short schedule: the day due gets
-// exactly one job, whichever replica leads and however often the schedule
-// fires, and a real reconciler reconciles it after the first try finds no
-// bill published yet (it is asked for again, not failed). A job handed
+// with the daily reconciliation of both channels on a short schedule: the
+// day due gets exactly one job per channel, whichever replica leads and
+// however often the schedule fires, and a real reconciler of each channel
+// reconciles it after the first try finds no bill published yet (it is
+// asked for again, not failed). A job handed
 // back after a node missed its heartbeats (a loaded machine) may run once
 // more: reconciling a day again replaces its report, which is why the job
 // may repeat; what must not happen is a second job for the day.
@@ -41,21 +43,30 @@ func TestDailyReconcileOnceAcrossReplicas(t *testing.T) {
 		if err := os.WriteFile(billFile, billData, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		rc, err := recon.New(recon.Config{Store: b.store})
-		if err != nil {
+		// WeChat Pay's bill of a day without trades, as a file.
+		wxBill := filepath.Join(t.TempDir(), "tradebill.csv")
+		if err := os.WriteFile(wxBill, []byte("交易时间,公众账号ID,商户号,微信订单号,商户订单号,交易状态,应结订单金额,退款金额\r\n"+
+			"总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额\r\n`0,`0.00,`0.00,`0.00,`0.00000\r\n"), 0o600); err != nil {
 			t.Fatal(err)
+		}
+		reconcilers := map[paygate.Channel]*recon.Reconciler{}
+		files := map[paygate.Channel]string{paygate.ChannelAlipay: billFile, paygate.ChannelWechat: wxBill}
+		for ch, bills := range map[paygate.Channel]recon.Bills{paygate.ChannelAlipay: recon.Alipay(nil), paygate.ChannelWechat: recon.Wechat(nil)} {
+			if reconcilers[ch], err = recon.New(recon.Config{Store: b.store, Bills: bills}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		var mu sync.Mutex
 		calls := map[string]int{}
-		run := func(ctx context.Context, d string) error {
+		run := func(ctx context.Context, d string, ch paygate.Channel) error {
 			mu.Lock()
-			calls[d]++
-			n := calls[d]
+			calls[d+" "+string(ch)]++
+			n := calls[d+" "+string(ch)]
 			mu.Unlock()
 			if n == 1 {
 				return recon.ErrBillNotReady
 			}
-			_, err := rc.Run(ctx, d, recon.Options{BillFile: billFile})
+			_, err := reconcilers[ch].Run(ctx, d, recon.Options{BillFile: files[ch]})
 			return err
 		}
 		ctx := context.Background()
@@ -65,7 +76,7 @@ func TestDailyReconcileOnceAcrossReplicas(t *testing.T) {
 				t.Fatal(err)
 			}
 			jobs.ScheduleReconcile(q, jobs.ReconcileSchedule{Schedule: river.PeriodicInterval(200 * time.Millisecond),
-				NotReadyRetry: 300 * time.Millisecond}, run)
+				NotReadyRetry: 300 * time.Millisecond, Channels: paygate.ReconChannels}, run)
 			if err := q.Start(ctx); err != nil {
 				t.Fatalf("replica %d: %v", i, err)
 			}
@@ -77,8 +88,13 @@ func TestDailyReconcileOnceAcrossReplicas(t *testing.T) {
 		}
 		deadline := time.Now().Add(90 * time.Second)
 		for {
-			rep, err := b.store.Reconciliation(ctx, day)
-			if err == nil && rep.Status == "done" {
+			done := 0
+			for _, ch := range paygate.ReconChannels {
+				if rep, err := b.store.Reconciliation(ctx, day, ch); err == nil && rep.Status == "done" {
+					done++
+				}
+			}
+			if done == len(paygate.ReconChannels) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -88,7 +104,7 @@ func TestDailyReconcileOnceAcrossReplicas(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		// Many firings later, still one job for the day.
+		// Many firings later, still one job for the day per channel.
 		time.Sleep(2 * time.Second)
 		jobsOfDay, err := b.countJobs(`SELECT count(*) FROM river_job WHERE kind = 'reconcile_day'`)
 		if err != nil {
@@ -96,8 +112,8 @@ func TestDailyReconcileOnceAcrossReplicas(t *testing.T) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if jobsOfDay != 1 || len(calls) != 1 || calls[day] < 2 {
-			t.Errorf("%d reconcile_day jobs, runs %v; want one job, for the due day %s, run at least twice (not ready, then reconciled)", jobsOfDay, calls, day)
+		if jobsOfDay != 2 || len(calls) != 2 || calls[day+" alipay"] < 2 || calls[day+" wechat"] < 2 {
+			t.Errorf("%d reconcile_day jobs, runs %v; want one job per channel, for the due day %s, each run at least twice (not ready, then reconciled)", jobsOfDay, calls, day)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/paygate/paygate"
 	"github.com/paygate/paygate/postgres"
@@ -55,4 +56,68 @@ func TestMigrateOrderChannel(t *testing.T) {
 		t.Fatalf("migrate again: %v", err)
 	}
 	wantOld("after migrating again")
+}
+
+// TestMigrateReconciliationChannel: migration 11 makes every report stored
+// before it Alipay's, with its differences, cross-day entries and repairs;
+// a WeChat Pay report of the same day then sits beside it. Its Down keeps
+// Alipay's reports only, and the schema migrates again.
+func TestMigrateReconciliationChannel(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t)
+	if err := postgres.MigrateUpTo(ctx, s.DB(), 10); err != nil {
+		t.Fatalf("migrate to 10: %v", err)
+	}
+	const day = "2026-03-04"
+	var oldID int64
+	for _, q := range []string{
+		`INSERT INTO reconciliations (day, status, started_at, finished_at) VALUES ('2026-03-04', 'done', now(), now())`,
+		`INSERT INTO reconciliation_crossday (day, kind, channel_no, book_day, bill_day, carried) VALUES ('2026-03-04', 'payment', 'PGN', '2026-03-04', '2026-03-05', true)`,
+		`INSERT INTO reconciliation_repairs (day, kind, channel_no, created_at) VALUES ('2026-03-04', 'status_mismatch', 'PGR', now())`,
+	} {
+		if _, err := s.DB().Exec(ctx, q); err != nil {
+			t.Fatalf("at version 10: %s: %v", q, err)
+		}
+	}
+	if err := s.DB().QueryRow(ctx, `INSERT INTO reconciliation_differences (day, kind, channel_no, created_at)
+		VALUES ('2026-03-04', 'missing_local', 'PGX', now()) RETURNING id`).Scan(&oldID); err != nil {
+		t.Fatalf("insert a difference at version 10: %v", err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	old, err := s.Reconciliation(ctx, day, paygate.ChannelAlipay)
+	if err != nil {
+		t.Fatalf("the old report after migrating: %v", err)
+	}
+	if len(old.Differences) != 1 || old.Differences[0].ID != oldID || old.Differences[0].BillChannel != paygate.ChannelAlipay ||
+		len(old.CrossDay) != 1 || len(old.RepairLog) != 1 || old.RepairLog[0].BillChannel != paygate.ChannelAlipay {
+		t.Fatalf("the old report after migrating: %+v", old)
+	}
+	wx := &paygate.Reconciliation{Day: day, Channel: paygate.ChannelWechat, Status: paygate.ReconDone,
+		StartedAt: time.Now(), FinishedAt: time.Now(), DifferenceCount: 1,
+		Differences: []*paygate.ReconDifference{{Kind: paygate.ReconMissingLocal, ChannelNo: "PGW"}}}
+	if err := s.SaveReconciliation(ctx, wx); err != nil {
+		t.Fatalf("a WeChat Pay report beside it: %v", err)
+	}
+	if _, err := s.Reconciliation(ctx, day, paygate.ChannelAlipay); err != nil {
+		t.Fatalf("Alipay's report after WeChat Pay's was saved: %v", err)
+	}
+
+	if err := postgres.MigrateDownTo(ctx, s.DB(), 10); err != nil {
+		t.Fatalf("migrate down to 10: %v", err)
+	}
+	for table, want := range map[string]int{"reconciliations": 1, "reconciliation_differences": 1, "reconciliation_crossday": 1, "reconciliation_repairs": 1} {
+		var n int
+		if err := s.DB().QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil || n != want {
+			t.Fatalf("%s after the Down: %d rows, %v; want %d (Alipay's)", table, n, err, want)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
+	if _, err := s.Reconciliation(ctx, day, paygate.ChannelAlipay); err != nil {
+		t.Fatalf("Alipay's report after migrating again: %v", err)
+	}
 }

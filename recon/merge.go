@@ -16,6 +16,9 @@ type merger struct {
 	rep        *paygate.Reconciliation
 	start, end time.Time
 	nextDay    string
+	ch         paygate.Channel
+	title      string // the channel as reports write it
+	nos        refundNos
 	// carriedIn: entries the previous day carried to this one.
 	carriedIn map[crossKey]bool
 	diffs     []*difference
@@ -54,8 +57,8 @@ type group struct {
 
 func (r *Reconciler) newMerger(ctx context.Context, rep *paygate.Reconciliation, start, end time.Time) (*merger, error) {
 	m := &merger{r: r, ctx: ctx, rep: rep, start: start, end: end, nextDay: DayOf(end),
-		carriedIn: map[crossKey]bool{}}
-	prev, err := r.cfg.Store.Reconciliation(ctx, DayOf(start.AddDate(0, 0, -1)))
+		ch: r.ch, title: r.cfg.Bills.Title(), nos: r.cfg.Bills.refundNos(), carriedIn: map[crossKey]bool{}}
+	prev, err := r.cfg.Store.Reconciliation(ctx, DayOf(start.AddDate(0, 0, -1)), r.ch)
 	switch {
 	case err == nil:
 		for _, x := range prev.CrossDay {
@@ -145,6 +148,9 @@ func (m *merger) compare(g *group) error {
 		if g.bill[i].kind == kindPayment {
 			billPays = append(billPays, &g.bill[i])
 		} else {
+			if err := m.readRefundNo(g, &g.bill[i]); err != nil {
+				return err
+			}
 			billRefunds = append(billRefunds, &g.bill[i])
 		}
 	}
@@ -154,6 +160,48 @@ func (m *merger) compare(g *group) error {
 	return m.compareRefunds(g, billPays, billRefunds)
 }
 
+// readRefundNo turns a bill refund's number at the channel into paygate's
+// out_request_no where it is one of paygate's (see refundNos): the day's
+// refunds of the books first, then the read-back form, then the order's
+// refunds (a hashed number of a refund the day's books do not hold). A
+// number that is none of them stays as the channel has it: the refund is
+// then compared as one the books lack (made at the channel's console, a
+// reverse's refund), never dropped.
+func (m *merger) readRefundNo(g *group, b *entry) error {
+	raw := b.outRequestNo
+	for i := range g.refunds {
+		if no := g.refunds[i].OutRequestNo; no == raw || m.nos.out(g.key, no) == raw {
+			b.outRequestNo = g.refunds[i].OutRequestNo
+			return nil
+		}
+	}
+	if back := m.nos.back(g.key, raw); back != raw {
+		b.outRequestNo = back
+		return nil
+	}
+	if m.nos.out(g.key, raw) == raw {
+		return nil // the channel takes paygate's numbers as they are
+	}
+	o, err := m.order(g)
+	if err != nil || o == nil {
+		return err
+	}
+	for _, r := range g.orderRefs {
+		if r.OutRequestNo != raw && m.nos.out(g.key, r.OutRequestNo) == raw {
+			b.outRequestNo = r.OutRequestNo
+			return nil
+		}
+	}
+	return nil
+}
+
+// otherChannel reports whether o was taken, or decided, on another channel
+// than the bill's: money on this bill for it is not its payment (an auto
+// order's late payment on the side that lost, refunded by policy).
+func (m *merger) otherChannel(o *paygate.Order) bool {
+	return o.Channel != paygate.ChannelAuto && o.Channel.OrDefault() != m.ch
+}
+
 func (m *merger) comparePayments(g *group, billPays, billRefunds []*entry) error {
 	var local *paygate.BookEntry
 	if len(g.pays) > 0 {
@@ -161,8 +209,8 @@ func (m *merger) comparePayments(g *group, billPays, billRefunds []*entry) error
 	}
 	for i, b := range billPays {
 		if i > 0 {
-			// Alipay has one payment per out_trade_no; a second is money
-			// the books cannot hold.
+			// A channel has one payment per out_trade_no; a second is
+			// money the books cannot hold.
 			m.add(MissingLocal, g, b, nil, "the bill has a second payment for this number: an operator must look")
 			continue
 		}
@@ -178,7 +226,14 @@ func (m *merger) comparePayments(g *group, billPays, billRefunds []*entry) error
 		}
 		switch {
 		case o == nil:
-			m.add(MissingLocal, g, b, nil, "a payment at Alipay that paygate does not know (made outside paygate?): an operator must look")
+			m.add(MissingLocal, g, b, nil, "a payment at "+m.title+" that paygate does not know (made outside paygate?): an operator must look")
+		case m.otherChannel(o) && refundedInFull(b, billRefunds):
+			// An auto order paid on its other channel, and this one's
+			// late payment given back the same day: no money stays.
+			m.rep.Matched++
+		case m.otherChannel(o):
+			m.add(StatusMismatch, g, b, o, fmt.Sprintf("paid at %s, but the order is %s's (%s) here: a late payment of an auto order, "+
+				"or money on the wrong channel: check that %s refunded it; an operator must look", m.title, channelTitle(o.Channel), o.Status, m.title))
 		case !o.PaidAt.IsZero() && (o.Status == paygate.StatusPaid || o.Status == paygate.StatusRefunded):
 			// Paid here, dated on another day by the books.
 			e := bookOfOrder(o)
@@ -186,16 +241,18 @@ func (m *merger) comparePayments(g *group, billPays, billRefunds []*entry) error
 				return err
 			}
 		case o.Status == paygate.StatusPending:
-			d := m.add(StatusMismatch, g, b, o, "paid at Alipay, pending here: --repair queries Alipay and settles it")
+			d := m.add(StatusMismatch, g, b, o, "paid at "+m.title+", pending here: --repair queries the channel and settles it")
 			id := o.ID
 			d.repair = func() (repairResult, error) { return m.repairPayment(id) }
 		case o.Status == paygate.StatusClosed && refundedInFull(b, billRefunds):
-			// Closed here, and Alipay gave the money back the same day (a
-			// cancel that refunded, a late payment refunded by policy):
-			// no money stays, as the books say.
+			// Closed here, and the channel gave the money back the same
+			// day (a cancel that refunded, WeChat Pay's reverse of a paid
+			// barcode, a late payment refunded by policy): no money
+			// stays, as the books say.
 			m.rep.Matched++
 		default:
-			m.add(StatusMismatch, g, b, o, "paid at Alipay, closed here (a late payment, or a cancel that refunded): check that Alipay refunded it; an operator must look")
+			m.add(StatusMismatch, g, b, o, "paid at "+m.title+", closed here (a late payment, or a cancel that refunded): check that "+
+				m.title+" refunded it; an operator must look")
 		}
 	}
 	if local != nil && len(billPays) == 0 {
@@ -211,7 +268,7 @@ func (m *merger) matchPayment(g *group, b *entry, local *paygate.BookEntry) erro
 	case b.amount != local.Amount:
 		_, err = m.addBook(AmountMismatch, g, b, local, "amounts differ: an operator must look (nothing is changed by itself)")
 	case local.TradeNo != "" && b.tradeNo != local.TradeNo:
-		_, err = m.addBook(StatusMismatch, g, b, local, "Alipay's trade number differs from the one recorded: an operator must look")
+		_, err = m.addBook(StatusMismatch, g, b, local, m.title+"'s trade number differs from the one recorded: an operator must look")
 	default:
 		m.rep.Matched++
 		m.crossMatch(local)
@@ -244,12 +301,12 @@ func (m *merger) unmatchedLocal(g *group, e *paygate.BookEntry) error {
 	case !e.At.Before(m.end):
 		return nil // the next day's
 	case !e.At.Before(m.end.Add(-m.r.cfg.Margin)):
-		// Just before midnight: Alipay may date it on the next day.
+		// Just before midnight: the channel may date it on the next day.
 		m.rep.CrossDay = append(m.rep.CrossDay, &paygate.ReconCrossDay{Kind: e.Kind, ChannelNo: e.ChannelNo,
 			OutRequestNo: e.OutRequestNo, BookDay: m.rep.Day, BillDay: m.nextDay, Carried: true})
 		return nil
 	}
-	xs, err := m.r.cfg.Store.ReconCrossDayOf(m.ctx, e.Kind, e.ChannelNo, e.OutRequestNo)
+	xs, err := m.r.cfg.Store.ReconCrossDayOf(m.ctx, m.ch, e.Kind, e.ChannelNo, e.OutRequestNo)
 	if err != nil {
 		return fmt.Errorf("reconcile %s: %w", m.rep.Day, err)
 	}
@@ -305,7 +362,17 @@ func (m *merger) billRefundAlone(g *group, b *entry, billPays []*entry) error {
 		return err
 	}
 	if o == nil {
-		m.add(MissingLocal, g, b, nil, "a refund at Alipay of a trade paygate does not know: an operator must look")
+		m.add(MissingLocal, g, b, nil, "a refund at "+m.title+" of a trade paygate does not know: an operator must look")
+		return nil
+	}
+	if m.otherChannel(o) {
+		// Not the order's own channel: its refunds here are a late
+		// payment's, given back in full by policy.
+		if b.amount == o.TotalAmount {
+			m.rep.Matched++
+		} else {
+			m.add(RefundMismatch, g, b, o, fmt.Sprintf("refunded at %s, but the order is %s's: an operator must look", m.title, channelTitle(o.Channel)))
+		}
 		return nil
 	}
 	var r *paygate.Refund
@@ -322,21 +389,21 @@ func (m *merger) billRefundAlone(g *group, b *entry, billPays []*entry) error {
 	case r != nil && r.Status == paygate.RefundSucceeded:
 		m.add(RefundMismatch, g, b, o, "refund amounts differ: an operator must look")
 	case r != nil && r.Status == paygate.RefundPending:
-		d := m.add(RefundMismatch, g, b, o, "refunded at Alipay, pending here: --repair settles it")
+		d := m.add(RefundMismatch, g, b, o, "refunded at "+m.title+", pending here: --repair settles it")
 		id, no := o.ID, b.outRequestNo
 		d.repair = func() (repairResult, error) { return m.repairRefund(id, no) }
 	case r != nil:
-		m.add(RefundMismatch, g, b, o, "refunded at Alipay, recorded failed here: an operator must look")
+		m.add(RefundMismatch, g, b, o, "refunded at "+m.title+", recorded failed here: an operator must look")
 	case o.Status == paygate.StatusClosed && b.amount == o.TotalAmount:
 		m.rep.Matched++ // a closed order's trade refunded in full: a cancel's or a late payment's refund
 	case o.Status == paygate.StatusPaid || o.Status == paygate.StatusPending && len(billPays) > 0:
-		// Made at Alipay (its console, say) and never recorded here. A
-		// pending order is settled first, by its own difference.
-		d := m.add(RefundMismatch, g, b, o, "refunded at Alipay, not recorded here: --repair records it from Alipay's refund query")
+		// Made at the channel (its console, say) and never recorded
+		// here. A pending order is settled first, by its own difference.
+		d := m.add(RefundMismatch, g, b, o, "refunded at "+m.title+", not recorded here: --repair records it from the channel's refund query")
 		id, no := o.ID, b.outRequestNo
 		d.repair = func() (repairResult, error) { return m.repairRefund(id, no) }
 	default:
-		m.add(RefundMismatch, g, b, o, fmt.Sprintf("refunded at Alipay, not recorded here, and the order is %s: an operator must look", o.Status))
+		m.add(RefundMismatch, g, b, o, fmt.Sprintf("refunded at %s, not recorded here, and the order is %s: an operator must look", m.title, o.Status))
 	}
 	return nil
 }
@@ -455,7 +522,7 @@ func (m *merger) record(d *paygate.ReconDifference, b *entry, local any) *differ
 	if d.Kind == MissingLocal {
 		m.loggedML++
 		if m.loggedML <= 100 {
-			m.r.log.Error("reconciliation: Alipay has money paygate does not know", "day", m.rep.Day, "kind", d.Kind,
+			m.r.log.Error("reconciliation: "+m.title+" has money paygate does not know", "day", m.rep.Day, "kind", d.Kind,
 				"channel_out_trade_no", d.ChannelNo, "trade_no", d.TradeNo, "out_request_no", d.OutRequestNo,
 				"amount", b.amount.Yuan())
 		} else if m.loggedML == 101 {
@@ -487,7 +554,7 @@ func (m *merger) repair() {
 			m.r.log.Warn("reconciliation repair failed", "day", m.rep.Day, "kind", d.Kind, "channel_out_trade_no", d.ChannelNo, "err", err)
 		case res.applied:
 			d.Repaired, d.Before, d.After, d.RepairedAt = true, res.before, res.after, now
-			d.Action = fmt.Sprintf("repaired by Alipay's word (%s): %s → %s", res.about, res.before, res.after)
+			d.Action = fmt.Sprintf("repaired by %s's word (%s): %s → %s", m.title, res.about, res.before, res.after)
 			m.rep.Repairs++
 			m.r.log.Info("reconciliation repaired", "day", m.rep.Day, "kind", d.Kind, "out_trade_no", d.OutTradeNo,
 				"before", res.before, "after", res.after)
@@ -522,4 +589,15 @@ func (m *merger) finish() {
 		m.rep.Differences = append(m.rep.Differences, d.ReconDifference)
 	}
 	m.rep.OpenCount = open
+}
+
+// channelTitle is an order's channel as reports write it.
+func channelTitle(ch paygate.Channel) string {
+	switch ch.OrDefault() {
+	case paygate.ChannelAlipay:
+		return "Alipay"
+	case paygate.ChannelWechat:
+		return "WeChat Pay"
+	}
+	return string(ch)
 }

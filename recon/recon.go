@@ -1,22 +1,28 @@
-// Package recon reconciles a day's books with Alipay's trade bill of that
-// day (对账): the daily proof that paygate's books equal the channel's.
+// Package recon reconciles a day's books with a channel's trade bill of
+// that day (对账): the daily proof that paygate's books equal the
+// channel's. Each channel is reconciled on its own: Alipay's bill against
+// the Alipay orders of the books, WeChat Pay's against the WeChat Pay
+// orders (an auto order is in the books of the channel that was paid), each
+// run keeping its own report of the day (see Bills, Alipay, Wechat).
 //
-// One pass, in constant memory: the bill (a zip of GBK CSV, in completion
-// order) is streamed and sorted by channel number through spilled runs, the
-// store streams the day's payments and refunds in the same order, and the
-// three sorted streams are merged entry by entry. Each channel number's
-// entries on both sides are compared; what differs is one of five kinds:
+// One pass, in constant memory: the bill (Alipay: a zip of GBK CSV;
+// WeChat Pay: UTF-8 CSV; both in completion order) is streamed and sorted
+// by channel number through spilled runs, the store streams the channel's
+// payments and refunds of the day in the same order, and the sorted
+// streams are merged entry by entry. Each channel number's entries on both
+// sides are compared; what differs is one of five kinds:
 //
 //   - missing_local: the bill has a payment or refund the books do not know
-//     (a trade made outside paygate, on the same app): the worst kind;
+//     (a trade made outside paygate, on the same account): the worst kind;
 //   - missing_channel: the books count a payment or refund the bill lacks;
-//   - status_mismatch: paid at Alipay, pending or closed here;
+//   - status_mismatch: paid at the channel, pending or closed here (or paid
+//     at the channel for an order taken on the other one);
 //   - amount_mismatch: both have the payment, the amounts differ;
-//   - refund_mismatch: a refund differs: made at Alipay and not recorded
-//     here, pending or failed here, or of another amount.
+//   - refund_mismatch: a refund differs: made at the channel and not
+//     recorded here, pending or failed here, or of another amount.
 //
-// Midnight: the books date a payment by Alipay's own payment time when
-// Alipay gave one, so both sides nearly always agree on the day. Entries
+// Midnight: the books date a payment by the channel's own payment time when
+// it gave one, so both sides nearly always agree on the day. Entries
 // within Margin of midnight are still looked for on both days: the books
 // are scanned from Margin before the day to Margin after it; an entry of the
 // books dated just after midnight that this day's bill has is kept as a
@@ -27,9 +33,10 @@
 // Repair goes only forward and only by the channel's word: a pending order
 // the bill says was paid is queried and settled through the gateway's state
 // machine (events and webhooks follow as for a notification), and a refund
-// Alipay made is asked of its refund query and recorded. Nothing else is
-// changed: missing_channel, amount_mismatch, trades unknown here and closed
-// orders that Alipay says were paid stay open for an operator.
+// the channel made is asked of its refund query and recorded; the gateway
+// asks the order's own channel. Nothing else is changed: missing_channel,
+// amount_mismatch, trades unknown here and closed orders that the channel
+// says were paid stay open for an operator.
 package recon
 
 import (
@@ -59,15 +66,9 @@ const (
 // Kinds lists the kinds of difference, worst first.
 var Kinds = []string{MissingLocal, MissingChannel, StatusMismatch, AmountMismatch, RefundMismatch}
 
-// ErrBillNotReady means Alipay has not published the day's bill (yet): the
-// daily job tries again later.
-var ErrBillNotReady = errors.New("reconcile: Alipay has no bill for that day (yet)")
-
-// BillSource is where bills come from: the Alipay client.
-type BillSource interface {
-	BillURL(ctx context.Context, req alipay.BillURLRequest) (*alipay.BillURLResponse, error)
-	DownloadBillTo(ctx context.Context, billURL string, w io.Writer) (int64, error)
-}
+// ErrBillNotReady means the channel has not published the day's bill
+// (yet): the daily job tries again later.
+var ErrBillNotReady = errors.New("reconcile: the channel has no bill for that day (yet)")
 
 // Repairer applies the channel's word to an order: the gateway.
 type Repairer interface {
@@ -82,9 +83,12 @@ type Observer interface {
 
 // Config wires a Reconciler.
 type Config struct {
-	Store    paygate.Store
-	Bills    BillSource // nil: only bill files can be reconciled
-	Repairer Repairer   // nil: no repair
+	Store paygate.Store
+	// Bills is the channel whose bills are reconciled, and where they come
+	// from: Alipay(client) or Wechat(client). nil is Alipay(nil): Alipay's
+	// bill files only.
+	Bills    Bills
+	Repairer Repairer // nil: no repair
 	Logger   *slog.Logger
 	Now      func() time.Time
 	Observer Observer
@@ -104,16 +108,23 @@ type Config struct {
 	DownloadTimeout time.Duration
 }
 
-// Reconciler runs reconciliations.
+// Reconciler runs reconciliations of one channel's bills.
 type Reconciler struct {
 	cfg Config
 	log *slog.Logger
+	ch  paygate.Channel
 }
 
 // New returns a Reconciler with cfg's defaults filled.
 func New(cfg Config) (*Reconciler, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("recon: a store is required")
+	}
+	if cfg.Bills == nil {
+		cfg.Bills = Alipay(nil)
+	}
+	if err := paygate.CheckReconChannel(cfg.Bills.Channel()); err != nil {
+		return nil, fmt.Errorf("recon: %w", err)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -133,16 +144,21 @@ func New(cfg Config) (*Reconciler, error) {
 	if cfg.DownloadTimeout <= 0 {
 		cfg.DownloadTimeout = 5 * time.Minute
 	}
-	return &Reconciler{cfg: cfg, log: cfg.Logger}, nil
+	ch := cfg.Bills.Channel()
+	return &Reconciler{cfg: cfg, log: cfg.Logger.With("channel", string(ch)), ch: ch}, nil
 }
+
+// Channel is the channel whose bills r reconciles.
+func (r *Reconciler) Channel() paygate.Channel { return r.ch }
 
 // Options are one run's.
 type Options struct {
-	// Repair re-queries each forward difference at Alipay and applies the
-	// answer through the state machine.
+	// Repair re-queries each forward difference at the channel and applies
+	// the answer through the state machine.
 	Repair bool
-	// BillFile reconciles a bill archive already downloaded instead of
-	// asking Alipay.
+	// BillFile reconciles a bill already downloaded (Alipay: the zip
+	// archive; WeChat Pay: the CSV, plain or gzipped) instead of asking the
+	// channel.
 	BillFile string
 	// Progress, when set, is called with the bill rows read so far, every
 	// 65,536 rows and at the end.
@@ -150,7 +166,7 @@ type Options struct {
 }
 
 // DayBounds returns the day's start and end (exclusive) in China time, as
-// Alipay's bills count days, from "yyyy-MM-dd".
+// the channels' bills count days, from "yyyy-MM-dd".
 func DayBounds(day string) (time.Time, time.Time, error) {
 	t, err := time.ParseInLocation("2006-01-02", day, alipay.ChinaTime)
 	if err != nil || t.Format("2006-01-02") != day {
@@ -162,11 +178,12 @@ func DayBounds(day string) (time.Time, time.Time, error) {
 // DayOf is the China-time day of t.
 func DayOf(t time.Time) string { return t.In(alipay.ChinaTime).Format("2006-01-02") }
 
-// Run reconciles day ("yyyy-MM-dd", China time) and stores its report,
-// replacing the day's earlier one. A run that fails stores a failed report
-// only when the day has no successful one.
+// Run reconciles day ("yyyy-MM-dd", China time) against the channel's bill
+// and stores its report, replacing the channel's earlier one of the day (the
+// other channel's stays). A run that fails stores a failed report only when
+// the day has no successful one of the channel.
 func (r *Reconciler) Run(ctx context.Context, day string, opt Options) (*paygate.Reconciliation, error) {
-	rep := &paygate.Reconciliation{Day: day, StartedAt: r.cfg.Now().UTC()}
+	rep := &paygate.Reconciliation{Day: day, Channel: r.ch, StartedAt: r.cfg.Now().UTC()}
 	err := r.run(ctx, rep, opt)
 	rep.FinishedAt = r.cfg.Now().UTC()
 	if err != nil {
@@ -179,7 +196,7 @@ func (r *Reconciler) Run(ctx context.Context, day string, opt Options) (*paygate
 	}
 	rep.Status = paygate.ReconDone
 	if err := r.cfg.Store.SaveReconciliation(ctx, rep); err != nil {
-		return rep, fmt.Errorf("reconcile %s: save the report: %w", day, err)
+		return rep, fmt.Errorf("reconcile %s %s: save the report: %w", r.ch, day, err)
 	}
 	if r.cfg.Observer != nil {
 		r.cfg.Observer.Reconciled(rep)
@@ -191,7 +208,7 @@ func (r *Reconciler) Run(ctx context.Context, day string, opt Options) (*paygate
 }
 
 func (r *Reconciler) saveFailed(ctx context.Context, rep *paygate.Reconciliation) {
-	old, err := r.cfg.Store.Reconciliation(ctx, rep.Day)
+	old, err := r.cfg.Store.Reconciliation(ctx, rep.Day, r.ch)
 	if err == nil && old.Status == paygate.ReconDone {
 		return // keep the day's good report
 	}
@@ -216,30 +233,27 @@ func (r *Reconciler) run(ctx context.Context, rep *paygate.Reconciliation, opt O
 	// payments are one scan (the stores walk a day index, no sort), the
 	// margins around midnight two small ones.
 	from, to := start.Add(-r.cfg.Margin), end.Add(r.cfg.Margin)
+	payments, refunds := r.scan(r.cfg.Store.ScanBookPayments), r.scan(r.cfg.Store.ScanBookRefunds)
 	books := []*bookStream{
-		startBooks(ctx, r.cfg.Store.ScanBookPayments, from, start),
-		startBooks(ctx, r.cfg.Store.ScanBookPayments, start, end),
-		startBooks(ctx, r.cfg.Store.ScanBookPayments, end, to),
-		startBooks(ctx, r.cfg.Store.ScanBookRefunds, from, to),
+		startBooks(ctx, payments, from, start),
+		startBooks(ctx, payments, start, end),
+		startBooks(ctx, payments, end, to),
+		startBooks(ctx, refunds, from, to),
 	}
 	defer drain(books, cancel)
 
-	br, source, closeBill, err := r.openBill(ctx, rep.Day, opt.BillFile)
+	bill, source, err := r.openBill(ctx, rep.Day, opt.BillFile, start, end)
 	if err != nil {
 		return err
 	}
-	defer closeBill()
+	defer bill.close()
 	rep.Source = source
-	if !br.Start.Equal(start) || !br.End.Equal(end) {
-		return fmt.Errorf("reconcile %s: the bill covers %s to %s, not that day", rep.Day,
-			alipay.FormatTime(br.Start), alipay.FormatTime(br.End))
-	}
 	sorted := newSorter(r.cfg.ChunkRows, r.cfg.TempDir)
 	defer sorted.close()
-	if err := r.readBill(br, sorted, rep, opt.Progress); err != nil {
+	if err := r.readBill(bill, sorted, rep, opt.Progress); err != nil {
 		return err
 	}
-	bill, err := sorted.iterator()
+	rows, err := sorted.iterator()
 	if err != nil {
 		return err
 	}
@@ -247,7 +261,7 @@ func (r *Reconciler) run(ctx context.Context, rep *paygate.Reconciliation, opt O
 	if err != nil {
 		return err
 	}
-	if err := m.merge(bill, books); err != nil {
+	if err := m.merge(rows, books); err != nil {
 		return err
 	}
 	if opt.Repair {
@@ -266,78 +280,66 @@ func drain(books []*bookStream, cancel context.CancelFunc) {
 	}
 }
 
+// scan is one of the store's scans of the channel's books.
+func (r *Reconciler) scan(s func(context.Context, paygate.Channel, time.Time, time.Time, func(*paygate.BookEntry) error) error) scanFunc {
+	return func(ctx context.Context, from, to time.Time, fn func(*paygate.BookEntry) error) error {
+		return s(ctx, r.ch, from, to, fn)
+	}
+}
+
 // openBill opens the bill file given, or downloads the day's bill to a
-// temporary file.
-func (r *Reconciler) openBill(ctx context.Context, day, file string) (*alipay.BillReader, string, func(), error) {
+// temporary file, and reads its rows.
+func (r *Reconciler) openBill(ctx context.Context, day, file string, start, end time.Time) (billRows, string, error) {
 	var f *os.File
 	source := "download"
 	if file != "" {
 		var err error
 		if f, err = os.Open(file); err != nil {
-			return nil, "", nil, fmt.Errorf("reconcile %s: %w", day, err)
+			return nil, "", fmt.Errorf("reconcile %s %s: %w", r.ch, day, err)
 		}
 		source = "file " + file
 	} else {
+		dctx, cancel := context.WithTimeout(ctx, r.cfg.DownloadTimeout)
 		var err error
-		if f, err = r.download(ctx, day); err != nil {
-			return nil, "", nil, err
+		f, err = r.cfg.Bills.fetch(dctx, day, r.cfg.TempDir)
+		cancel()
+		if err != nil {
+			return nil, "", err
+		}
+		if f == nil {
+			return emptyBill{}, "download: no bill, no trades that day", nil
 		}
 	}
-	fi, err := f.Stat()
-	if err == nil {
-		var br *alipay.BillReader
-		if br, err = alipay.OpenBillZip(f, fi.Size()); err == nil {
-			return br, source, func() { br.Close(); f.Close() }, nil
-		}
+	rows, err := r.cfg.Bills.open(f, start, end)
+	if err != nil {
+		f.Close()
+		return nil, "", fmt.Errorf("reconcile %s %s: %w", r.ch, day, err)
 	}
-	f.Close()
-	return nil, "", nil, fmt.Errorf("reconcile %s: %w", day, err)
+	return closeBoth{rows, f}, source, nil
 }
 
-// download asks Alipay where the day's trade bill is and streams it into an
-// unlinked temporary file.
-func (r *Reconciler) download(ctx context.Context, day string) (*os.File, error) {
-	if r.cfg.Bills == nil {
-		return nil, fmt.Errorf("reconcile %s: no Alipay client configured: give a bill file", day)
-	}
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.DownloadTimeout)
-	defer cancel()
-	resp, err := r.cfg.Bills.BillURL(ctx, alipay.BillURLRequest{BillType: alipay.BillTypeTrade, BillDate: day})
-	switch {
-	case alipay.IsSubCode(err, alipay.SubBillNotExist):
-		return nil, fmt.Errorf("%w: %s", ErrBillNotReady, day)
-	case err != nil:
-		return nil, fmt.Errorf("reconcile %s: ask for the bill: %w", day, err)
-	}
-	f, err := os.CreateTemp(r.cfg.TempDir, "paygate-bill-*.zip")
-	if err != nil {
-		return nil, fmt.Errorf("reconcile %s: %w", day, err)
-	}
-	os.Remove(f.Name())
-	if _, err := r.cfg.Bills.DownloadBillTo(ctx, resp.BillDownloadURL, f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("reconcile %s: %w", day, err)
-	}
-	return f, nil
+// closeBoth is a bill's rows and the file they are read from.
+type closeBoth struct {
+	billRows
+	f *os.File
+}
+
+func (c closeBoth) close() {
+	c.billRows.close()
+	c.f.Close()
 }
 
 // readBill streams the bill's rows into the sorter. The reader checks the
 // rows against the bill's own totals at its end.
-func (r *Reconciler) readBill(br *alipay.BillReader, s *sorter, rep *paygate.Reconciliation, progress func(int)) error {
-	var row alipay.BillRow // Extra stays nil: NextInto skips the other columns
+func (r *Reconciler) readBill(bill billRows, s *sorter, rep *paygate.Reconciliation, progress func(int)) error {
+	var e entry
 	for {
-		err := br.NextInto(&row)
+		err := bill.next(&e)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("reconcile %s: %w", rep.Day, err)
-		}
-		e := entry{key: row.OutTradeNo, tradeNo: row.TradeNo, at: row.Finished.UnixMicro()}
-		if row.Kind == alipay.BillKindTrade {
-			e.kind, e.amount = kindPayment, row.TotalAmount
-		} else {
-			e.kind, e.amount, e.outRequestNo = kindRefund, -row.ReceiptAmount, row.OutRequestNo
+			return fmt.Errorf("reconcile %s %s: %w", r.ch, rep.Day, err)
 		}
 		if err := s.add(e); err != nil {
 			return err

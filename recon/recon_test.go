@@ -238,7 +238,7 @@ func TestReconcileKinds(t *testing.T) {
 		}
 
 		// The report is kept, and the merchant sees its own differences.
-		kept, err := st.Reconciliation(ctx, "2026-11-01")
+		kept, err := st.Reconciliation(ctx, "2026-11-01", paygate.ChannelAlipay)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +280,7 @@ func TestReconcileRefusesAnotherDaysBill(t *testing.T) {
 			t.Fatalf("a malformed day: %v", err)
 		}
 		// A failed run is kept (the day had no good report).
-		rep, err := st.Reconciliation(context.Background(), "2026-11-02")
+		rep, err := st.Reconciliation(context.Background(), "2026-11-02", paygate.ChannelAlipay)
 		if err != nil || rep.Status != paygate.ReconFailed || rep.Error == "" {
 			t.Fatalf("failed report: %+v, %v", rep, err)
 		}

@@ -46,12 +46,21 @@ func paidOrder(m *paygate.Merchant, channelNo string, paidAt time.Time) *paygate
 	}
 }
 
-// scanAll collects what a scan streams, copying each entry (the store may
-// reuse it).
-func scanAll(t *testing.T, scan func(context.Context, time.Time, time.Time, func(*paygate.BookEntry) error) error, from, to time.Time) []paygate.BookEntry {
+// scanFunc is ScanBookPayments or ScanBookRefunds.
+type scanFunc func(context.Context, paygate.Channel, time.Time, time.Time, func(*paygate.BookEntry) error) error
+
+// scanAll collects what a scan of Alipay's books streams, copying each
+// entry (the store may reuse it).
+func scanAll(t *testing.T, scan scanFunc, from, to time.Time) []paygate.BookEntry {
+	t.Helper()
+	return scanOf(t, scan, paygate.ChannelAlipay, from, to)
+}
+
+// scanOf collects what a scan of ch's books streams.
+func scanOf(t *testing.T, scan scanFunc, ch paygate.Channel, from, to time.Time) []paygate.BookEntry {
 	t.Helper()
 	var got []paygate.BookEntry
-	err := scan(context.Background(), from, to, func(e *paygate.BookEntry) error {
+	err := scan(context.Background(), ch, from, to, func(e *paygate.BookEntry) error {
 		got = append(got, *e)
 		return nil
 	})
@@ -136,11 +145,11 @@ func testReconScanPayments(t *testing.T, s paygate.Store) {
 	if got := scanAll(t, s.ScanBookPayments, dayFrom, dayFrom); len(got) != 0 {
 		t.Fatalf("empty window scanned %d entries", len(got))
 	}
-	wantCode(t, s.ScanBookPayments(ctx, dayTo, dayFrom, func(*paygate.BookEntry) error { return nil }), paygate.EInvalid)
+	wantCode(t, s.ScanBookPayments(ctx, paygate.ChannelAlipay, dayTo, dayFrom, func(*paygate.BookEntry) error { return nil }), paygate.EInvalid)
 
 	// An error from fn stops the scan and comes back as is.
 	calls := 0
-	err := s.ScanBookPayments(ctx, dayFrom, dayTo, func(*paygate.BookEntry) error {
+	err := s.ScanBookPayments(ctx, paygate.ChannelAlipay, dayFrom, dayTo, func(*paygate.BookEntry) error {
 		calls++
 		return errBoom
 	})
@@ -213,13 +222,84 @@ func testReconScanRefunds(t *testing.T, s paygate.Store) {
 	if got := scanAll(t, s.ScanBookPayments, dayFrom, dayTo); len(got) != 0 {
 		t.Fatalf("payments of the day: %v, want none", channelNos(got))
 	}
-	wantCode(t, s.ScanBookRefunds(ctx, dayTo, dayFrom, func(*paygate.BookEntry) error { return nil }), paygate.EInvalid)
+	wantCode(t, s.ScanBookRefunds(ctx, paygate.ChannelAlipay, dayTo, dayFrom, func(*paygate.BookEntry) error { return nil }), paygate.EInvalid)
 	calls := 0
-	err := s.ScanBookRefunds(ctx, dayFrom, dayTo, func(*paygate.BookEntry) error {
+	err := s.ScanBookRefunds(ctx, paygate.ChannelAlipay, dayFrom, dayTo, func(*paygate.BookEntry) error {
 		calls++
 		return errBoom
 	})
 	if !errors.Is(err, errBoom) || calls != 1 {
 		t.Fatalf("scan stopped by fn: err %v after %d calls; want errBoom after 1", err, calls)
+	}
+}
+
+// testReconScanChannels: each channel's scans read that channel's books
+// only: orders of both channels (an auto order by the channel that was
+// paid) paid and refunded on the same day, their channel numbers
+// interleaved, in the day's window (the day index), a margin's (the paid_at
+// index) and one across days. A channel without a bill is refused.
+func testReconScanChannels(t *testing.T, s paygate.Store) {
+	ctx := context.Background()
+	m := newMerchant(t, s)
+	want := map[paygate.Channel][]string{}
+	var orders []*paygate.Order
+	for i, no := range oddChannelNos {
+		ch := paygate.ReconChannels[i%2]
+		o := paidOrder(m, no, dayFrom.Add(time.Duration(i)*time.Hour))
+		o.Channel = ch
+		if i%4 == 1 { // an auto order, decided by a WeChat payment
+			o.QRCode, o.WechatCode = "https://qr.alipay.com/"+no, "weixin://wxpay/bizpayurl?pr="+no
+		}
+		orders = append(orders, o)
+		want[ch] = append(want[ch], no)
+	}
+	// An auto order never paid names no channel of the two: in no scan.
+	pending := paidOrder(m, "PGauto", dayFrom.Add(time.Hour))
+	pending.Channel, pending.Status, pending.PaidAt, pending.TradeNo = paygate.ChannelAuto, paygate.StatusPending, time.Time{}, ""
+	// Just before midnight, for the margins' scans.
+	late := paidOrder(m, "PGlate-wx", dayTo.Add(-time.Minute))
+	late.Channel = paygate.ChannelWechat
+	orders = append(orders, pending, late)
+	l := loader(t, s)
+	if err := l.BulkInsertOrders(ctx, orders, nil); err != nil {
+		t.Fatalf("BulkInsertOrders: %v", err)
+	}
+	want[paygate.ChannelWechat] = append(want[paygate.ChannelWechat], late.ChannelNo)
+	var refunds []*paygate.Refund
+	wantRefunds := map[paygate.Channel][]string{}
+	for _, o := range orders[:len(oddChannelNos)] {
+		r := newRefund(o, "r1", 100)
+		r.Status, r.UpdatedAt, r.SucceededAt = paygate.RefundSucceeded, o.PaidAt.Add(time.Minute), o.PaidAt.Add(time.Minute)
+		refunds = append(refunds, r)
+		wantRefunds[o.Channel] = append(wantRefunds[o.Channel], o.ChannelNo+"/r1")
+	}
+	if err := l.BulkInsertOrders(ctx, nil, refunds); err != nil {
+		t.Fatalf("BulkInsertOrders of refunds: %v", err)
+	}
+	refundKeys := func(entries []paygate.BookEntry) []string {
+		var keys []string
+		for _, e := range entries {
+			keys = append(keys, e.ChannelNo+"/"+e.OutRequestNo)
+		}
+		return keys
+	}
+	for _, ch := range paygate.ReconChannels {
+		slices.Sort(want[ch])
+		slices.Sort(wantRefunds[ch])
+		mustEqual(t, string(ch)+"'s payments of the day", channelNos(scanOf(t, s.ScanBookPayments, ch, dayFrom, dayTo)), want[ch])
+		mustEqual(t, string(ch)+"'s payments across days",
+			channelNos(scanOf(t, s.ScanBookPayments, ch, dayFrom.Add(-time.Hour), dayTo.Add(time.Hour))), want[ch])
+		mustEqual(t, string(ch)+"'s refunds of the day", refundKeys(scanOf(t, s.ScanBookRefunds, ch, dayFrom, dayTo)), wantRefunds[ch])
+	}
+	margin := func(ch paygate.Channel) []string {
+		return channelNos(scanOf(t, s.ScanBookPayments, ch, dayTo.Add(-15*time.Minute), dayTo))
+	}
+	mustEqual(t, "WeChat Pay's margin before midnight", margin(paygate.ChannelWechat), []string{late.ChannelNo})
+	if got := margin(paygate.ChannelAlipay); len(got) != 0 {
+		t.Fatalf("Alipay's margin before midnight: %v, want none", got)
+	}
+	for _, bad := range []paygate.Channel{"", paygate.ChannelAuto, "unionpay"} {
+		wantCode(t, s.ScanBookPayments(ctx, bad, dayFrom, dayTo, func(*paygate.BookEntry) error { return nil }), paygate.EInvalid)
+		wantCode(t, s.ScanBookRefunds(ctx, bad, dayFrom, dayTo, func(*paygate.BookEntry) error { return nil }), paygate.EInvalid)
 	}
 }

@@ -9,11 +9,11 @@ import (
 	"github.com/paygate/paygate"
 )
 
-// report is a day's report with the given differences and cross-day
-// entries.
+// report is a day's report of Alipay's bill with the given differences
+// and cross-day entries.
 func report(day string, diffs []*paygate.ReconDifference, cross []*paygate.ReconCrossDay) *paygate.Reconciliation {
 	return &paygate.Reconciliation{
-		Day: day, Status: paygate.ReconDone, Source: "download", ChannelRows: 10, LocalRows: 9, Matched: 8,
+		Day: day, Channel: paygate.ChannelAlipay, Status: paygate.ReconDone, Source: "download", ChannelRows: 10, LocalRows: 9, Matched: 8,
 		Repairs: 1, DifferenceCount: len(diffs), OpenCount: len(diffs) - 1,
 		StartedAt: t0, FinishedAt: t0.Add(1500 * time.Millisecond), Differences: diffs, CrossDay: cross,
 	}
@@ -26,11 +26,17 @@ func saveReport(t *testing.T, s paygate.Store, r *paygate.Reconciliation) {
 	}
 }
 
+// loadReport loads day's report of Alipay's bill.
 func loadReport(t *testing.T, s paygate.Store, day string) *paygate.Reconciliation {
 	t.Helper()
-	r, err := s.Reconciliation(context.Background(), day)
+	return loadReportOf(t, s, day, paygate.ChannelAlipay)
+}
+
+func loadReportOf(t *testing.T, s paygate.Store, day string, ch paygate.Channel) *paygate.Reconciliation {
+	t.Helper()
+	r, err := s.Reconciliation(context.Background(), day, ch)
 	if err != nil {
-		t.Fatalf("Reconciliation %s: %v", day, err)
+		t.Fatalf("Reconciliation %s %s: %v", day, ch, err)
 	}
 	return r
 }
@@ -59,8 +65,9 @@ func testReconSaveLoad(t *testing.T, s paygate.Store) {
 	r := report("2026-03-04", diffs, cross)
 	saveReport(t, s, r)
 	for i, d := range diffs {
-		if d.ID == 0 || d.Day != r.Day || (i > 0 && d.ID <= diffs[i-1].ID) || d.CreatedAt.IsZero() {
-			t.Fatalf("difference %d after save: ID %d, day %q, created %v; want ascending IDs, the day, a time", i, d.ID, d.Day, d.CreatedAt)
+		if d.ID == 0 || d.Day != r.Day || d.BillChannel != paygate.ChannelAlipay || (i > 0 && d.ID <= diffs[i-1].ID) || d.CreatedAt.IsZero() {
+			t.Fatalf("difference %d after save: ID %d, day %q, channel %q, created %v; want ascending IDs, the day, alipay, a time",
+				i, d.ID, d.Day, d.BillChannel, d.CreatedAt)
 		}
 	}
 	r.StartedAt, r.FinishedAt = us(t0), us(t0.Add(1500*time.Millisecond))
@@ -80,10 +87,10 @@ func testReconSaveLoad(t *testing.T, s paygate.Store) {
 	mustEqual(t, "differences of the other", differencesOf(t, s, r.Day, other.ID), []*paygate.ReconDifference{diffs[2]})
 	mustEqual(t, "differences of another day", differencesOf(t, s, "2026-03-05", m.ID), []*paygate.ReconDifference{})
 
-	_, err := s.Reconciliation(ctx, "2026-03-05")
+	_, err := s.Reconciliation(ctx, "2026-03-05", paygate.ChannelAlipay)
 	wantCode(t, err, paygate.ENotFound)
 	for _, bad := range []string{"", "2026/03/04", "2026-3-4", "2026-02-30", "yesterday"} {
-		_, err := s.Reconciliation(ctx, bad)
+		_, err := s.Reconciliation(ctx, bad, paygate.ChannelAlipay)
 		wantCode(t, err, paygate.EInvalid)
 		_, err = s.ReconDifferencesOf(ctx, bad, m.ID)
 		wantCode(t, err, paygate.EInvalid)
@@ -127,7 +134,7 @@ func testReconReplace(t *testing.T, s paygate.Store) {
 	if got := loadReport(t, s, "2026-03-05"); len(got.Differences) != 1 || len(got.CrossDay) != 1 {
 		t.Fatalf("the other day's report lost rows: %d differences, %d cross-day", len(got.Differences), len(got.CrossDay))
 	}
-	cd, err := s.ReconCrossDayOf(ctx, paygate.BookPayment, "PGnight", "")
+	cd, err := s.ReconCrossDayOf(ctx, paygate.ChannelAlipay, paygate.BookPayment, "PGnight", "")
 	if err != nil {
 		t.Fatalf("ReconCrossDayOf: %v", err)
 	}
@@ -154,7 +161,7 @@ func testReconCrossDayOf(t *testing.T, s paygate.Store) {
 		{paygate.BookRefund, "PGmid", "", []*paygate.ReconCrossDay{}},
 		{paygate.BookPayment, "PGMID", "", []*paygate.ReconCrossDay{}},
 	} {
-		got, err := s.ReconCrossDayOf(ctx, tc.kind, tc.no, tc.reqNo)
+		got, err := s.ReconCrossDayOf(ctx, paygate.ChannelAlipay, tc.kind, tc.no, tc.reqNo)
 		if err != nil {
 			t.Fatalf("ReconCrossDayOf(%s, %s, %q): %v", tc.kind, tc.no, tc.reqNo, err)
 		}
@@ -176,7 +183,7 @@ func testListReconciliations(t *testing.T, s paygate.Store) {
 		{2, []string{"2026-03-10", "2026-03-04"}},
 		{-1, []string{"2026-03-10"}},
 	} {
-		list, err := s.ListReconciliations(ctx, tc.limit)
+		list, err := s.ListReconciliations(ctx, paygate.ChannelAlipay, tc.limit)
 		if err != nil {
 			t.Fatalf("ListReconciliations(%d): %v", tc.limit, err)
 		}
@@ -221,6 +228,8 @@ func testReconSaveInvalid(t *testing.T, s paygate.Store) {
 			{Kind: "payout", ChannelNo: "PG1", BookDay: day, BillDay: day}}),
 		"cross-day day": report(day, nil, []*paygate.ReconCrossDay{
 			{Kind: paygate.BookPayment, ChannelNo: "PG1", BookDay: day, BillDay: "tomorrow"}}),
+		"no channel":   func() *paygate.Reconciliation { r := report(day, nil, nil); r.Channel = ""; return r }(),
+		"auto channel": func() *paygate.Reconciliation { r := report(day, nil, nil); r.Channel = paygate.ChannelAuto; return r }(),
 	} {
 		t.Run(name, func(t *testing.T) {
 			wantCode(t, s.SaveReconciliation(ctx, r), paygate.EInvalid)
@@ -258,5 +267,121 @@ func testReconRepairLog(t *testing.T, s paygate.Store) {
 	mustEqual(t, "the day's repair log", log, []string{"PG1", "PG2"})
 	if len(got.Differences) != 2 {
 		t.Errorf("the last run's differences: %d, want 2", len(got.Differences))
+	}
+}
+
+// testReconChannels: a day has one report per channel, side by side: a
+// run of one channel replaces that channel's report, differences,
+// cross-day entries and nothing of the other's; each keeps its own repair
+// log; lists take a channel or both; a merchant's differences of the day
+// are of both, each naming its bill's channel; a channel without a bill is
+// refused everywhere.
+func testReconChannels(t *testing.T, s paygate.Store) {
+	ctx := context.Background()
+	m := newMerchant(t, s)
+	const day = "2026-05-01"
+	of := func(ch paygate.Channel, diffs []*paygate.ReconDifference, cross []*paygate.ReconCrossDay) *paygate.Reconciliation {
+		r := report(day, diffs, cross)
+		r.Channel = ch
+		return r
+	}
+	diff := func(no string, repaired bool) *paygate.ReconDifference {
+		d := &paygate.ReconDifference{Kind: "status_mismatch", MerchantID: m.ID, ChannelNo: no,
+			Local: json.RawMessage(`{"status":"pending"}`), Channel: json.RawMessage(`{"status":"success"}`), CreatedAt: t0}
+		if repaired {
+			d.Repaired, d.Before, d.After, d.RepairedAt = true, "pending", "paid", us(t0)
+		}
+		return d
+	}
+	// One channel number on both channels (an auto order's two trades).
+	carry := func() []*paygate.ReconCrossDay {
+		return []*paygate.ReconCrossDay{{Kind: paygate.BookPayment, ChannelNo: "PGboth", BookDay: day, BillDay: "2026-05-02", Carried: true}}
+	}
+	saveReport(t, s, of(paygate.ChannelAlipay, []*paygate.ReconDifference{diff("PGa1", true), diff("PGboth", false)}, carry()))
+	wx := of(paygate.ChannelWechat, []*paygate.ReconDifference{diff("PGw1", true)}, carry())
+	wx.ChannelRows = 3
+	saveReport(t, s, wx)
+	if d := wx.Differences[0]; d.BillChannel != paygate.ChannelWechat || d.Day != day {
+		t.Fatalf("WeChat Pay's difference after save: channel %q, day %q", d.BillChannel, d.Day)
+	}
+	// A second WeChat Pay run replaces WeChat Pay's report only.
+	wx2 := of(paygate.ChannelWechat, []*paygate.ReconDifference{diff("PGw2", false)}, nil)
+	wx2.ChannelRows = 4
+	saveReport(t, s, wx2)
+
+	ali, got := loadReportOf(t, s, day, paygate.ChannelAlipay), loadReportOf(t, s, day, paygate.ChannelWechat)
+	nos := func(list []*paygate.ReconDifference, ch paygate.Channel) []string {
+		out := []string{}
+		for _, d := range list {
+			if d.BillChannel != ch {
+				t.Errorf("difference %s of the %s report names channel %q", d.ChannelNo, ch, d.BillChannel)
+			}
+			out = append(out, d.ChannelNo)
+		}
+		return out
+	}
+	if ali.Channel != paygate.ChannelAlipay || got.Channel != paygate.ChannelWechat || got.ChannelRows != 4 || ali.ChannelRows != 10 {
+		t.Fatalf("reports: %s with %d rows, %s with %d rows", ali.Channel, ali.ChannelRows, got.Channel, got.ChannelRows)
+	}
+	mustEqual(t, "Alipay's differences", nos(ali.Differences, paygate.ChannelAlipay), []string{"PGa1", "PGboth"})
+	mustEqual(t, "WeChat Pay's differences", nos(got.Differences, paygate.ChannelWechat), []string{"PGw2"})
+	mustEqual(t, "Alipay's repair log", nos(ali.RepairLog, paygate.ChannelAlipay), []string{"PGa1"})
+	mustEqual(t, "WeChat Pay's repair log", nos(got.RepairLog, paygate.ChannelWechat), []string{"PGw1"})
+	if len(ali.CrossDay) != 1 || len(got.CrossDay) != 0 {
+		t.Fatalf("cross-day entries: Alipay %d, WeChat Pay %d; want 1, 0", len(ali.CrossDay), len(got.CrossDay))
+	}
+	for ch, want := range map[paygate.Channel]int{paygate.ChannelAlipay: 1, paygate.ChannelWechat: 0} {
+		cd, err := s.ReconCrossDayOf(ctx, ch, paygate.BookPayment, "PGboth", "")
+		if err != nil || len(cd) != want {
+			t.Fatalf("ReconCrossDayOf(%s, PGboth): %d entries, %v; want %d", ch, len(cd), err, want)
+		}
+	}
+	// The merchant sees both channels' differences of the day, Alipay's
+	// first.
+	var merchant []string
+	for _, d := range differencesOf(t, s, day, m.ID) {
+		merchant = append(merchant, string(d.BillChannel)+":"+d.ChannelNo)
+	}
+	mustEqual(t, "the merchant's differences", merchant, []string{"alipay:PGa1", "alipay:PGboth", "wechat:PGw2"})
+
+	// Lists: both channels per day, or one; limit counts days.
+	saveReport(t, s, of(paygate.ChannelAlipay, nil, nil)) // replaces Alipay's, keeps WeChat Pay's
+	older := report("2026-04-30", nil, nil)
+	saveReport(t, s, older)
+	for _, tc := range []struct {
+		ch    paygate.Channel
+		limit int
+		want  []string
+	}{
+		{"", 0, []string{"2026-05-01 alipay", "2026-05-01 wechat", "2026-04-30 alipay"}},
+		{"", 1, []string{"2026-05-01 alipay", "2026-05-01 wechat"}},
+		{paygate.ChannelWechat, 0, []string{"2026-05-01 wechat"}},
+		{paygate.ChannelAlipay, 1, []string{"2026-05-01 alipay"}},
+	} {
+		list, err := s.ListReconciliations(ctx, tc.ch, tc.limit)
+		if err != nil {
+			t.Fatalf("ListReconciliations(%q, %d): %v", tc.ch, tc.limit, err)
+		}
+		var got []string
+		for _, r := range list {
+			got = append(got, r.Day+" "+string(r.Channel))
+		}
+		mustEqual(t, "reports listed for "+string(tc.ch), got, tc.want)
+	}
+	if r := loadReportOf(t, s, day, paygate.ChannelWechat); len(r.Differences) != 1 || len(r.RepairLog) != 1 {
+		t.Fatalf("WeChat Pay's report after Alipay's was replaced: %d differences, %d repairs", len(r.Differences), len(r.RepairLog))
+	}
+	_, err := s.Reconciliation(ctx, "2026-04-30", paygate.ChannelWechat)
+	wantCode(t, err, paygate.ENotFound)
+
+	for _, bad := range []paygate.Channel{"", paygate.ChannelAuto, "unionpay"} {
+		_, err := s.Reconciliation(ctx, day, bad)
+		wantCode(t, err, paygate.EInvalid)
+		_, err = s.ReconCrossDayOf(ctx, bad, paygate.BookPayment, "PGboth", "")
+		wantCode(t, err, paygate.EInvalid)
+		if bad != "" {
+			_, err = s.ListReconciliations(ctx, bad, 0)
+			wantCode(t, err, paygate.EInvalid)
+		}
 	}
 }

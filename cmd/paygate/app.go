@@ -310,25 +310,45 @@ func newCashier(cfg config, st paygate.Store, logger *slog.Logger) (*cashier.Han
 	})
 }
 
-// scheduleReconcile registers the daily reconciliation on the node's queue
-// (the elected leader among the replicas inserts it, once per day) and
-// feeds the reconciliation metrics from the store's reports.
+// scheduleReconcile registers the daily reconciliation of each configured
+// channel (Alipay's, and WeChat Pay's when the wechat: section is set) on
+// the node's queue, a job per day and channel (the elected leader among the
+// replicas inserts them, once per day each), and feeds the reconciliation
+// metrics from the store's reports.
 func scheduleReconcile(cfg config, a *app, logger *slog.Logger) error {
 	rc := cfg.Reconcile
 	if rc.At < 0 || rc.At >= 24*time.Hour {
 		return fmt.Errorf("config: reconcile.at must be a time of day from 0s to 23h59m (China time), not %s", rc.At)
 	}
-	a.metrics.watchReconciliation(a.store)
-	r, err := recon.New(recon.Config{Store: a.store, Bills: a.alipay, Repairer: a.service, Logger: logger.With("component", "reconcile"),
-		Observer: a.metrics, Margin: rc.Margin, TempDir: rc.TempDir})
+	bills, err := reconBills(cfg, a.alipay)
 	if err != nil {
 		return err
 	}
+	reconcilers := map[paygate.Channel]*recon.Reconciler{}
+	var channels []paygate.Channel
+	for _, ch := range paygate.ReconChannels {
+		b, ok := bills[ch]
+		if !ok {
+			continue
+		}
+		r, err := recon.New(recon.Config{Store: a.store, Bills: b, Repairer: a.service,
+			Logger: logger.With("component", "reconcile"), Observer: a.metrics, Margin: rc.Margin, TempDir: rc.TempDir})
+		if err != nil {
+			return err
+		}
+		reconcilers[ch] = r
+		channels = append(channels, ch)
+	}
+	a.metrics.watchReconciliation(a.store, channels)
 	if rc.Disabled {
 		return nil
 	}
-	jobs.ScheduleReconcile(a.queue, jobs.ReconcileSchedule{Due: rc.At, NotReadyRetry: rc.Retry},
-		func(ctx context.Context, day string) error {
+	jobs.ScheduleReconcile(a.queue, jobs.ReconcileSchedule{Due: rc.At, NotReadyRetry: rc.Retry, Channels: channels},
+		func(ctx context.Context, day string, ch paygate.Channel) error {
+			r := reconcilers[ch]
+			if r == nil {
+				return fmt.Errorf("reconcile %s %s: the channel is not configured on this node", ch, day)
+			}
 			_, err := r.Run(ctx, day, recon.Options{Repair: rc.Repair})
 			return err
 		})

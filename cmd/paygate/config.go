@@ -125,12 +125,12 @@ type config struct {
 		AllowHTTP            bool   `yaml:"allow_http"`             // let deliveries use plain http:// (demo: true); else https only
 	} `yaml:"webhooks"`
 	Reconcile struct {
-		Disabled bool          `yaml:"disabled"` // no daily job (reconcile by hand, or on another system)
-		At       time.Duration `yaml:"at"`       // when the daily job runs, from midnight China time (10h: 10:00), for the day before
-		Repair   bool          `yaml:"repair"`   // the daily job repairs forward differences by Alipay's word
+		Disabled bool          `yaml:"disabled"` // no daily jobs (reconcile by hand, or on another system)
+		At       time.Duration `yaml:"at"`       // when the daily jobs (one per configured channel) run, from midnight China time (10h: 10:00), for the day before
+		Repair   bool          `yaml:"repair"`   // the daily jobs repair forward differences by the channel's word
 		Margin   time.Duration `yaml:"margin"`   // entries this close to midnight are also sought on the neighbouring day's bill
 		TempDir  string        `yaml:"temp_dir"` // where the bill and the sort's runs are spilled; default the system's
-		Retry    time.Duration `yaml:"retry"`    // the daily job asks again this long after Alipay has no bill yet
+		Retry    time.Duration `yaml:"retry"`    // a daily job asks again this long after its channel has no bill yet
 	} `yaml:"reconcile"`
 	Console struct {
 		SessionTTL     time.Duration `yaml:"session_ttl"`     // an operator's session token lives this long, renewed on use past half of it

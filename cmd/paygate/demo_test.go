@@ -236,8 +236,10 @@ func demoWaitStatus(t *testing.T, c *client.Client, outTradeNo, status string) *
 }
 
 // TestDemoReconcile: `paygate reconcile --data DIR` beside a running demo
-// uses the demo's configuration and reaches its simulator (the demo records
-// its address under DIR): today's bill (bill_same_day) matches the books.
+// uses the demo's configuration and reaches its simulators (the demo
+// records their address under DIR): today's bill of each channel the demo
+// configures, Alipay's and WeChat Pay's (bill_same_day), matches the books,
+// a report each.
 func TestDemoReconcile(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -250,10 +252,17 @@ func TestDemoReconcile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for path, body := range map[string]string{
-		"/sim/pay":    `{"qr_code":"` + o.QRCode + `","buyer_id":"2088000000000042"}`,
-		"/sim/faults": `{"bill_same_day":true}`,
+	w, err := c.CreateOrder(ctx, client.CreateOrderRequest{OutTradeNo: "RECON2", Subject: "tea", TotalAmount: "6.60", Mode: "qr", Channel: "wechat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range [][2]string{
+		{"/sim/pay", `{"qr_code":"` + o.QRCode + `","buyer_id":"2088000000000042"}`},
+		{"/sim/pay", `{"qr_code":"` + w.QRCode + `"}`},
+		{"/sim/faults", `{"bill_same_day":true}`},
+		{"/sim/wechat/faults", `{"bill_same_day":true}`},
 	} {
+		path, body := step[0], step[1]
 		resp, err := d.http.Post(d.base+path, "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
@@ -264,6 +273,7 @@ func TestDemoReconcile(t *testing.T) {
 		}
 	}
 	demoWaitStatus(t, c, "RECON1", "paid")
+	demoWaitStatus(t, c, "RECON2", "paid")
 	var stdout, stderr bytes.Buffer
 	if err := run(ctx, []string{"reconcile", "--date", "today", "--data", dir, "--json"}, &stdout, &stderr); err != nil {
 		t.Fatalf("reconcile beside the demo: %v\n%s", err, stderr.String())
@@ -271,11 +281,14 @@ func TestDemoReconcile(t *testing.T) {
 	if recon.DayOf(time.Now()) != day {
 		t.Skip("the day (China time) ended during the test")
 	}
-	var rep paygate.ReconciliationView
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("%v: %s", err, stdout.String())
-	}
-	if rep.Date != day || rep.ChannelRows != 1 || rep.LocalRows != 1 || rep.Matched != 1 || len(rep.Differences) != 0 {
-		t.Fatalf("report %+v", rep)
+	dec := json.NewDecoder(&stdout)
+	for _, ch := range []string{"alipay", "wechat"} {
+		var rep paygate.ReconciliationView
+		if err := dec.Decode(&rep); err != nil {
+			t.Fatalf("%s's report: %v: %s", ch, err, stdout.String())
+		}
+		if rep.Channel != ch || rep.Date != day || rep.ChannelRows != 1 || rep.LocalRows != 1 || rep.Matched != 1 || len(rep.Differences) != 0 {
+			t.Fatalf("%s's report %+v", ch, rep)
+		}
 	}
 }

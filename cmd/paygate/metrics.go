@@ -227,35 +227,45 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// reconMetrics exports the reconciliation metrics from the store's kept
-// reports, read at most every reconRefresh: the daily job and `paygate
-// reconcile` beside the node (another process) both show.
+// reconMetrics exports the reconciliation metrics of each configured
+// channel (label channel) from the store's kept reports, read at most every
+// reconRefresh: the daily jobs and `paygate reconcile` beside the node
+// (another process) both show.
 type reconMetrics struct {
-	store     paygate.ReconStore
-	repairs   prometheus.Counter
-	diffs     *prometheus.Desc
-	lastOK    *prometheus.Desc
-	mu        sync.Mutex
-	readAt    time.Time
-	open      map[string]int
-	lastOKAt  time.Time
-	lastKnown bool
+	store    paygate.ReconStore
+	channels []paygate.Channel
+	repairs  *prometheus.CounterVec
+	diffs    *prometheus.Desc
+	lastOK   *prometheus.Desc
+	mu       sync.Mutex
+	readAt   time.Time
+	state    map[paygate.Channel]reconState
+}
+
+// reconState is what the newest successful report of a channel says.
+type reconState struct {
+	open     map[string]int
+	lastOKAt time.Time
 }
 
 const reconRefresh = 15 * time.Second
 
-// watchReconciliation registers the reconciliation metrics, read from st.
-func (m *metrics) watchReconciliation(st paygate.ReconStore) {
+// watchReconciliation registers the reconciliation metrics of channels,
+// read from st.
+func (m *metrics) watchReconciliation(st paygate.ReconStore, channels []paygate.Channel) {
 	m.recon = &reconMetrics{
-		store: st,
-		repairs: prometheus.NewCounter(prometheus.CounterOpts{
+		store: st, channels: channels,
+		repairs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "paygate_reconciliation_repairs_total",
-			Help: "Differences repaired by this node's reconciliations (by Alipay's word).",
-		}),
+			Help: "Differences repaired by this node's reconciliations (by the channel's word), by the channel whose bill found them.",
+		}, []string{"channel"}),
 		diffs: prometheus.NewDesc("paygate_reconciliation_differences",
-			"Differences left open by the newest successful reconciliation, by kind.", []string{"kind"}, nil),
+			"Differences left open by the newest successful reconciliation of a channel's bill, by channel and kind.", []string{"channel", "kind"}, nil),
 		lastOK: prometheus.NewDesc("paygate_reconciliation_last_success_timestamp_seconds",
-			"When the newest successful reconciliation finished (Unix seconds); 0 when none has.", nil, nil),
+			"When the newest successful reconciliation of a channel's bill finished (Unix seconds); 0 when none has.", []string{"channel"}, nil),
+	}
+	for _, ch := range channels {
+		m.recon.repairs.WithLabelValues(string(ch)) // a series from the start
 	}
 	m.reg.MustRegister(m.recon, m.recon.repairs)
 }
@@ -265,7 +275,7 @@ func (m *metrics) Reconciled(r *paygate.Reconciliation) {
 	if m.recon == nil {
 		return
 	}
-	m.recon.repairs.Add(float64(r.Repairs))
+	m.recon.repairs.WithLabelValues(string(r.Channel)).Add(float64(r.Repairs))
 	m.recon.mu.Lock()
 	m.recon.readAt = time.Time{} // read the new report at the next scrape
 	m.recon.mu.Unlock()
@@ -284,45 +294,47 @@ func (c *reconMetrics) Collect(ch chan<- prometheus.Metric) {
 	if time.Since(c.readAt) > reconRefresh {
 		c.refresh()
 	}
-	for _, k := range recon.Kinds {
-		ch <- prometheus.MustNewConstMetric(c.diffs, prometheus.GaugeValue, float64(c.open[k]), k)
+	for _, channel := range c.channels {
+		st, known := c.state[channel]
+		for _, k := range recon.Kinds {
+			ch <- prometheus.MustNewConstMetric(c.diffs, prometheus.GaugeValue, float64(st.open[k]), string(channel), k)
+		}
+		last := 0.0
+		if known {
+			last = float64(st.lastOKAt.UnixMilli()) / 1000
+		}
+		ch <- prometheus.MustNewConstMetric(c.lastOK, prometheus.GaugeValue, last, string(channel))
 	}
-	last := 0.0
-	if c.lastKnown {
-		last = float64(c.lastOKAt.UnixMilli()) / 1000
-	}
-	ch <- prometheus.MustNewConstMetric(c.lastOK, prometheus.GaugeValue, last)
 }
 
-// refresh reads the newest successful report; on a store error the last
-// values stay (the scrape must not fail with the database).
+// refresh reads each channel's newest successful report; on a store error
+// the last values stay (the scrape must not fail with the database).
 func (c *reconMetrics) refresh() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	reps, err := c.store.ListReconciliations(ctx, 40)
+	reps, err := c.store.ListReconciliations(ctx, "", 40)
 	if err != nil {
 		return
 	}
-	var newest *paygate.Reconciliation
+	newest := map[paygate.Channel]*paygate.Reconciliation{}
 	for _, r := range reps {
-		if r.Status == paygate.ReconDone && (newest == nil || r.FinishedAt.After(newest.FinishedAt)) {
-			newest = r
+		if n := newest[r.Channel]; r.Status == paygate.ReconDone && (n == nil || r.FinishedAt.After(n.FinishedAt)) {
+			newest[r.Channel] = r
 		}
 	}
-	c.readAt = time.Now()
-	if newest == nil {
-		c.open, c.lastKnown = nil, false
-		return
-	}
-	full, err := c.store.Reconciliation(ctx, newest.Day)
-	if err != nil {
-		return
-	}
-	open := map[string]int{}
-	for _, d := range full.Differences {
-		if !d.Repaired {
-			open[d.Kind]++
+	state := map[paygate.Channel]reconState{}
+	for ch, r := range newest {
+		full, err := c.store.Reconciliation(ctx, r.Day, ch)
+		if err != nil {
+			return
 		}
+		open := map[string]int{}
+		for _, d := range full.Differences {
+			if !d.Repaired {
+				open[d.Kind]++
+			}
+		}
+		state[ch] = reconState{open: open, lastOKAt: r.FinishedAt}
 	}
-	c.open, c.lastOKAt, c.lastKnown = open, newest.FinishedAt, true
+	c.state, c.readAt = state, time.Now()
 }

@@ -51,9 +51,9 @@ var metricFamilies = map[string][]string{
 	"paygate_db_pool_wait_total":                            nil,
 	"paygate_db_pool_wait_seconds_total":                    nil,
 	"paygate_db_pool_max":                                   nil,
-	"paygate_reconciliation_differences":                    {"kind"},
-	"paygate_reconciliation_last_success_timestamp_seconds": nil,
-	"paygate_reconciliation_repairs_total":                  nil,
+	"paygate_reconciliation_differences":                    {"channel", "kind"},
+	"paygate_reconciliation_last_success_timestamp_seconds": {"channel"},
+	"paygate_reconciliation_repairs_total":                  {"channel"},
 	"paygate_late_payments_total":                           {"action"},
 	"paygate_build_info":                                    {"goversion", "version"},
 }

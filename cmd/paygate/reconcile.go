@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paygate/paygate"
+	"github.com/paygate/paygate/alipay"
 	"github.com/paygate/paygate/jobs"
 	"github.com/paygate/paygate/recon"
 )
@@ -34,21 +35,26 @@ func newReconcileCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		d        dataFlags
 		date     string
+		channel  string
 		repair   bool
 		asJSON   bool
 		billFile string
 	)
 	cmd := &cobra.Command{
-		Use:   "reconcile --date YYYY-MM-DD [--repair] [--json] [--bill FILE.zip]",
-		Short: "Reconcile a day's books against Alipay's trade bill (exit 3 when differences remain)",
-		Long: "Download Alipay's trade bill of a day (China time; --bill reconciles an archive already\n" +
-			"downloaded), stream it against the day's payments and refunds, and report each difference:\n" +
-			"missing_local, missing_channel, status_mismatch, amount_mismatch, refund_mismatch. --repair\n" +
-			"re-queries the forward ones at Alipay and applies the answer through the state machine (events\n" +
-			"and webhooks follow); nothing else is changed. The report is kept: see `reconcile list` and\n" +
-			"`reconcile show`. Exit 0 when no differences remain, 3 when some do, 1 on failure. Works beside\n" +
-			"a running node on the same data; with --data it uses the demo's configuration, including its\n" +
-			"simulator. The date may be today or yesterday (China time).",
+		Use:   "reconcile --date YYYY-MM-DD [--channel alipay|wechat] [--repair] [--json] [--bill FILE]",
+		Short: "Reconcile a day's books against each channel's trade bill (exit 3 when differences remain)",
+		Long: "Download each configured channel's trade bill of a day (China time): Alipay's, and WeChat Pay's\n" +
+			"when the wechat: section is set; --channel takes one. Stream it against that channel's payments\n" +
+			"and refunds of the day, and report each difference: missing_local, missing_channel,\n" +
+			"status_mismatch, amount_mismatch, refund_mismatch. --bill reconciles a bill already downloaded\n" +
+			"(Alipay's zip, or with --channel wechat WeChat Pay's CSV, plain or gzipped); without --channel it\n" +
+			"is Alipay's. --repair re-queries the forward differences at the order's channel and applies the\n" +
+			"answer through the state machine (events and webhooks follow); nothing else is changed. Each\n" +
+			"channel's report is kept beside the other's: see `reconcile list` and `reconcile show`. Exit 0\n" +
+			"when no differences remain, 3 when some do, 1 when a channel's run failed (the others still\n" +
+			"run). --json prints one object per channel, a line each. Works beside a running node on the same\n" +
+			"data; with --data it uses the demo's configuration, including its simulators. WeChat Pay makes a\n" +
+			"day's bill from 10:00 the next day; the date may be today or yesterday (China time).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -56,62 +62,110 @@ func newReconcileCmd(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := openReconcile(ctx, &d, stderr, repair, billFile == "")
+			only, err := parseChannel(channel)
+			if err != nil {
+				return err
+			}
+			if billFile != "" && only == "" {
+				only = paygate.ChannelAlipay // a bill file is one channel's: Alipay's unless said
+			}
+			env, err := openReconcile(ctx, &d, stderr, repair, billFile == "", only)
 			if err != nil {
 				return err
 			}
 			defer env.close()
-			opt := recon.Options{Repair: repair, BillFile: billFile}
-			if !asJSON && isTerminal(stderr) {
-				opt.Progress = progressLine(stderr, time.Now())
+			var firstErr error
+			open := 0
+			for _, rc := range env.rcs {
+				opt := recon.Options{Repair: repair, BillFile: billFile}
+				if !asJSON && isTerminal(stderr) {
+					opt.Progress = progressLine(stderr, time.Now())
+				}
+				sctx, end := commandSpan(ctx, env.tracer, "reconcile", attribute.String("paygate.day", day),
+					attribute.String("paygate.channel", string(rc.Channel())))
+				rep, err := rc.Run(sctx, day, opt)
+				end()
+				if opt.Progress != nil {
+					fmt.Fprintln(stderr)
+				}
+				if err != nil {
+					// The other channels still run; the first failure is
+					// the command's.
+					fmt.Fprintf(stderr, "reconcile %s of %s: %v\n", channelTitle(rc.Channel()), day, err)
+					if firstErr == nil {
+						firstErr = err
+					}
+					continue
+				}
+				if err := printReport(stdout, rep, asJSON); err != nil {
+					return err
+				}
+				open += rep.OpenCount
 			}
-			ctx, end := commandSpan(ctx, env.tracer, "reconcile", attribute.String("paygate.day", day))
-			defer end()
-			rep, err := env.rc.Run(ctx, day, opt)
-			if opt.Progress != nil {
-				fmt.Fprintln(stderr)
-			}
-			if err != nil {
-				return err
-			}
-			if err := printReport(stdout, rep, asJSON); err != nil {
-				return err
-			}
-			if rep.OpenCount > 0 {
-				return differencesError{rep.OpenCount}
+			switch {
+			case firstErr != nil:
+				return firstErr
+			case open > 0:
+				return differencesError{open}
 			}
 			return nil
 		},
 	}
 	d.register(cmd)
 	cmd.Flags().StringVar(&date, "date", "", "the day to reconcile, YYYY-MM-DD in China time (or today, yesterday)")
-	cmd.Flags().BoolVar(&repair, "repair", false, "re-query forward differences at Alipay and apply the answers")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as one JSON object")
-	cmd.Flags().StringVar(&billFile, "bill", "", "reconcile this bill archive (zip) instead of downloading the day's")
+	cmd.Flags().StringVar(&channel, "channel", "", "reconcile this channel's bill only: alipay or wechat (default: every configured channel)")
+	cmd.Flags().BoolVar(&repair, "repair", false, "re-query forward differences at the order's channel and apply the answers")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print each channel's report as one JSON object, a line each")
+	cmd.Flags().StringVar(&billFile, "bill", "", "reconcile this bill file instead of downloading the day's (Alipay's zip, or WeChat Pay's CSV with --channel wechat)")
 	cmd.AddCommand(newReconcileListCmd(stdout), newReconcileShowCmd(stdout))
 	return cmd
 }
 
+// parseChannel reads --channel: "" (every channel), alipay or wechat.
+func parseChannel(s string) (paygate.Channel, error) {
+	if s == "" {
+		return "", nil
+	}
+	ch := paygate.Channel(s)
+	if paygate.CheckReconChannel(ch) != nil {
+		return "", fmt.Errorf("reconcile: --channel must be alipay or wechat, not %q", s)
+	}
+	return ch, nil
+}
+
+// channelTitle is a channel's name as people write it.
+func channelTitle(ch paygate.Channel) string {
+	if ch == paygate.ChannelWechat {
+		return "WeChat Pay"
+	}
+	return "Alipay"
+}
+
 func newReconcileListCmd(stdout io.Writer) *cobra.Command {
 	var (
-		d      dataFlags
-		limit  int
-		asJSON bool
+		d       dataFlags
+		limit   int
+		channel string
+		asJSON  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "list [--limit N] [--json]",
-		Short: "List the kept reconciliation reports, newest day first",
+		Use:   "list [--channel alipay|wechat] [--limit N] [--json]",
+		Short: "List the kept reconciliation reports, newest day first, each channel's",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if limit < 1 || limit > 1000 {
 				return fmt.Errorf("reconcile list: --limit must be from 1 to 1000")
+			}
+			ch, err := parseChannel(channel)
+			if err != nil {
+				return err
 			}
 			st, _, err := openEventStore(cmd.Context(), &d)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			reps, err := st.ListReconciliations(cmd.Context(), limit)
+			reps, err := st.ListReconciliations(cmd.Context(), ch, limit)
 			if err != nil {
 				return fmt.Errorf("reconcile list: %w", err)
 			}
@@ -127,31 +181,37 @@ func newReconcileListCmd(stdout io.Writer) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "DATE\tSTATUS\tBILL ROWS\tBOOK ROWS\tMATCHED\tDIFFERENCES\tOPEN\tREPAIRS\tFINISHED")
+			fmt.Fprintln(tw, "DATE\tCHANNEL\tSTATUS\tBILL ROWS\tBOOK ROWS\tMATCHED\tDIFFERENCES\tOPEN\tREPAIRS\tFINISHED")
 			for _, r := range reps {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Day, r.Status, r.ChannelRows, r.LocalRows,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Day, r.Channel, r.Status, r.ChannelRows, r.LocalRows,
 					r.Matched, r.DifferenceCount, r.OpenCount, r.Repairs, rfc3339(r.FinishedAt))
 			}
 			return tw.Flush()
 		},
 	}
 	d.register(cmd)
-	cmd.Flags().IntVar(&limit, "limit", 30, "at most this many reports (1 to 1000)")
+	cmd.Flags().IntVar(&limit, "limit", 30, "the reports of at most this many days (1 to 1000)")
+	cmd.Flags().StringVar(&channel, "channel", "", "this channel's reports only: alipay or wechat (default: both)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per report")
 	return cmd
 }
 
 func newReconcileShowCmd(stdout io.Writer) *cobra.Command {
 	var (
-		d      dataFlags
-		asJSON bool
+		d       dataFlags
+		channel string
+		asJSON  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "show DATE [--json]",
-		Short: "Show a day's kept reconciliation report with its differences",
+		Use:   "show DATE [--channel alipay|wechat] [--json]",
+		Short: "Show a day's kept reconciliation reports (each channel's, or one) with their differences",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			day, err := parseDay(args[0], time.Now())
+			if err != nil {
+				return err
+			}
+			only, err := parseChannel(channel)
 			if err != nil {
 				return err
 			}
@@ -160,18 +220,39 @@ func newReconcileShowCmd(stdout io.Writer) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			rep, err := st.Reconciliation(cmd.Context(), day)
-			if paygate.ErrorCode(err) == paygate.ENotFound {
+			channels := paygate.ReconChannels
+			if only != "" {
+				channels = []paygate.Channel{only}
+			}
+			shown := 0
+			for _, ch := range channels {
+				rep, err := st.Reconciliation(cmd.Context(), day, ch)
+				if paygate.ErrorCode(err) == paygate.ENotFound {
+					continue
+				}
+				if err != nil {
+					return fmt.Errorf("reconcile show: %w", err)
+				}
+				if shown > 0 && !asJSON {
+					fmt.Fprintln(stdout)
+				}
+				if err := printReport(stdout, rep, asJSON); err != nil {
+					return err
+				}
+				shown++
+			}
+			if shown == 0 {
+				if only != "" {
+					return fmt.Errorf("reconcile show: %s's bill of %s was never reconciled", channelTitle(only), day)
+				}
 				return fmt.Errorf("reconcile show: %s was never reconciled", day)
 			}
-			if err != nil {
-				return fmt.Errorf("reconcile show: %w", err)
-			}
-			return printReport(stdout, rep, asJSON)
+			return nil
 		},
 	}
 	d.register(cmd)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as one JSON object")
+	cmd.Flags().StringVar(&channel, "channel", "", "this channel's report only: alipay or wechat (default: both)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print each report as one JSON object, a line each")
 	return cmd
 }
 
@@ -192,10 +273,11 @@ func parseDay(s string, now time.Time) (string, error) {
 }
 
 // reconcileEnv is what a reconcile run needs, opened beside any running
-// node: the store, and the channel and a gateway (for downloads and
-// repairs) when asked for.
+// node: the store, and for each channel reconciled its reconciler, with
+// the channel's client and a gateway (for downloads and repairs) when
+// asked for.
 type reconcileEnv struct {
-	rc      *recon.Reconciler
+	rcs     []*recon.Reconciler
 	tracer  trace.TracerProvider // nil: tracing off
 	closers []func() error
 }
@@ -206,7 +288,10 @@ func (e *reconcileEnv) close() {
 	}
 }
 
-func openReconcile(ctx context.Context, d *dataFlags, stderr io.Writer, repair, download bool) (*reconcileEnv, error) {
+// openReconcile opens the store and a reconciler per channel: only's, or
+// every configured channel's (Alipay's, and WeChat Pay's when its section is
+// set). A channel asked for by name must be configured to download its bill.
+func openReconcile(ctx context.Context, d *dataFlags, stderr io.Writer, repair, download bool, only paygate.Channel) (*reconcileEnv, error) {
 	cfg, err := d.resolve()
 	if err != nil {
 		return nil, err
@@ -234,6 +319,7 @@ func openReconcile(ctx context.Context, d *dataFlags, stderr io.Writer, repair, 
 	}
 	env.closers = append(env.closers, st.Close)
 	rcfg := recon.Config{Store: st, Logger: logger}
+	var aliClient *alipay.Client
 	if repair || download {
 		// A queue that only inserts: the repairs' webhooks and
 		// compensations are delivered by the running node's workers.
@@ -250,13 +336,56 @@ func openReconcile(ctx context.Context, d *dataFlags, stderr io.Writer, repair, 
 		}
 		jobs.RegisterCompensation(q, svc)
 		jobs.RegisterWebhooks(q, jobs.WebhookConfig{Store: st})
-		rcfg.Bills, rcfg.Repairer = client, svc
+		aliClient, rcfg.Repairer = client, svc
 	}
-	if env.rc, err = recon.New(rcfg); err != nil {
+	bills, err := reconBills(cfg, aliClient)
+	if err != nil {
 		return nil, err
+	}
+	if only != "" {
+		b, ok := bills[only]
+		switch {
+		case !ok && download:
+			return nil, fmt.Errorf("reconcile: WeChat Pay is not configured (no wechat.mch_id): configure it, or give its bill with --bill")
+		case !ok:
+			b = recon.Wechat(nil) // a bill file needs no client
+		}
+		bills = map[paygate.Channel]recon.Bills{only: b}
+	}
+	for _, ch := range paygate.ReconChannels {
+		b, ok := bills[ch]
+		if !ok {
+			continue
+		}
+		c := rcfg
+		c.Bills = b
+		rc, err := recon.New(c)
+		if err != nil {
+			return nil, err
+		}
+		env.rcs = append(env.rcs, rc)
 	}
 	ok = true
 	return env, nil
+}
+
+// reconBills are the configured channels' bills: Alipay's always, through
+// aliClient (nil: bill files only), and WeChat Pay's when the wechat:
+// section is set, through a client of its own (bare: no retries, no
+// breaker, as Alipay's bill client).
+func reconBills(cfg config, aliClient *alipay.Client) (map[paygate.Channel]recon.Bills, error) {
+	bills := map[paygate.Channel]recon.Bills{paygate.ChannelAlipay: recon.Alipay(nil)}
+	if aliClient != nil {
+		bills[paygate.ChannelAlipay] = recon.Alipay(aliClient)
+	}
+	wx, err := newWechatClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if wx != nil {
+		bills[paygate.ChannelWechat] = recon.Wechat(wx)
+	}
+	return bills, nil
 }
 
 // printReport prints rep as JSON or as a summary and a table.
@@ -264,7 +393,7 @@ func printReport(w io.Writer, rep *paygate.Reconciliation, asJSON bool) error {
 	if asJSON {
 		return json.NewEncoder(w).Encode(rep.View())
 	}
-	fmt.Fprintf(w, "reconciliation of %s (%s): %s\n", rep.Day, orDash(rep.Source), rep.Status)
+	fmt.Fprintf(w, "%s reconciliation of %s (%s): %s\n", channelTitle(rep.Channel), rep.Day, orDash(rep.Source), rep.Status)
 	if rep.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", rep.Error)
 	}
@@ -276,7 +405,7 @@ func printReport(w io.Writer, rep *paygate.Reconciliation, asJSON bool) error {
 		}
 	}
 	if len(rep.RepairLog) > 0 {
-		fmt.Fprintf(w, "\nrepairs made by the runs of %s:\n", rep.Day)
+		fmt.Fprintf(w, "\nrepairs made by the runs of %s on %s's bill:\n", rep.Day, channelTitle(rep.Channel))
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "REPAIRED_AT\tKIND\tOUT_TRADE_NO\tCHANNEL_OUT_TRADE_NO\tBEFORE\tAFTER\tACTION")
 		for _, d := range rep.RepairLog {

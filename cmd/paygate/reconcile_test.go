@@ -21,6 +21,8 @@ import (
 	"github.com/paygate/paygate/alipaysim"
 	"github.com/paygate/paygate/client"
 	"github.com/paygate/paygate/recon"
+	"github.com/paygate/paygate/wechatpay"
+	"github.com/paygate/paygate/wechatpaysim"
 )
 
 // reconRun runs `paygate reconcile` in-process with args, against the
@@ -223,13 +225,17 @@ func TestE2EReconcile(t *testing.T) {
 		rec := httptest.NewRecorder()
 		e.app.metrics.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 		body := rec.Body.String()
-		for _, line := range []string{`paygate_reconciliation_differences{kind="missing_local"} 1`, `paygate_reconciliation_differences{kind="status_mismatch"} 0`} {
+		for _, line := range []string{`paygate_reconciliation_differences{channel="alipay",kind="missing_local"} 1`,
+			`paygate_reconciliation_differences{channel="alipay",kind="status_mismatch"} 0`} {
 			if !strings.Contains(body, line) {
 				t.Errorf("metrics lack %q", line)
 			}
 		}
-		if strings.Contains(body, "paygate_reconciliation_last_success_timestamp_seconds 0\n") {
+		if strings.Contains(body, `paygate_reconciliation_last_success_timestamp_seconds{channel="alipay"} 0`+"\n") {
 			t.Errorf("no last success after a successful run")
+		}
+		if strings.Contains(body, `channel="wechat"`) {
+			t.Errorf("reconciliation metrics of WeChat Pay on a node without it:\n%s", body)
 		}
 	})
 }
@@ -278,7 +284,152 @@ func TestReconcileBillFile(t *testing.T) {
 		}
 	}
 	stdout, _, err = runCmd(t, "reconcile", "list", "--data", data)
-	if err != nil || !strings.Contains(stdout, "2026-11-29  done") || !strings.Contains(stdout, "2026-11-28  failed") {
+	if err != nil || !strings.Contains(stdout, "2026-11-29  alipay   done") || !strings.Contains(stdout, "2026-11-28  alipay   failed") {
 		t.Errorf("reconcile list: %v\n%s", err, stdout)
 	}
+}
+
+// reconRuns runs `paygate reconcile --json` with args and returns each
+// channel's report (a JSON line each) and the exit status.
+func (e *e2eEnv) reconRuns(t *testing.T, args ...string) ([]paygate.ReconciliationView, int, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), append([]string{"reconcile", "--config", e.configFile(t), "--json"}, args...), &stdout, &stderr)
+	code := 0
+	if err != nil {
+		code = exitCode(err)
+	}
+	var reps []paygate.ReconciliationView
+	dec := json.NewDecoder(&stdout)
+	for dec.More() {
+		var rep paygate.ReconciliationView
+		if err := dec.Decode(&rep); err != nil {
+			t.Fatalf("reconcile %v: %v\nstderr: %s", args, err, stderr.String())
+		}
+		reps = append(reps, rep)
+	}
+	return reps, code, stderr.String()
+}
+
+// TestE2EReconcileWechat: a node with both channels. Without --channel a
+// run reconciles each configured channel's bill of the day (a report each,
+// Alipay's without the WeChat Pay orders); --channel wechat only WeChat
+// Pay's, whose payment with a lost notification is found and, with
+// --repair, settled by WeChat Pay's query; list and show take the channel;
+// the metrics have a series per channel; the merchant API shows both
+// channels' differences.
+func TestE2EReconcileWechat(t *testing.T) {
+	e2eStores(t, func(t *testing.T, kind string) {
+		e := e2e(t, kind, e2eWechat, func(cfg *config, _ *alipaysim.Config) {
+			cfg.Jobs.CompensateAfter = time.Hour // "delay compensation"
+			cfg.Reconcile.Disabled = true        // this test runs it by hand
+		})
+		ctx := context.Background()
+		day := recon.DayOf(time.Now())
+		e2eCreate(t, e.a, e2eQR("RA1", "9.90"), http.StatusCreated)
+		e.pay(t, e2eGet(t, e.a, "RA1").QRCode)
+		e2eWaitStatus(t, e.a, "RA1", "paid")
+		wq := e2eQR("RW1", "12.00")
+		wq.Channel = "wechat"
+		e2eCreate(t, e.a, wq, http.StatusCreated)
+		e.pay(t, e2eGet(t, e.a, "RW1").QRCode)
+		e2eWaitStatus(t, e.a, "RW1", "paid")
+		// RW2 paid at WeChat Pay, its notification lost: pending here.
+		if err := e.wx.SetFaults(wechatpaysim.Faults{NotifyDropRate: 1}); err != nil {
+			t.Fatal(err)
+		}
+		wq = e2eQR("RW2", "3.00")
+		wq.Channel = "wechat"
+		e2eCreate(t, e.a, wq, http.StatusCreated)
+		e.pay(t, e2eGet(t, e.a, "RW2").QRCode)
+		e2eEventually(t, "RW2 paid at WeChat Pay", func() bool { return e.wxTrade(t, "RW2").TradeState == wechatpay.TradeSuccess })
+		if o := e.stored(t, e.idA, "RW2"); o.Status != paygate.StatusPending {
+			t.Fatalf("RW2 is %s here; the test needs it pending", o.Status)
+		}
+		e.setFaults(t, alipaysim.Faults{BillSameDay: true})
+		if err := e.wx.SetFaults(wechatpaysim.Faults{NotifyDropRate: 1, BillSameDay: true}); err != nil {
+			t.Fatal(err)
+		}
+		rw2 := e.stored(t, e.idA, "RW2").ChannelNo
+
+		reps, code, stderr := e.reconRuns(t, "--date", "today")
+		if recon.DayOf(time.Now()) != day {
+			t.Skip("the day (China time) ended during the test")
+		}
+		if code != 3 || len(reps) != 2 || reps[0].Channel != "alipay" || reps[1].Channel != "wechat" {
+			t.Fatalf("both channels: exit %d, %d reports %+v\nstderr: %s", code, len(reps), reps, stderr)
+		}
+		if ali := reps[0]; ali.ChannelRows != 1 || ali.LocalRows != 1 || ali.Matched != 1 || ali.DifferenceCount != 0 {
+			t.Errorf("Alipay's report beside WeChat Pay orders: %+v", ali)
+		}
+		if wx := reps[1]; wx.ChannelRows != 2 || wx.LocalRows != 1 || wx.Matched != 1 ||
+			!slices.Equal(diffKinds(wx), []string{"status_mismatch " + rw2}) || wx.Differences[0].BillChannel != "wechat" {
+			t.Errorf("WeChat Pay's report: %+v, differences %v", wx, diffKinds(wx))
+		}
+		// The merchant sees the day's differences of both channels.
+		if own, err := e.a.Reconciliation(ctx, day); err != nil || len(own.Differences) != 1 || len(own.Channels) != 2 {
+			t.Errorf("merchant A's reconciliation: %+v, %v", own, err)
+		}
+
+		reps, code, stderr = e.reconRuns(t, "--date", day, "--channel", "wechat", "--repair")
+		if code != 0 || len(reps) != 1 || reps[0].Channel != "wechat" || reps[0].Repairs != 1 || reps[0].Open != 0 {
+			t.Fatalf("WeChat Pay with --repair: exit %d, reports %+v\nstderr: %s", code, reps, stderr)
+		}
+		if o := e.stored(t, e.idA, "RW2"); o.Status != paygate.StatusPaid {
+			t.Errorf("RW2 after the repair: %s", o.Status)
+		}
+		reps, code, _ = e.reconRuns(t, "--date", day)
+		if code != 0 || len(reps) != 2 || reps[1].Matched != 2 || reps[1].DifferenceCount != 0 {
+			t.Errorf("after the repair: exit %d, reports %+v", code, reps)
+		}
+
+		var out, errOut bytes.Buffer
+		if err := run(ctx, []string{"reconcile", "list", "--channel", "wechat", "--config", e.configFile(t)}, &out, &errOut); err != nil ||
+			!strings.Contains(out.String(), day+"  wechat") || strings.Contains(out.String(), "alipay") {
+			t.Errorf("reconcile list --channel wechat: %v\n%s%s", err, out.String(), errOut.String())
+		}
+		out.Reset()
+		if err := run(ctx, []string{"reconcile", "list", "--config", e.configFile(t)}, &out, &errOut); err != nil ||
+			!strings.Contains(out.String(), day+"  wechat") || !strings.Contains(out.String(), day+"  alipay") {
+			t.Errorf("reconcile list: %v\n%s%s", err, out.String(), errOut.String())
+		}
+		out.Reset()
+		if err := run(ctx, []string{"reconcile", "show", day, "--config", e.configFile(t)}, &out, &errOut); err != nil ||
+			!strings.Contains(out.String(), "Alipay reconciliation of "+day) || !strings.Contains(out.String(), "WeChat Pay reconciliation of "+day) ||
+			!strings.Contains(out.String(), "pending → paid") {
+			t.Errorf("reconcile show: %v\n%s%s", err, out.String(), errOut.String())
+		}
+		out.Reset()
+		if err := run(ctx, []string{"reconcile", "show", day, "--channel", "alipay", "--config", e.configFile(t)}, &out, &errOut); err != nil ||
+			strings.Contains(out.String(), "WeChat Pay") {
+			t.Errorf("reconcile show --channel alipay: %v\n%s%s", err, out.String(), errOut.String())
+		}
+		for _, args := range [][]string{
+			{"reconcile", "--date", day, "--channel", "unionpay", "--config", e.configFile(t)},
+			{"reconcile", "--date", day, "--channel", "auto", "--config", e.configFile(t)},
+			{"reconcile", "list", "--channel", "auto", "--config", e.configFile(t)},
+			{"reconcile", "show", "2020-01-01", "--channel", "wechat", "--config", e.configFile(t)},
+		} {
+			if err := run(ctx, args, &out, &errOut); exitCode(err) != 1 {
+				t.Errorf("%v: %v (exit %d), want exit 1", args, err, exitCode(err))
+			}
+		}
+
+		// The node's metrics have a series per channel.
+		rec := httptest.NewRecorder()
+		e.app.metrics.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		body := rec.Body.String()
+		for _, line := range []string{`paygate_reconciliation_differences{channel="wechat",kind="status_mismatch"} 0`,
+			`paygate_reconciliation_differences{channel="alipay",kind="missing_local"} 0`,
+			`paygate_reconciliation_repairs_total{channel="wechat"} 0`} {
+			if !strings.Contains(body, line) {
+				t.Errorf("metrics lack %q", line)
+			}
+		}
+		for _, ch := range []string{"alipay", "wechat"} {
+			if strings.Contains(body, `paygate_reconciliation_last_success_timestamp_seconds{channel="`+ch+`"} 0`+"\n") {
+				t.Errorf("no last success of %s after its successful runs", ch)
+			}
+		}
+	})
 }
