@@ -54,7 +54,16 @@ func newFaultProxy(target string, kind callKind) *faultProxy {
 	}
 	fp := &faultProxy{kind: kind}
 	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.Out.Host = u.Host },
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.Out.Host = u.Host
+			if kind == wechatCalls {
+				// WeChat Pay's simulator writes a bill's download_url on the
+				// Host it was asked at, and the client downloads only from
+				// its configured origin: this proxy's.
+				pr.Out.Host = pr.In.Host
+			}
+		},
 		ModifyResponse: func(resp *http.Response) error {
 			fp.calls.Add(1)
 			switch {
