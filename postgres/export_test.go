@@ -48,6 +48,20 @@ func (s *Store) CloneOrder(ctx context.Context, id int64, n int) error {
 // SearchOrders runs for q.
 func (s *Store) SearchOrdersGenericPlan(ctx context.Context, q paygate.OrderSearch) (string, error) {
 	query, args := searchOrdersQuery(q)
+	return s.GenericPlan(ctx, query, args...)
+}
+
+// The statements of a paid notification's path, as the store runs them.
+const (
+	OrderByChannelNoSQL = orderByChannelNoSQL
+	OrderForUpdateSQL   = orderForUpdateSQL
+	UpdateOrderSQL      = updateOrderSQL
+)
+
+// GenericPlan is PostgreSQL's generic plan (the one a prepared statement
+// settles on after its first runs) of query for args: EXPLAIN, which runs
+// nothing.
+func (s *Store) GenericPlan(ctx context.Context, query string, args ...any) (string, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return "", err
@@ -57,14 +71,16 @@ func (s *Store) SearchOrdersGenericPlan(ctx context.Context, q paygate.OrderSear
 		return "", err
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `RESET plan_cache_mode`)
-	if _, err := conn.Conn().Prepare(ctx, "search_orders_plan", query); err != nil {
+	if _, err := conn.Conn().Prepare(ctx, "generic_plan", query); err != nil {
 		return "", err
 	}
-	defer conn.Conn().Deallocate(context.WithoutCancel(ctx), "search_orders_plan")
+	defer conn.Conn().Deallocate(context.WithoutCancel(ctx), "generic_plan")
 	// EXECUTE takes its parameters as literals.
 	params := make([]string, len(args))
 	for i, a := range args {
 		switch v := a.(type) {
+		case nil:
+			params[i] = "NULL"
 		case string:
 			params[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
 		case time.Time:
@@ -73,7 +89,7 @@ func (s *Store) SearchOrdersGenericPlan(ctx context.Context, q paygate.OrderSear
 			params[i] = fmt.Sprint(v)
 		}
 	}
-	rows, err := conn.Query(ctx, `EXPLAIN EXECUTE search_orders_plan(`+strings.Join(params, ", ")+`)`)
+	rows, err := conn.Query(ctx, `EXPLAIN EXECUTE generic_plan(`+strings.Join(params, ", ")+`)`)
 	if err != nil {
 		return "", err
 	}
