@@ -62,7 +62,7 @@ func (s *Service) CompensateOrder(ctx context.Context, orderID int64) (time.Dura
 	}
 	if settled.Status != paygate.StatusPending {
 		s.log.InfoContext(ctx, "compensation settled an order", "out_trade_no", o.OutTradeNo, "status", settled.Status)
-		return 0, nil
+		return settledLook(settled), nil
 	}
 	switch {
 	case o.Mode == paygate.ModeBarcode:
@@ -89,7 +89,7 @@ func (s *Service) CompensateOrder(ctx context.Context, orderID int64) (time.Dura
 func (s *Service) doneUnlessPending(ctx context.Context, o *paygate.Order, now time.Time) (time.Duration, error) {
 	cur, err := s.load(ctx, o.ID)
 	if err == nil && cur.Status != paygate.StatusPending {
-		return 0, nil
+		return settledLook(cur), nil
 	}
 	s.log.WarnContext(ctx, "compensation: the order is still pending; will look again", "out_trade_no", o.OutTradeNo, "err", err)
 	return s.nextLook(o, now), nil
@@ -144,4 +144,16 @@ func (s *Service) load(ctx context.Context, orderID int64) (*paygate.Order, erro
 		return err
 	})
 	return o, err
+}
+
+// settledLook is when to look again at an order compensation just saw
+// leave pending: never, unless a payment decided an auto order, whose other
+// side must then be closed (or its late payment refunded) by the next run
+// (see CompensateOrder); the close tried where the payment was applied may
+// have failed, and this job is the only one left to repeat it.
+func settledLook(o *paygate.Order) time.Duration {
+	if decidedAuto(o) && o.Status != paygate.StatusClosed {
+		return time.Second
+	}
+	return 0
 }

@@ -311,3 +311,51 @@ func TestAutoOrderCircuitOpen(t *testing.T) {
 		}
 	})
 }
+
+// TestAutoCompensationClosesOtherSide: compensation finds an auto order
+// paid on both sides (notifications lost) and decides it on Alipay while
+// WeChat Pay fails the close of its side; the job looks again at once, and
+// its next run refunds WeChat Pay's payment as a late one.
+func TestAutoCompensationClosesOtherSide(t *testing.T) {
+	t.Parallel()
+	storeKinds(t, func(t *testing.T, open func(*testing.T) paygate.Store) {
+		e := setup(t, open, withWechat)
+		ctx := context.Background()
+		o, _, err := e.create(t, paygate.CreateOrder{OutTradeNo: "AC", TotalAmount: 300, Mode: paygate.ModeQR, Channel: paygate.ChannelAuto})
+		if err != nil {
+			t.Fatal(err)
+		}
+		setFaults(t, e.sim, alipaysim.Faults{NotifyDropRate: 1})
+		if err := e.wx.sim.SetFaults(wechatpaysim.Faults{NotifyDropRate: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.sim.PayQR(ctx, o.QRCode, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.wx.sim.Pay(o.WechatCode, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.wx.sim.SetFaults(wechatpaysim.Faults{NotifyDropRate: 1, GatewayErrorRate: 1}); err != nil {
+			t.Fatal(err)
+		}
+		next, err := e.svc.CompensateOrder(ctx, o.ID)
+		if err != nil || next <= 0 {
+			t.Fatalf("compensation that decided the order while WeChat Pay failed: next %v, %v (want a look again)", next, err)
+		}
+		if got := e.order(t, "AC"); got.Status != paygate.StatusPaid || got.Channel != paygate.ChannelAlipay {
+			t.Fatalf("decided: %+v", got)
+		}
+		if err := e.wx.sim.SetFaults(wechatpaysim.Faults{}); err != nil {
+			t.Fatal(err)
+		}
+		if next, err := e.svc.CompensateOrder(ctx, o.ID); err != nil || next != 0 {
+			t.Fatalf("the next run: %v, %v", next, err)
+		}
+		if tr := e.wx.trade(t, o.ChannelNo); tr.Refunded != 300 {
+			t.Fatalf("WeChat Pay's payment not refunded: %+v", tr)
+		}
+		if !slices.Contains(e.events(t, o.ID), paygate.EventOrderLatePayment) {
+			t.Fatalf("events %v: no late payment", e.events(t, o.ID))
+		}
+	})
+}
